@@ -1,0 +1,1 @@
+"""roomwatch collector: ingests agents' messages, stores samples, opens faults, serves the API."""

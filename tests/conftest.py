@@ -1,0 +1,8 @@
+"""Shared fixtures. Real components (mosquitto, VictoriaMetrics, snmpd) are started on free
+ports by the fixture modules below; a missing binary fails the test, it never skips."""
+
+pytest_plugins = [
+    "tests.fixtures.broker",
+    "tests.fixtures.tsdb",
+    "tests.fixtures.snmp",
+]
