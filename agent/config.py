@@ -38,6 +38,9 @@ class MqttConfig(_Section):
     reconnect_min_s: float = Field(default=1.0, gt=0)
     reconnect_max_s: float = Field(default=60.0, gt=0)
     max_inflight: int = Field(default=20, ge=1, le=1000)
+    session_expiry_s: int = Field(
+        default=3600, ge=0, description="How long the broker keeps the session after a drop."
+    )
 
 
 class ProcessWatch(_Section):
@@ -56,6 +59,16 @@ class HostConfig(_Section):
         default_factory=list, description="Mount points to watch; empty = every physical disk."
     )
     processes: list[ProcessWatch] = Field(default_factory=list)
+
+
+class SpoolConfig(_Section):
+    """The on-disk store-and-forward queue (in ``state_dir``); the oldest go first when full."""
+
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024)
+    max_age_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    backlog_rate_per_s: float = Field(
+        default=20.0, gt=0, description="Backlog messages sent per second after a reconnect."
+    )
 
 
 class SnmpCredential(_Section):
@@ -102,6 +115,7 @@ class AgentConfig(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     host: HostConfig = Field(default_factory=HostConfig)
+    spool: SpoolConfig = Field(default_factory=SpoolConfig)
     snmp: SnmpConfig = Field(default_factory=SnmpConfig)
     devices: list[DeviceConfig] = Field(default_factory=list)
     profiles_dirs: list[Path] = Field(

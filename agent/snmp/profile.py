@@ -1,0 +1,386 @@
+"""Device profiles: what to read from a device model and how each value becomes a number.
+
+A profile is a YAML file (``agent/profiles/*.yaml`` or a folder named in ``profiles_dirs``)
+with numeric OIDs only, in the spirit of snmp_exporter's modules. This module validates
+those files strictly, resolves ``extends``, converts raw SNMP values (scale, enum maps,
+strings with units) and chooses a profile for a device. Counters are turned into rates by
+the poller, which keeps the state; see ``docs/profiles.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agent.errors import ConfigError, ProfileError
+from agent.snmp.client import Counter, SnmpValue
+from agent.wire import METRIC_NAME_PATTERN
+from agent.yamlconfig import describe_validation_error, read_yaml
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "profiles"
+FALLBACK_PROFILE = "generic-system"
+_Named = TypeVar("_Named", "MetricSpec", "TableSpec")
+_OID_RE = re.compile(r"^\.?[0-9]+(\.[0-9]+)+$")
+
+
+def _numeric_oid(text: str) -> str:
+    if not _OID_RE.match(text):
+        raise ValueError("must be a numeric OID like 1.3.6.1.2.1.1.3.0 (no MIB names)")
+    return text.lstrip(".")
+
+
+def _regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return text
+
+
+Oid = Annotated[str, AfterValidator(_numeric_oid)]
+Regex = Annotated[str, AfterValidator(_regex)]
+MetricName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN)]
+ProfileName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+
+# Units a string value may carry, as (dimension, factor to the dimension's base unit).
+# Byte multiples are binary (1 MB = 1024 KB), as devices report memory and storage.
+_UNITS: dict[str, tuple[str, float]] = {
+    **dict.fromkeys(["%", "pct", "percent"], ("ratio", 1.0)),
+    **dict.fromkeys(["b", "byte", "bytes"], ("bytes", 1.0)),
+    **dict.fromkeys(["kb", "kib", "kbytes"], ("bytes", 1024.0)),
+    **dict.fromkeys(["mb", "mib", "mbytes"], ("bytes", 1024.0**2)),
+    **dict.fromkeys(["gb", "gib", "gbytes"], ("bytes", 1024.0**3)),
+    **dict.fromkeys(["tb", "tib", "tbytes"], ("bytes", 1024.0**4)),
+    **dict.fromkeys(["bps", "bit/s"], ("bitrate", 1.0)),
+    **dict.fromkeys(["kbps", "kbit/s", "kb/s"], ("bitrate", 1e3)),
+    **dict.fromkeys(["mbps", "mbit/s", "mb/s"], ("bitrate", 1e6)),
+    **dict.fromkeys(["gbps", "gbit/s", "gb/s"], ("bitrate", 1e9)),
+    **dict.fromkeys(["ms", "msec"], ("time", 1e-3)),
+    **dict.fromkeys(["s", "sec", "secs", "second", "seconds"], ("time", 1.0)),
+    **dict.fromkeys(["min", "mins", "minute", "minutes"], ("time", 60.0)),
+    **dict.fromkeys(["h", "hr", "hrs", "hour", "hours"], ("time", 3600.0)),
+    **dict.fromkeys(["d", "day", "days"], ("time", 86400.0)),
+    **dict.fromkeys(["c", "°c", "degc", "celsius"], ("celsius", 1.0)),
+    **dict.fromkeys(["mv"], ("volt", 1e-3)),
+    **dict.fromkeys(["v", "volt", "volts"], ("volt", 1.0)),
+    **dict.fromkeys(["w", "watt", "watts"], ("watt", 1.0)),
+    **dict.fromkeys(["kw"], ("watt", 1e3)),
+    **dict.fromkeys(["hz"], ("hertz", 1.0)),
+    **dict.fromkeys(["fps"], ("fps", 1.0)),
+}
+_NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*(\S.*?)?\s*$")
+
+
+def unit_of(metric_name: str) -> str | None:
+    """The unit a metric name ends in (``bitrate_kbps`` -> ``kbps``), if it is a known unit."""
+    suffix = metric_name.rsplit("_", 1)[-1]
+    return suffix if suffix in _UNITS else None
+
+
+def parse_quantity(text: str, target_unit: str) -> float | None:
+    """``"512 MB"`` in ``bytes`` -> 536870912.0; None for garbage or a unit of another kind.
+
+    A bare number is taken to be in ``target_unit`` already.
+    """
+    found = _NUMBER_WITH_UNIT.match(text.replace("\x00", ""))
+    if not found:
+        return None
+    number, unit = float(found.group(1)), (found.group(2) or target_unit).lower()
+    if unit not in _UNITS:
+        return None
+    dimension, factor = _UNITS[unit]
+    target_dimension, target_factor = _UNITS[target_unit]
+    if dimension != target_dimension:
+        return None
+    return number * factor / target_factor
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """Another OID to read when the first one is not served (e.g. 32-bit ifInOctets)."""
+
+    oid: Oid
+    scale: float = 1.0
+
+
+class MetricSpec(_Strict):
+    """One number read from a device: a scalar, or a column of a table."""
+
+    name: MetricName
+    oid: Oid = Field(description="Scalar instance (ending .0) or, in a table, the column OID.")
+    type: Literal["gauge", "counter", "enum", "string"] = "gauge"
+    scale: float = Field(default=1.0, description="Multiplier: 0.1 for tenths of a degree.")
+    enum: dict[int, float] | None = Field(default=None, description="Raw integer -> number.")
+    unit: str | None = Field(default=None, description="Unit of a string value's result.")
+    fallback: Source | None = None
+    multiply_by: Oid | None = Field(default=None, description="Times the value at this OID.")
+    divide_by: Oid | None = Field(default=None, description="Divided by the value at this OID.")
+    aggregate: Literal["avg", "sum", "min", "max"] | None = Field(
+        default=None, description="Scalars only: walk the column at ``oid`` and combine rows."
+    )
+    help: str = ""
+
+    @model_validator(mode="after")
+    def _check_type_fields(self) -> MetricSpec:
+        if self.type == "counter" and not self.name.endswith("_per_s"):
+            raise ValueError(f"counter {self.name!r} becomes a rate: its name must end in _per_s")
+        if self.type != "counter" and self.name.endswith("_per_s"):
+            raise ValueError(f"{self.name!r} ends in _per_s, which is for type: counter")
+        if (self.type == "enum") != (self.enum is not None):
+            raise ValueError("type: enum needs an enum map, and only type: enum takes one")
+        if self.type == "string" and self.target_unit is None:
+            raise ValueError(
+                f"type: string needs a unit: end the name in one or set unit "
+                f"(known: {', '.join(sorted(_UNITS))})"
+            )
+        if self.aggregate and self.type == "counter":
+            raise ValueError("aggregate combines gauges, enums or strings, not counters")
+        if self.unit is not None and self.unit not in _UNITS:
+            raise ValueError(f"unknown unit {self.unit!r} (known: {', '.join(sorted(_UNITS))})")
+        return self
+
+    @property
+    def target_unit(self) -> str | None:
+        return self.unit or unit_of(self.name)
+
+    def number(self, raw: SnmpValue, scale: float) -> float | None:
+        """A gauge, enum or string value as a number; None when the raw value does not fit."""
+        if self.type == "string":
+            if not isinstance(raw, str):
+                return None
+            quantity = parse_quantity(raw, self.target_unit or "")
+            return None if quantity is None else quantity * scale
+        value = raw.value if isinstance(raw, Counter) else raw
+        if not isinstance(value, int):
+            return None
+        if self.enum is not None:
+            return self.enum.get(value)
+        return value * scale
+
+
+class LabelSpec(_Strict):
+    """A label of every table row, read from a column (ifName, falling back to ifDescr)."""
+
+    name: MetricName
+    oid: Oid
+    fallback_oid: Oid | None = None
+
+
+class TableSpec(_Strict):
+    name: MetricName
+    index_label: MetricName | None = Field(
+        default=None, description="Also label each row with its index under this name."
+    )
+    labels: list[LabelSpec] = Field(default_factory=list)
+    metrics: list[MetricSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_aggregates(self) -> TableSpec:
+        if any(m.aggregate for m in self.metrics):
+            raise ValueError("aggregate is for scalar metrics, not table columns")
+        return self
+
+
+class IdentityField(_Strict):
+    """A fixed ``value``, or text read at ``oid`` (default: sysDescr), cut by ``regex``."""
+
+    value: str | None = None
+    oid: Oid | None = None
+    regex: Regex | None = Field(default=None, description="First group (or whole match) is kept.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_string(cls, data: Any) -> Any:
+        return {"value": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> IdentityField:
+        if (self.value is None) == (self.oid is None and self.regex is None):
+            raise ValueError("give either value, or oid and/or regex")
+        return self
+
+    def extract(self, sys_descr: str, read: Mapping[str, SnmpValue]) -> str | None:
+        if self.value is not None:
+            return self.value
+        text = read.get(self.oid) if self.oid else sys_descr
+        if not isinstance(text, str):
+            return None
+        if self.regex is None:
+            return text.strip() or None
+        found = re.search(self.regex, text)
+        if not found:
+            return None
+        return (found.group(1) if found.groups() else found.group(0)).strip() or None
+
+
+class Identity(_Strict):
+    vendor: IdentityField | None = None
+    model: IdentityField | None = None
+    firmware: IdentityField | None = None
+
+
+class Match(_Strict):
+    sys_object_id: list[Oid] = Field(default_factory=list, description="sysObjectID prefixes.")
+    sys_descr: Regex | None = Field(default=None, description="Searched in sysDescr.")
+
+
+class ProfileFile(_Strict):
+    """The schema of one profile file."""
+
+    name: ProfileName
+    kind: MetricName = Field(description="camera, encoder, switch, ups, nas, ... or any.")
+    description: str = ""
+    extends: list[ProfileName] = Field(default_factory=list)
+    match: Match | None = None
+    identity: Identity | None = None
+    metrics: list[MetricSpec] = Field(default_factory=list)
+    tables: list[TableSpec] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile with everything it extends merged in (its own entries win by name)."""
+
+    name: str
+    kind: str
+    source: Path
+    match: Match | None
+    identity: Identity
+    metrics: tuple[MetricSpec, ...]
+    tables: tuple[TableSpec, ...]
+
+    def match_score(self, sys_object_id: str, sys_descr: str) -> tuple[int, int] | None:
+        """How well this profile fits: (longest sysObjectID prefix, sysDescr matched)."""
+        if self.match is None:
+            return None
+        prefixes = [p for p in self.match.sys_object_id if _has_prefix(sys_object_id, p)]
+        by_oid = max((p.count(".") + 1 for p in prefixes), default=0)
+        pattern = self.match.sys_descr
+        by_descr = int(bool(pattern and re.search(pattern, sys_descr)))
+        return (by_oid, by_descr) if by_oid or by_descr else None
+
+    def identity_oids(self) -> list[str]:
+        fields = (self.identity.vendor, self.identity.model, self.identity.firmware)
+        return [f.oid for f in fields if f is not None and f.oid is not None]
+
+
+def _has_prefix(oid: str, prefix: str) -> bool:
+    oid = oid.lstrip(".")
+    return oid == prefix or oid.startswith(prefix + ".")
+
+
+def load_profile_file(path: Path) -> ProfileFile:
+    """Read and validate one file; ProfileError names the file and the key."""
+    try:
+        data = read_yaml(path)
+    except ConfigError as exc:
+        raise ProfileError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: expected a mapping of keys at the top")
+    try:
+        return ProfileFile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(describe_validation_error(exc, ProfileFile, str(path))) from None
+
+
+class ProfileRegistry:
+    """All known profiles by name; picks one for a device."""
+
+    def __init__(self, files: Mapping[str, tuple[Path, ProfileFile]]) -> None:
+        self._files = dict(files)
+        self._profiles = {name: self._resolve(name, ()) for name in self._files}
+        if FALLBACK_PROFILE not in self._profiles:
+            raise ProfileError(f"no {FALLBACK_PROFILE!r} profile: the fallback must exist")
+
+    @classmethod
+    def load(cls, extra_dirs: Sequence[Path] = ()) -> ProfileRegistry:
+        """Built-in profiles plus ``extra_dirs``; a name in an extra dir hides a built-in."""
+        files: dict[str, tuple[Path, ProfileFile]] = {}
+        for folder in [*extra_dirs, BUILTIN_DIR]:
+            if not Path(folder).is_dir():
+                raise ProfileError(f"{folder}: profile folder not found")
+            in_folder: dict[str, Path] = {}
+            for path in sorted(Path(folder).glob("*.yaml")):
+                parsed = load_profile_file(path)
+                if parsed.name in in_folder:
+                    raise ProfileError(
+                        f"{path}: name: {parsed.name!r} is also defined in {in_folder[parsed.name]}"
+                    )
+                in_folder[parsed.name] = path
+                files.setdefault(parsed.name, (path, parsed))
+        return cls(files)
+
+    def names(self) -> list[str]:
+        return sorted(self._profiles)
+
+    def get(self, name: str) -> Profile:
+        try:
+            return self._profiles[name]
+        except KeyError:
+            raise ProfileError(
+                f"unknown profile {name!r} (known: {', '.join(self.names())})"
+            ) from None
+
+    def select(self, sys_object_id: str, sys_descr: str, kind: str | None = None) -> Profile:
+        """The best match by sysObjectID prefix / sysDescr, preferring the device's kind."""
+        best: tuple[tuple[int, int, int], str] | None = None
+        for name, profile in sorted(self._profiles.items()):
+            score = profile.match_score(sys_object_id, sys_descr)
+            if score is None:
+                continue
+            ranked = (int(profile.kind == kind), *score)
+            if best is None or ranked > best[0]:
+                best = (ranked, name)
+        return self._profiles[best[1] if best else FALLBACK_PROFILE]
+
+    def _resolve(self, name: str, chain: tuple[str, ...]) -> Profile:
+        path, parsed = self._files[name]
+        parents = [self._parent(path, parent, (*chain, name)) for parent in parsed.extends]
+        identity = _merge_identity([p.identity for p in parents] + [parsed.identity])
+        return Profile(
+            name=name,
+            kind=parsed.kind,
+            source=path,
+            match=parsed.match,
+            identity=identity,
+            metrics=_merge_by_name([*(p.metrics for p in parents), parsed.metrics]),
+            tables=_merge_by_name([*(p.tables for p in parents), parsed.tables]),
+        )
+
+    def _parent(self, path: Path, parent: str, chain: tuple[str, ...]) -> Profile:
+        if parent in chain:
+            raise ProfileError(f"{path}: extends: cycle {' -> '.join((*chain, parent))}")
+        if parent not in self._files:
+            raise ProfileError(
+                f"{path}: extends: unknown profile {parent!r} (known: {', '.join(self._files)})"
+            )
+        return self._resolve(parent, chain)
+
+
+def _merge_by_name(groups: Iterable[Iterable[_Named]]) -> tuple[_Named, ...]:
+    merged: dict[str, _Named] = {}
+    for group in groups:
+        for item in group:
+            merged.pop(item.name, None)
+            merged[item.name] = item
+    return tuple(merged.values())
+
+
+def _merge_identity(parts: Iterable[Identity | None]) -> Identity:
+    fields: dict[str, IdentityField] = {}
+    for part in parts:
+        if part is None:
+            continue
+        for key in ("vendor", "model", "firmware"):
+            value = getattr(part, key)
+            if value is not None:
+                fields[key] = value
+    return Identity(**fields)

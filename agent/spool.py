@@ -1,0 +1,279 @@
+"""The spool: every message is stored on disk before it is published, and deleted only when
+the broker acknowledged it (PUBACK), so a broker outage or an agent restart loses nothing.
+
+It is one SQLite file in ``state_dir``. The AUTOINCREMENT row id of a message *is* its wire
+sequence number: ``append`` reserves the row, hands the number to the caller's payload
+builder and stores the result, all in one transaction, so the stored payload carries its own
+seq. AUTOINCREMENT never hands out a number twice, even after the newest rows are deleted,
+so ``seq`` grows across restarts. A store created from scratch (first start, a lost or
+corrupt file, the in-memory fallback) starts its numbers at the current Unix time in
+milliseconds, so they stay above anything an earlier store sent (unless the clock went back).
+
+The spool is bounded by bytes and age; when full the oldest messages go first and a
+persistent counter records how many were dropped. Every SQLite failure becomes a SpoolError
+(SpoolCorruptError for a damaged file) that says which file and what went wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.config import SpoolConfig
+from agent.errors import SpoolError
+from agent.selfhealth import FailureLog
+
+log = logging.getLogger(__name__)
+
+SPOOL_FILE = "spool.db"
+_RESERVED_KIND = "reserved"
+_SQLITE_CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+_DROPPED_SQL = "SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'dropped'"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    created_s REAL NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class SpoolCorruptError(SpoolError):
+    """The spool file is damaged or not a SQLite database."""
+
+
+@dataclass(frozen=True)
+class SpooledMessage:
+    seq: int
+    kind: str
+    payload: bytes
+    created_s: float
+
+
+@dataclass(frozen=True)
+class SpoolStats:
+    depth: int
+    bytes: int
+    dropped: int
+
+
+class Spool:
+    """A bounded, durable FIFO of encoded messages keyed by their sequence number.
+
+    Thread-safe: the runner appends while the publisher's threads read and commit.
+    """
+
+    def __init__(
+        self,
+        location: Path | str,
+        config: SpoolConfig,
+        clock_s: Callable[[], float] = time.time,
+    ) -> None:
+        """Open (or create) the spool at ``location`` (a file path, or ":memory:")."""
+        self.location = str(location)
+        self._max_bytes = config.max_bytes
+        self._max_age_s = config.max_age_s
+        self._clock_s = clock_s
+        self._lock = threading.Lock()
+        self._full_log = FailureLog(log)
+        self._conn = self._connect()
+        with self._guard("read"):
+            self._bytes = self._stored_bytes()
+
+    @classmethod
+    def open(
+        cls, state_dir: Path, config: SpoolConfig, clock_s: Callable[[], float] = time.time
+    ) -> Spool:
+        """The spool file in ``state_dir`` (created with the folder when missing)."""
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise SpoolError(f"spool folder {state_dir}: cannot create: {exc.strerror}") from None
+        return cls(state_dir / SPOOL_FILE, config, clock_s)
+
+    @property
+    def persistent(self) -> bool:
+        return self.location != ":memory:"
+
+    def reserve(self) -> int:
+        """A fresh sequence number for a message that is not spooled (status, inventory)."""
+        with self._transaction("reserve a sequence number"):
+            seq = self._insert(_RESERVED_KIND, b"")
+            self._conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+        return seq
+
+    def append(self, kind: str, build_payload: Callable[[int], bytes]) -> SpooledMessage:
+        """Store a message whose payload ``build_payload(seq)`` makes; make room if full.
+
+        The message is durable when this returns. An exception from ``build_payload``
+        rolls the row back and propagates unchanged.
+        """
+        created_s = self._clock_s()
+        with self._transaction("append a message"):
+            seq = self._insert(kind, b"", created_s)
+            payload = build_payload(seq)
+            self._conn.execute("UPDATE messages SET payload = ? WHERE seq = ?", (payload, seq))
+            self._bytes += len(payload)
+            self._make_room(keep_seq=seq)
+        return SpooledMessage(seq, kind, payload, created_s)
+
+    def pending(
+        self, limit: int, after_seq: int = 0, through_seq: int | None = None
+    ) -> list[SpooledMessage]:
+        """Up to ``limit`` stored messages with after_seq < seq <= through_seq, oldest first."""
+        upper = through_seq if through_seq is not None else 2**63 - 1
+        with self._lock, self._guard("read messages"):
+            rows = self._conn.execute(
+                "SELECT seq, kind, payload, created_s FROM messages"
+                " WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (after_seq, upper, limit),
+            ).fetchall()
+        return [
+            SpooledMessage(seq, kind, bytes(payload), created)
+            for seq, kind, payload, created in rows
+        ]
+
+    def commit(self, seq: int) -> bool:
+        """Forget a message the broker acknowledged; False if it was already gone."""
+        with self._transaction("delete an acknowledged message"):
+            row = self._conn.execute(
+                "DELETE FROM messages WHERE seq = ? RETURNING length(payload)", (seq,)
+            ).fetchone()
+            if row is not None:
+                self._bytes -= int(row[0])
+        return row is not None
+
+    def last_seq(self) -> int:
+        """The highest sequence number handed out so far (0 for none)."""
+        with self._lock, self._guard("read"):
+            return int(self._last_seq())
+
+    def stats(self) -> SpoolStats:
+        with self._lock, self._guard("read"):
+            depth = int(self._scalar("SELECT COUNT(*) FROM messages"))
+            dropped = int(
+                self._scalar("SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'dropped'")
+            )
+        return SpoolStats(depth=depth, bytes=self._bytes, dropped=dropped)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        with self._guard("open"):
+            conn = sqlite3.connect(self.location, check_same_thread=False, isolation_level=None)
+        self._conn = conn
+        try:
+            self._prepare()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _prepare(self) -> None:
+        conn = self._conn
+        with self._guard("open"):
+            if self._scalar("PRAGMA quick_check") != "ok":
+                raise SpoolCorruptError(f"spool {self.location}: damaged (integrity check failed)")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # FULL: an append must survive a power cut before its message is published, or
+            # the rolled-back sequence number would be handed out again for another message,
+            # which the collector would then discard as a duplicate. One fsync per message
+            # is nothing at one message per poll cycle.
+            conn.execute("PRAGMA synchronous = FULL")
+            fresh = self._scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages'") == 0
+            conn.executescript(_SCHEMA)
+            if fresh:
+                self._seed_sequence(int(self._clock_s() * 1000))
+
+    def _seed_sequence(self, first_seq: int) -> None:
+        self._conn.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (first_seq - 1,)
+        )
+
+    def _insert(self, kind: str, payload: bytes, created_s: float | None = None) -> int:
+        created = created_s if created_s is not None else self._clock_s()
+        cursor = self._conn.execute(
+            "INSERT INTO messages (kind, created_s, payload) VALUES (?, ?, ?)",
+            (kind, created, payload),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def _make_room(self, keep_seq: int) -> None:
+        """Drop the oldest messages while over the byte budget or older than max age."""
+        oldest_allowed_s = self._clock_s() - self._max_age_s
+        dropped = 0
+        for seq, created_s, size in self._conn.execute(
+            "SELECT seq, created_s, length(payload) FROM messages WHERE seq < ? ORDER BY seq",
+            (keep_seq,),
+        ).fetchall():
+            if self._bytes <= self._max_bytes and created_s >= oldest_allowed_s:
+                break
+            self._conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+            self._bytes -= int(size)
+            dropped += 1
+        if dropped:
+            self._conn.execute(
+                "INSERT INTO counters (name, value) VALUES ('dropped', ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                (dropped,),
+            )
+            self._full_log.failed(f"spool {self.location}", "full or too old; dropping the oldest")
+        else:
+            self._full_log.ok(f"spool {self.location}")
+
+    def _last_seq(self) -> int:
+        value = self._scalar("SELECT seq FROM sqlite_sequence WHERE name = 'messages'")
+        return int(value or 0)
+
+    def _scalar(self, sql: str) -> Any:
+        row = self._conn.execute(sql).fetchone()
+        return row[0] if row else None
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[None]:
+        with self._lock, self._guard(action):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._roll_back()
+                raise
+
+    def _roll_back(self) -> None:
+        with suppress(sqlite3.Error):
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            self._bytes = self._stored_bytes()
+
+    def _stored_bytes(self) -> int:
+        return int(self._scalar("SELECT COALESCE(SUM(length(payload)), 0) FROM messages"))
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn SQLite failures into SpoolError naming the file and what failed."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            kind = SpoolCorruptError if code in _SQLITE_CORRUPT_CODES else SpoolError
+            raise kind(f"spool {self.location}: cannot {action}: {exc}") from None
+
+
+def open_in_memory(config: SpoolConfig, clock_s: Callable[[], float] = time.time) -> Spool:
+    """A spool that lives only as long as the process: the fallback when the disk fails."""
+    return Spool(":memory:", config, clock_s)

@@ -1,0 +1,99 @@
+"""The collector's configuration: one YAML file, validated strictly before any socket opens.
+
+The commented reference is ``examples/collector.yaml``; every key is documented there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from agent.config import TlsConfig
+from agent.yamlconfig import load_yaml_model
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CollectorMqtt(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str = "collector"
+    password: SecretStr | None = None
+    client_id: str = Field(default="roomwatch-collector", description="Stable: it owns a session.")
+    tls: TlsConfig | None = None
+    shared_group: str | None = Field(
+        default=None, description="Set on every collector of a scaled-out group ($share/...)."
+    )
+    session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    receive_maximum: int = Field(default=1000, ge=1, le=65535)
+
+
+class TsdbConfig(_Section):
+    """InfluxDB 2.x write API (VictoriaMetrics accepts the same)."""
+
+    url: str = "http://127.0.0.1:8428"
+    token: SecretStr = SecretStr("")
+    org: str = "roomwatch"
+    bucket: str = "roomwatch"
+    timeout_s: float = Field(default=10.0, gt=0)
+    enabled: bool = True
+
+
+class DatabaseConfig(_Section):
+    url: str = Field(
+        default="sqlite:///roomwatch-collector.db",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+
+
+class ApiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+
+class FaultsConfig(_Section):
+    agent_silence_s: float = Field(
+        default=120.0, gt=0, description="No message for this long = agent offline (L1)."
+    )
+    rules_files: list[Path] = Field(
+        default_factory=list, description="Site rule files, applied over the built-in pack."
+    )
+    evaluate_every_s: float = Field(default=5.0, gt=0, description="Silence check period.")
+
+
+class IngestConfig(_Section):
+    batch_max: int = Field(default=500, ge=1, le=100_000)
+    batch_wait_s: float = Field(default=0.2, ge=0, le=10)
+    invalid_log_every_s: float = Field(
+        default=60.0, gt=0, description="Log an agent's invalid messages at most this often."
+    )
+    dedupe_keep_days: float = Field(default=14.0, gt=0)
+
+
+class CollectorConfig(_Section):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    timezone: str = "Asia/Shanghai"
+    mqtt: CollectorMqtt = Field(default_factory=CollectorMqtt)
+    tsdb: TsdbConfig = Field(default_factory=TsdbConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    inventory_file: Path | None = Field(
+        default=None, description="Sites, rooms, agents and devices (see examples/inventory.yaml)."
+    )
+    faults: FaultsConfig = Field(default_factory=FaultsConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+
+
+def load_config(path: Path) -> CollectorConfig:
+    """Read and validate a collector config; raise ConfigError with file, key and reason."""
+    config = load_yaml_model(path, CollectorConfig)
+    base = Path(path).resolve().parent
+    if config.inventory_file is not None and not config.inventory_file.is_absolute():
+        config.inventory_file = base / config.inventory_file
+    config.faults.rules_files = [p if p.is_absolute() else base / p for p in config.faults.rules_files]
+    return config

@@ -1,0 +1,1 @@
+"""SQL storage: models, sessions, migrations and the queries the rest of the collector uses."""

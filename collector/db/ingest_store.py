@@ -1,0 +1,259 @@
+"""Every SQL statement the ingest path runs, inside the caller's one transaction per batch.
+
+The pipeline opens ``Database.session()`` for a batch of messages, calls these, commits,
+then acknowledges the MQTT messages: a crash in between re-delivers them, and ``claim``
+makes the second delivery a no-op. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from agent.wire import DeviceInfo, DeviceSample, InventoryMessage
+from collector.db.dialect import chunks, upsert_insert
+from collector.db.models import (
+    SOURCE_AGENT,
+    Agent,
+    Device,
+    DeviceState,
+    IngestedMessage,
+)
+from collector.db.rollups import RollupBatch
+
+# Fields an agent's report may fill in or correct; an empty value never erases one.
+_MERGED_FIELDS = ("model", "vendor", "firmware", "address", "parent")
+_TEXT_MAX = 200  # devices.model/vendor/firmware/address, agents.hostname
+_VERSION_MAX = 64  # agents.version
+
+
+def claim(session: Session, agent_id: str, seq: int, now: datetime) -> bool:
+    """Record (agent, seq) as stored; False when it already was (a duplicate delivery)."""
+    return claim_many(session, [(agent_id, seq)], now)[0]
+
+
+def claim_many(session: Session, keys: Sequence[tuple[str, int]], now: datetime) -> list[bool]:
+    """``claim`` for a batch, in one statement per chunk; one flag per key, in order.
+
+    A key repeated within ``keys`` is True only at its first position. Keys are inserted in
+    sorted order so two collectors claiming overlapping batches cannot deadlock.
+    """
+    unique = sorted(set(keys))
+    table = IngestedMessage.__table__
+    fresh: set[tuple[str, int]] = set()
+    rows = [{"agent_id": a, "seq": s, "received_at": now} for a, s in unique]
+    for chunk in chunks(rows):
+        insert = upsert_insert(session, table).values(chunk)  # type: ignore[arg-type]
+        statement = insert.on_conflict_do_nothing().returning(table.c.agent_id, table.c.seq)
+        fresh.update((a, s) for a, s in session.execute(statement))
+    flags = []
+    for key in keys:
+        flags.append(key in fresh)
+        fresh.discard(key)
+    return flags
+
+
+def prune_ingested(session: Session, older_than: datetime) -> int:
+    """Forget (agent, seq) records received before ``older_than``; return how many."""
+    result = session.execute(
+        delete(IngestedMessage).where(IngestedMessage.received_at < older_than)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def agent_room(session: Session, agent_id: str) -> str | None:
+    """The agent's room from the inventory; None for an agent the inventory does not list."""
+    return session.scalar(select(Agent.room_id).where(Agent.id == agent_id))
+
+
+def set_agent_status(
+    session: Session,
+    agent_id: str,
+    online: bool,
+    at: datetime,
+    version: str | None = None,
+    hostname: str | None = None,
+) -> bool:
+    """Store an agent's online/offline state; return True when it changed.
+
+    Status messages are applied in the order they arrive, not by their ``ts``: a Last Will is
+    composed when the agent connects, so its timestamp predates the ``online`` it follows.
+    An agent the inventory does not know gets a row without a room (visible, not placed).
+    """
+    agent = _agent_row(session, agent_id)
+    changed = agent.online != online or agent.status_changed_at is None
+    if changed:
+        agent.online = online
+        agent.status_changed_at = at
+    if version:
+        agent.version = _clip(version, _VERSION_MAX)
+    if hostname:
+        agent.hostname = _clip(hostname, _TEXT_MAX)
+    if online and (agent.last_seen_at is None or agent.last_seen_at < at):
+        agent.last_seen_at = at
+    return changed
+
+
+def touch_agent(session: Session, agent_id: str, at: datetime) -> None:
+    """Move the agent's ``last_seen_at`` forward to ``at`` (never backwards)."""
+    touch_agents(session, {agent_id: at})
+
+
+def touch_agents(session: Session, seen: dict[str, datetime]) -> None:
+    """``touch_agent`` for many agents in one statement (agents not in SQL are ignored)."""
+    if not seen:
+        return
+    table = Agent.__table__
+    statement = (
+        update(table)  # type: ignore[arg-type]
+        .where(table.c.id == bindparam("agent"))
+        .where(or_(table.c.last_seen_at.is_(None), table.c.last_seen_at < bindparam("at")))
+        .values(last_seen_at=bindparam("at"))
+    )
+    session.execute(statement, [{"agent": a, "at": t} for a, t in sorted(seen.items())])
+
+
+def ensure_devices(
+    session: Session, room_id: str, reported: Iterable[DeviceSample | DeviceInfo]
+) -> dict[str, Device]:
+    """The room's Device rows for every reported device id, creating the missing ones.
+
+    A device the inventory lacks is created with ``source="agent"`` and ``procured=False``.
+    Non-empty reported values (model, vendor, firmware, address, parent) update the row;
+    empty ones never erase what the inventory says. Group a batch's samples by room and call
+    this once per room: it costs one SELECT.
+    """
+    by_id: dict[str, DeviceSample | DeviceInfo] = {}
+    for item in reported:
+        by_id[item.device] = item
+    if not by_id:
+        return {}
+    devices = _load_devices(session, room_id, by_id)
+    missing = [item for device_id, item in by_id.items() if device_id not in devices]
+    if missing:
+        _insert_agent_devices(session, room_id, missing)
+        devices.update(_load_devices(session, room_id, {i.device: i for i in missing}))
+    for device_id, item in by_id.items():
+        _merge_report(devices[device_id], item)
+    return devices
+
+
+def store_latest(session: Session, device: Device, sample: DeviceSample, at: datetime) -> None:
+    """Upsert the device's latest state; an older sample never replaces a newer one."""
+    store_latest_many(session, [(device.id, sample, at)])
+
+
+def store_latest_many(
+    session: Session, samples: Iterable[tuple[int, DeviceSample, datetime]]
+) -> None:
+    """``store_latest`` for a batch of (device row id, sample, sample time)."""
+    newest: dict[int, tuple[DeviceSample, datetime]] = {}
+    for device_id, sample, at in samples:
+        if device_id not in newest or newest[device_id][1] <= at:
+            newest[device_id] = (sample, at)
+    rows = [_state_row(d, s, at) for d, (s, at) in sorted(newest.items())]
+    if not rows:
+        return
+    table = DeviceState.__table__
+    insert = upsert_insert(session, table)  # type: ignore[arg-type]
+    new = insert.excluded
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.c.device_id],
+        set_={
+            c: new[c] for c in ("reachable", "rtt_ms", "error", "sampled_at", "metrics", "tables")
+        },
+        where=table.c.sampled_at <= new.sampled_at,
+    )
+    for chunk in chunks(rows):
+        session.execute(statement.values(chunk))
+
+
+def add_to_rollups(session: Session, device: Device, sample: DeviceSample, at: datetime) -> None:
+    """Fold one sample into its hour's rollups (one statement). Batches: ``RollupBatch``."""
+    batch = RollupBatch()
+    batch.add_sample(device.id, sample, at)
+    batch.flush(session)
+
+
+def apply_inventory_message(session: Session, room_id: str, message: InventoryMessage) -> None:
+    """Merge what the agent reports about itself and its room's devices into SQL."""
+    agent = session.get(Agent, message.agent)
+    if agent is not None:
+        if message.agent_version:
+            agent.version = _clip(message.agent_version, _VERSION_MAX)
+        if message.hostname:
+            agent.hostname = _clip(message.hostname, _TEXT_MAX)
+    ensure_devices(session, room_id, message.devices)
+
+
+def _agent_row(session: Session, agent_id: str) -> Agent:
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        table = Agent.__table__
+        insert = upsert_insert(session, table).values(id=agent_id, online=False)  # type: ignore[arg-type]
+        session.execute(insert.on_conflict_do_nothing())
+        agent = session.get_one(Agent, agent_id)
+    return agent
+
+
+def _load_devices(session: Session, room_id: str, ids: Iterable[str]) -> dict[str, Device]:
+    query = select(Device).where(Device.room_id == room_id, Device.device.in_(list(ids)))
+    return {device.device: device for device in session.scalars(query)}
+
+
+def _insert_agent_devices(
+    session: Session, room_id: str, items: Sequence[DeviceSample | DeviceInfo]
+) -> None:
+    rows = [
+        {
+            "room_id": room_id,
+            "device": item.device,
+            "kind": item.kind,
+            "model": _clip(item.model, _TEXT_MAX) if item.model else None,
+            "source": SOURCE_AGENT,
+            "procured": False,
+        }
+        for item in items
+    ]
+    insert = upsert_insert(session, Device.__table__)  # type: ignore[arg-type]
+    session.execute(insert.values(rows).on_conflict_do_nothing())
+
+
+def _merge_report(device: Device, item: DeviceSample | DeviceInfo) -> None:
+    for field in _MERGED_FIELDS:
+        value = getattr(item, field, None)
+        value = _clip(value, _TEXT_MAX) if value else None
+        if value and getattr(device, field) != value:
+            setattr(device, field, value)
+    if device.source == SOURCE_AGENT and device.kind != item.kind:
+        device.kind = item.kind
+
+
+def _state_row(device_id: int, sample: DeviceSample, at: datetime) -> dict[str, Any]:
+    return {
+        "device_id": device_id,
+        "reachable": sample.reachable,
+        "rtt_ms": sample.rtt_ms,
+        "error": sample.error,
+        "sampled_at": at,
+        "metrics": _finite(sample.metrics),
+        "tables": {
+            table: [{"labels": row.labels, "metrics": _finite(row.metrics)} for row in rows]
+            for table, rows in sample.tables.items()
+        },
+    }
+
+
+def _clip(text: str, limit: int) -> str:
+    # A report longer than its column would fail the whole batch on PostgreSQL.
+    return text[:limit]
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float | None]:
+    # JSON has no NaN/Infinity (PostgreSQL rejects them): such values are stored as null.
+    return {name: (v if math.isfinite(v) else None) for name, v in metrics.items()}

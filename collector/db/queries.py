@@ -1,0 +1,304 @@
+"""Read queries for the API: rooms with their state, one room in detail, faults.
+
+Results are plain frozen dataclasses; the API turns them into its response schemas. A room
+list costs four statements whatever the number of rooms.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Select, case, func, select, text
+from sqlalchemy.orm import Session
+
+from collector.db.models import Agent, Device, DeviceState, Fault, Room, Site
+from collector.errors import NotFoundError
+
+# A fault is open until it is resolved (automatically or by hand) or closed with its log.
+CLOSED_STATUSES = ("resolved", "closed")
+FaultStatusFilter = Literal["open", "closed", "all"]
+
+
+@dataclass(frozen=True)
+class AgentView:
+    id: str
+    online: bool
+    last_seen_at: datetime | None
+    status_changed_at: datetime | None
+    version: str | None
+    hostname: str | None
+
+
+@dataclass(frozen=True)
+class RoomSummary:
+    id: str
+    name: str
+    building: str | None
+    site_id: str
+    site_name: str
+    agents: list[AgentView]
+    device_count: int
+    unreachable_count: int
+    open_fault_count: int
+    worst_open_level: int | None
+
+
+@dataclass(frozen=True)
+class DeviceStateView:
+    reachable: bool
+    rtt_ms: float | None
+    error: str | None
+    sampled_at: datetime
+    metrics: dict[str, Any]
+    tables: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    id: str
+    kind: str
+    model: str | None
+    vendor: str | None
+    firmware: str | None
+    address: str | None
+    parent: str | None
+    procured: bool
+    source: str
+    state: DeviceStateView | None
+
+
+@dataclass(frozen=True)
+class FaultView:
+    id: int
+    rule_id: str
+    target: str
+    room_id: str | None
+    device: str | None
+    agent_id: str | None
+    level: int
+    status: str
+    title: str
+    description: str
+    opened_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+    fire_count: int
+
+
+@dataclass(frozen=True)
+class RoomDetail:
+    room: RoomSummary
+    devices: list[DeviceView]
+    open_faults: list[FaultView]
+
+
+@dataclass(frozen=True)
+class FaultPage:
+    total: int
+    items: list[FaultView]
+
+
+def ping(session: Session) -> None:
+    """Raise if the database does not answer."""
+    session.execute(text("SELECT 1"))
+
+
+def list_rooms(session: Session, site_id: str | None = None) -> list[RoomSummary]:
+    """Every room (of one site) with agents, device counts and its worst open fault level."""
+    query = select(Room, Site.name).join(Site).order_by(Room.site_id, Room.id)
+    if site_id is not None:
+        query = query.where(Room.site_id == site_id)
+    rows = session.execute(query).all()
+    ids = [room.id for room, _ in rows]
+    agents = _agents_by_room(session, ids)
+    devices = _device_counts(session, ids)
+    faults = _open_fault_stats(session, ids)
+    return [
+        _summary(room, site_name, agents[room.id], devices.get(room.id), faults.get(room.id))
+        for room, site_name in rows
+    ]
+
+
+def get_room(session: Session, room_id: str) -> RoomDetail:
+    """One room with every device's latest state and the room's open faults."""
+    row = session.execute(select(Room, Site.name).join(Site).where(Room.id == room_id)).first()
+    if row is None:
+        raise NotFoundError(f"room {room_id!r} does not exist")
+    room, site_name = row
+    summary = _summary(
+        room,
+        site_name,
+        _agents_by_room(session, [room_id])[room_id],
+        _device_counts(session, [room_id]).get(room_id),
+        _open_fault_stats(session, [room_id]).get(room_id),
+    )
+    devices = session.execute(
+        select(Device, DeviceState)
+        .outerjoin(DeviceState, DeviceState.device_id == Device.id)
+        .where(Device.room_id == room_id)
+        .order_by(Device.device)
+    )
+    open_faults = _fault_views(session, _fault_query("open", room_id, None).order_by(*_NEWEST))
+    return RoomDetail(
+        room=summary,
+        devices=[_device_view(device, state) for device, state in devices],
+        open_faults=open_faults,
+    )
+
+
+def list_faults(
+    session: Session,
+    status: FaultStatusFilter = "all",
+    room_id: str | None = None,
+    level: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> FaultPage:
+    """Faults, newest first; ``status="open"`` means neither resolved nor closed."""
+    query = _fault_query(status, room_id, level)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = _fault_views(session, query.order_by(*_NEWEST).limit(limit).offset(offset))
+    return FaultPage(total=total, items=items)
+
+
+def open_faults_by_level(session: Session) -> dict[int, int]:
+    """level → number of open faults (levels without any are absent)."""
+    rows = session.execute(
+        select(Fault.level, func.count())
+        .where(Fault.status.not_in(CLOSED_STATUSES))
+        .group_by(Fault.level)
+    )
+    return {level: count for level, count in rows}
+
+
+def agents_online(session: Session) -> tuple[int, int]:
+    """(agents online, agents placed in a room)."""
+    online = func.sum(case((Agent.online.is_(True), 1), else_=0))
+    row = session.execute(select(func.count(), online).where(Agent.room_id.is_not(None))).one()
+    return int(row[1] or 0), int(row[0])
+
+
+_NEWEST = (Fault.opened_at.desc(), Fault.id.desc())
+
+
+def _fault_query(status: FaultStatusFilter, room_id: str | None, level: int | None) -> Select:
+    query = select(Fault, Device.device).outerjoin(Device, Fault.device_id == Device.id)
+    if status == "open":
+        query = query.where(Fault.status.not_in(CLOSED_STATUSES))
+    elif status == "closed":
+        query = query.where(Fault.status.in_(CLOSED_STATUSES))
+    if room_id is not None:
+        query = query.where(Fault.room_id == room_id)
+    if level is not None:
+        query = query.where(Fault.level == level)
+    return query
+
+
+def _fault_views(session: Session, query: Select) -> list[FaultView]:
+    return [_fault_view(fault, device) for fault, device in session.execute(query)]
+
+
+def _agents_by_room(session: Session, room_ids: Sequence[str]) -> dict[str, list[AgentView]]:
+    by_room: dict[str, list[AgentView]] = defaultdict(list)
+    query = select(Agent).where(Agent.room_id.in_(room_ids)).order_by(Agent.id)
+    for agent in session.scalars(query):
+        assert agent.room_id is not None
+        by_room[agent.room_id].append(
+            AgentView(
+                id=agent.id,
+                online=agent.online,
+                last_seen_at=agent.last_seen_at,
+                status_changed_at=agent.status_changed_at,
+                version=agent.version,
+                hostname=agent.hostname,
+            )
+        )
+    return by_room
+
+
+def _device_counts(session: Session, room_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    unreachable = func.sum(case((DeviceState.reachable.is_(False), 1), else_=0))
+    rows = session.execute(
+        select(Device.room_id, func.count(Device.id), unreachable)
+        .outerjoin(DeviceState, DeviceState.device_id == Device.id)
+        .where(Device.room_id.in_(room_ids))
+        .group_by(Device.room_id)
+    )
+    return {room: (int(total), int(down or 0)) for room, total, down in rows}
+
+
+def _open_fault_stats(session: Session, room_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    rows = session.execute(
+        select(Fault.room_id, func.count(Fault.id), func.min(Fault.level))
+        .where(Fault.room_id.in_(room_ids), Fault.status.not_in(CLOSED_STATUSES))
+        .group_by(Fault.room_id)
+    )
+    return {str(room): (int(count), int(worst)) for room, count, worst in rows}
+
+
+def _summary(
+    room: Room,
+    site_name: str,
+    agents: list[AgentView],
+    devices: tuple[int, int] | None,
+    faults: tuple[int, int] | None,
+) -> RoomSummary:
+    return RoomSummary(
+        id=room.id,
+        name=room.name,
+        building=room.building,
+        site_id=room.site_id,
+        site_name=site_name,
+        agents=agents,
+        device_count=devices[0] if devices else 0,
+        unreachable_count=devices[1] if devices else 0,
+        open_fault_count=faults[0] if faults else 0,
+        worst_open_level=faults[1] if faults else None,
+    )
+
+
+def _device_view(device: Device, state: DeviceState | None) -> DeviceView:
+    return DeviceView(
+        id=device.device,
+        kind=device.kind,
+        model=device.model,
+        vendor=device.vendor,
+        firmware=device.firmware,
+        address=device.address,
+        parent=device.parent,
+        procured=device.procured,
+        source=device.source,
+        state=None
+        if state is None
+        else DeviceStateView(
+            reachable=state.reachable,
+            rtt_ms=state.rtt_ms,
+            error=state.error,
+            sampled_at=state.sampled_at,
+            metrics=dict(state.metrics),
+            tables=dict(state.tables),
+        ),
+    )
+
+
+def _fault_view(fault: Fault, device: str | None) -> FaultView:
+    return FaultView(
+        id=fault.id,
+        rule_id=fault.rule_id,
+        target=fault.target,
+        room_id=fault.room_id,
+        device=device,
+        agent_id=fault.agent_id,
+        level=fault.level,
+        status=fault.status,
+        title=fault.title,
+        description=fault.description,
+        opened_at=fault.opened_at,
+        last_seen_at=fault.last_seen_at,
+        resolved_at=fault.resolved_at,
+        fire_count=fault.fire_count,
+    )

@@ -1,0 +1,232 @@
+"""``roomwatch demo``: a broker, a TSDB, the collector and simulated classrooms on one machine.
+
+Everything is real and runs on free loopback ports: mosquitto with the production ACL,
+VictoriaMetrics, the collector on SQLite, one snmpd per simulated device, one agent process
+per room. A schedule of incidents (a camera unplugged, recording storage filling, the UPS on
+battery, an agent killed, the recorder crashing) opens faults and then resolves them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from collector.demo.broker import MosquittoBroker
+from collector.demo.incidents import Incident, schedule
+from collector.demo.procs import ManagedProcess, MissingComponentError, free_port, wait_for
+from collector.demo.rooms import SimRoom
+from collector.demo.tsdb import VictoriaMetrics
+from collector.demo.world import World
+
+SITE_ID = "demo-school"
+COLLECTOR_USER = "collector"
+
+
+class Demo:
+    def __init__(self, rooms: int, interval_s: float, workdir: Path) -> None:
+        self.workdir = workdir
+        self.interval_s = interval_s
+        self.collector_password = secrets.token_urlsafe(16)
+        self.api_port = free_port()
+        self.broker = MosquittoBroker(workdir / "broker")
+        self.tsdb = VictoriaMetrics(workdir / "tsdb")
+        self.rooms = [
+            SimRoom(
+                room_id=f"room-{101 + i}",
+                agent_id=f"agent-{101 + i}",
+                workdir=workdir / "rooms" / f"room-{101 + i}",
+                password=secrets.token_urlsafe(16),
+                interval_s=interval_s,
+            )
+            for i in range(rooms)
+        ]
+        self.collector: ManagedProcess | None = None
+        self.world = World(self.rooms)
+        self.seen_faults: dict[int, str] = {}
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    # --- bring-up ------------------------------------------------------------------------
+    def start(self) -> None:
+        self.broker.add_user(COLLECTOR_USER, self.collector_password, collector=True)
+        for room in self.rooms:
+            self.broker.add_user(room.agent_id, room.password)
+        self.broker.start()
+        say(f"broker      mosquitto on 127.0.0.1:{self.broker.port} (ACL: agents write only under their id)")
+        self.tsdb.start()
+        say(f"TSDB        VictoriaMetrics on {self.tsdb.url} (InfluxDB write API)")
+        for room in self.rooms:
+            room.start_devices()
+            room.start_recorder()
+        devices = sum(len(r.devices) for r in self.rooms)
+        say(f"rooms       {len(self.rooms)} classrooms, {devices} simulated SNMP devices (net-snmp snmpd)")
+        self._start_collector()
+        say(f"collector   API on {self.api}  (try {self.api}/api/rooms and {self.api}/api/faults?status=open)")
+        for room in self.rooms:
+            room.start_agent(self.broker.port)
+        say(f"agents      {len(self.rooms)} agents polling every {self.interval_s:g} s")
+        say(f"files       {self.workdir}")
+
+    def _start_collector(self) -> None:
+        inventory = self.workdir / "inventory.yaml"
+        inventory.write_text(yaml.safe_dump(self._inventory(), sort_keys=False))
+        config = self.workdir / "collector.yaml"
+        config.write_text(yaml.safe_dump(self._collector_config(inventory), sort_keys=False))
+        config.chmod(0o600)
+        self.collector = ManagedProcess(
+            "collector",
+            [sys.executable, "-m", "collector.cli", "collector", "--config", str(config)],
+            self.workdir / "collector.log",
+        )
+        self.collector.start()
+        wait_for(self._collector_ready, 30, "collector API")
+
+    def _collector_ready(self) -> bool:
+        assert self.collector is not None
+        self.collector.check_alive()
+        try:
+            return get_json(f"{self.api}/healthz") is not None
+        except OSError:
+            return False
+
+    def _collector_config(self, inventory: Path) -> dict[str, Any]:
+        return {
+            "mqtt": {
+                "host": "127.0.0.1",
+                "port": self.broker.port,
+                "username": COLLECTOR_USER,
+                "password": self.collector_password,
+            },
+            "tsdb": {"url": self.tsdb.url},
+            "database": {"url": f"sqlite:///{self.workdir / 'collector.db'}"},
+            "api": {"host": "127.0.0.1", "port": self.api_port},
+            "inventory_file": str(inventory),
+            "faults": {"agent_silence_s": max(30.0, self.interval_s * 4), "evaluate_every_s": 2},
+        }
+
+    def _inventory(self) -> dict[str, Any]:
+        return {
+            "sites": [
+                {
+                    "id": SITE_ID,
+                    "name": "Demo School",
+                    "rooms": [
+                        {
+                            "id": room.room_id,
+                            "name": f"Recording room {room.room_id[-3:]}",
+                            "building": "Teaching Building A",
+                            "agents": [room.agent_id],
+                            "devices": room.inventory_devices(),
+                        }
+                        for room in self.rooms
+                    ],
+                }
+            ]
+        }
+
+    # --- running -------------------------------------------------------------------------
+    def watch(self, duration_s: float | None) -> None:
+        cycle_s = min(150.0, duration_s - 12) if duration_s else 150.0
+        started = time.monotonic()
+        pending: list[Incident] = []
+        next_world = 0.0
+        while duration_s is None or time.monotonic() - started < duration_s:
+            elapsed = time.monotonic() - started
+            if not pending:
+                pending = schedule(self.rooms, cycle_s, offset_s=elapsed)
+            while pending and pending[0].at_s <= elapsed:
+                incident = pending.pop(0)
+                say(f"[{elapsed:5.0f}s] incident: {incident.text}")
+                incident.action()
+            if elapsed >= next_world:
+                self.world.step()
+                next_world = elapsed + self.interval_s
+            self._report_fault_changes(elapsed)
+            time.sleep(1.0)
+
+    def _report_fault_changes(self, elapsed: float) -> None:
+        try:
+            faults = get_json(f"{self.api}/api/faults?limit=500") or {}
+        except OSError:
+            return
+        for fault in faults.get("items", []):
+            if self.seen_faults.get(fault["id"]) != fault["status"]:
+                self.seen_faults[fault["id"]] = fault["status"]
+                verb = "OPENED  " if fault["status"] == "open" else fault["status"].upper().ljust(8)
+                say(f"[{elapsed:5.0f}s] fault {verb} L{fault['level']} {fault['title']}")
+
+    def summary(self) -> str:
+        try:
+            rooms = get_json(f"{self.api}/api/rooms") or {}
+            faults = get_json(f"{self.api}/api/faults?limit=500") or {}
+        except OSError:
+            return "collector not reachable for a summary"
+        items = rooms.get("items", rooms if isinstance(rooms, list) else [])
+        reporting = sum(1 for r in items if r.get("agents_online", r.get("online", 0)))
+        fault_items = faults.get("items", [])
+        opened = len(fault_items)
+        resolved = sum(1 for f in fault_items if f["status"] in ("resolved", "closed"))
+        by_level = {lvl: sum(1 for f in fault_items if f["level"] == lvl) for lvl in (1, 2, 3, 4)}
+        levels = ", ".join(f"L{k}: {v}" for k, v in by_level.items() if v)
+        return (
+            f"summary: {reporting}/{len(items)} rooms reporting; {opened} faults opened "
+            f"({levels or 'none'}), {resolved} resolved"
+        )
+
+    def stop(self) -> None:
+        for room in self.rooms:
+            room.stop()
+        if self.collector is not None:
+            self.collector.stop()
+        self.tsdb.stop()
+        self.broker.stop()
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=3) as response:
+        return json.loads(response.read())
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def run_demo(duration_s: float | None, rooms: int, interval_s: float, workdir: Path | None) -> int:
+    keep = workdir is not None
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="roomwatch-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        demo = Demo(rooms, interval_s, workdir)
+    except MissingComponentError as exc:
+        print(f"roomwatch demo: {exc}", file=sys.stderr)
+        return 1
+    status = 0
+    try:
+        demo.start()
+        say("watching: incidents are injected on a schedule; Ctrl-C stops everything" if duration_s is None
+            else f"watching for {duration_s:g} s")
+        demo.watch(duration_s)
+    except KeyboardInterrupt:
+        say("stopping")
+    except Exception as exc:
+        print(f"roomwatch demo: {exc}", file=sys.stderr)
+        status = 1
+    finally:
+        say(demo.summary())
+        demo.stop()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return status

@@ -1,0 +1,33 @@
+"""Errors the collector raises on purpose; each says what is wrong in words a user can act on."""
+
+from agent.errors import ConfigError
+
+
+class CollectorError(Exception):
+    """Base of the collector's own errors."""
+
+
+class InventoryError(CollectorError):
+    """The inventory file is invalid (unknown room, duplicate agent, ...)."""
+
+
+class RuleError(CollectorError):
+    """A rule file is invalid."""
+
+
+class TsdbWriteError(CollectorError):
+    """The time-series database did not accept a write; the batch is kept for retry."""
+
+
+class NotFoundError(CollectorError):
+    """A requested object does not exist."""
+
+
+__all__ = [
+    "CollectorError",
+    "ConfigError",
+    "InventoryError",
+    "NotFoundError",
+    "RuleError",
+    "TsdbWriteError",
+]

@@ -1,0 +1,1 @@
+"""Ingest: subscribe to agents' messages, validate, dedupe, store, evaluate faults, then ack."""

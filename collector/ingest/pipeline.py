@@ -1,0 +1,266 @@
+"""The ingest pipeline: validate, dedupe, store (TSDB then SQL), evaluate faults, then ack.
+
+One worker thread owns all writes. Messages arrive from the MQTT thread into a queue; the
+worker takes a batch, writes its points to the TSDB, commits SQL (dedupe rows, latest state,
+rollups, faults) in one transaction, and only then acknowledges the batch to the broker. If
+the TSDB or SQL fails, nothing is acknowledged and the batch is retried, so a crash or an
+outage re-delivers instead of losing; the (agent, seq) rows make re-delivery harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from influxdb_client import Point
+from sqlalchemy.orm import Session
+
+from agent.wire import (
+    EventsMessage,
+    InventoryMessage,
+    MetricsMessage,
+    StatusMessage,
+    WireError,
+    decode,
+    parse_topic,
+)
+from collector.config import IngestConfig
+from collector.db import ingest_store, lookup
+from collector.db.session import Database
+from collector.faults import FaultTracker, Subject, Transition
+from collector.ingest.points import Placement, event_points, metrics_points
+from collector.ingest.stats import IngestStats
+from collector.ingest.tsdb import TsdbWriter
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Ack = Callable[["Received"], None]
+AnyMessage = MetricsMessage | EventsMessage | StatusMessage | InventoryMessage
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    mid: int = 0
+    qos: int = 0
+
+
+@dataclass
+class _Batch:
+    received: list[Received]
+    points: list[Point] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    newest_sample: datetime | None = None
+
+
+class RateLimitedLog:
+    """At most one log line per key per period (an agent sending garbage every second)."""
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        self._last: dict[str, float] = {}
+
+    def warning(self, key: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last.get(key, -self.period_s) >= self.period_s:
+            self._last[key] = now
+            log.warning(message, *args)
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        db: Database,
+        tsdb: TsdbWriter,
+        faults: FaultTracker,
+        stats: IngestStats,
+        config: IngestConfig,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self.db = db
+        self.tsdb = tsdb
+        self.faults = faults
+        self.stats = stats
+        self.config = config
+        self.clock = clock
+        self._queue: queue.Queue[Received] = queue.Queue()
+        self._invalid_log = RateLimitedLog(config.invalid_log_every_s)
+        self._stop = threading.Event()
+        self._last_eval: dict[str, datetime] = {}
+        self.retry_delay_s = 1.0
+
+    # --- feeding -------------------------------------------------------------------------
+    def submit(self, received: Received) -> None:
+        """Called from the MQTT thread for every message."""
+        self._queue.put(received)
+        self.stats.queue_depth.set(self._queue.qsize())
+
+    # --- the worker ----------------------------------------------------------------------
+    def run(self, ack: Ack, tick: Callable[[], None] | None = None) -> None:
+        """Process batches until ``stop()``; ``tick`` runs between batches (silence checks)."""
+        while not self._stop.is_set():
+            batch = self._take_batch()
+            if batch:
+                self._store_until_done(batch, ack)
+            if tick is not None:
+                tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _take_batch(self) -> list[Received]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.config.batch_wait_s
+        while len(batch) < self.config.batch_max:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait())
+            except queue.Empty:
+                break
+        self.stats.queue_depth.set(self._queue.qsize())
+        return batch
+
+    def _store_until_done(self, batch: list[Received], ack: Ack) -> None:
+        delay = self.retry_delay_s
+        while not self._stop.is_set():
+            try:
+                self.process(batch)
+            except Exception as exc:
+                log.error("storing a batch of %d messages failed, will retry: %s", len(batch), exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            for item in batch:
+                ack(item)
+            return
+
+    # --- one batch -----------------------------------------------------------------------
+    def process(self, received: list[Received]) -> list[Transition]:
+        """Store one batch exactly once; raises (and stores nothing) if TSDB or SQL fail."""
+        batch = _Batch(received)
+        decoded = [m for m in (self._decode(r) for r in received) if m is not None]
+        with self.db.session() as session:
+            now = self.clock()
+            for message in decoded:
+                if not ingest_store.claim(session, message.agent, message.seq, now):
+                    self.stats.duplicates.inc()
+                    continue
+                self._store_one(session, message, batch)
+            started = time.perf_counter()
+            try:
+                self.tsdb.write(batch.points)
+            except Exception:
+                self.stats.tsdb_errors.inc()
+                raise
+            self.stats.tsdb_latency.observe(time.perf_counter() - started)
+        self._count(batch, decoded)
+        return batch.transitions
+
+    def _decode(self, received: Received) -> AnyMessage | None:
+        try:
+            return decode(received.topic, received.payload)
+        except WireError as exc:
+            self.stats.invalid.inc()
+            agent = _agent_of(received.topic)
+            self._invalid_log.warning(
+                f"invalid:{agent}", "rejected invalid message from %s on %s: %s", agent, received.topic, exc
+            )
+            return None
+
+    def _store_one(self, session: Session, message: AnyMessage, batch: _Batch) -> None:
+        placement = lookup.agent_placement(session, message.agent)
+        if placement is None:
+            self.stats.unknown_agents.inc()
+            self._invalid_log.warning(
+                f"unknown:{message.agent}",
+                "agent %s is not placed in a room by the inventory; its messages are counted, not stored",
+                message.agent,
+            )
+            return
+        site_id, room_id = placement
+        place = Placement(site=site_id, room=room_id)
+        if isinstance(message, MetricsMessage):
+            self._store_metrics(session, message, place, batch)
+        elif isinstance(message, EventsMessage):
+            ingest_store.set_agent_status(session, message.agent, True, self.clock())
+            batch.points.extend(event_points(message, place))
+        elif isinstance(message, StatusMessage):
+            self._store_status(session, message, room_id, batch)
+        else:
+            ingest_store.apply_inventory_message(session, room_id, message)
+            ingest_store.set_agent_status(
+                session, message.agent, True, message.ts, version=message.agent_version, hostname=message.hostname
+            )
+
+    def _store_metrics(self, session: Session, message: MetricsMessage, place: Placement, batch: _Batch) -> None:
+        batch.points.extend(metrics_points(message, place))
+        devices = ingest_store.ensure_devices(session, place.room, message.devices)
+        for sample in message.devices:
+            device = devices[sample.device]
+            ingest_store.store_latest(session, device, sample, message.ts)
+            ingest_store.add_to_rollups(session, device, sample, message.ts)
+        ingest_store.set_agent_status(session, message.agent, True, self.clock())
+        batch.newest_sample = max(filter(None, (batch.newest_sample, message.ts)))
+        if not self._is_newest(message.agent, message.ts):
+            return  # a backlog message: stored, but fault state only moves forward in time
+        batch.transitions += self.faults.agent_presence(session, place.room, message.agent, True, message.ts)
+        for sample in message.devices:
+            subject = Subject(room_id=place.room, agent_id=message.agent, device_pk=devices[sample.device].id)
+            batch.transitions += self.faults.observe(session, subject, sample, message.ts)
+
+    def _store_status(self, session: Session, message: StatusMessage, room_id: str, batch: _Batch) -> None:
+        online = message.state == "online"
+        ingest_store.set_agent_status(session, message.agent, online, message.ts, version=message.agent_version)
+        if online or self._is_newest(message.agent, message.ts):
+            batch.transitions += self.faults.agent_presence(session, room_id, message.agent, online, message.ts)
+
+    def _is_newest(self, agent: str, ts: datetime) -> bool:
+        last = self._last_eval.get(agent)
+        if last is not None and ts < last:
+            return False
+        self._last_eval[agent] = ts
+        return True
+
+    def check_silence(self, silence_s: float) -> list[Transition]:
+        """Agents that stopped talking without a Last Will (power cut, network gone)."""
+        now = self.clock()
+        transitions: list[Transition] = []
+        with self.db.session() as session:
+            for agent_id, room_id in lookup.silent_agents(session, now - timedelta(seconds=silence_s)):
+                log.warning("agent %s silent for more than %.0f s", agent_id, silence_s)
+                ingest_store.set_agent_status(session, agent_id, False, now)
+                transitions += self.faults.agent_presence(session, room_id, agent_id, False, now)
+        self._log_transitions(transitions)
+        return transitions
+
+    def _count(self, batch: _Batch, decoded: list[AnyMessage]) -> None:
+        self.stats.batches.inc()
+        self.stats.points.inc(len(batch.points))
+        for message in decoded:
+            self.stats.messages.labels(message.type).inc()
+        if batch.newest_sample is not None:
+            self.stats.lag.set(max(0.0, (self.clock() - batch.newest_sample).total_seconds()))
+        self._log_transitions(batch.transitions)
+
+    def _log_transitions(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            self.stats.faults.labels(t.kind, t.level.name).inc()
+            log.info("fault %s %s: %s [%s]", t.fault_id, t.kind, t.title, t.level.name)
+
+
+def _agent_of(topic: str) -> str:
+    try:
+        return parse_topic(topic)[0]
+    except WireError:
+        return "unknown"

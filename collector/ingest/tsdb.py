@@ -1,0 +1,61 @@
+"""Writing points through influxdb-client's write API (InfluxDB 2.x or VictoriaMetrics)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from collector.config import TsdbConfig
+from collector.errors import TsdbWriteError
+
+log = logging.getLogger(__name__)
+
+
+class TsdbWriter:
+    """Synchronous batched writes: a batch is either accepted whole or raises TsdbWriteError.
+
+    The ingest pipeline acknowledges MQTT messages only after ``write`` returned, so a TSDB
+    outage holds messages at the broker instead of losing them.
+    """
+
+    def __init__(self, config: TsdbConfig) -> None:
+        self.config = config
+        self._client = InfluxDBClient(
+            url=config.url,
+            token=config.token.get_secret_value() or "-",
+            org=config.org,
+            timeout=int(config.timeout_s * 1000),
+            enable_gzip=False,
+        )
+        self._write = self._client.write_api(write_options=SYNCHRONOUS)
+        self.last_latency_s = 0.0
+
+    def write(self, points: Sequence[Point]) -> None:
+        if not points or not self.config.enabled:
+            return
+        started = time.perf_counter()
+        try:
+            self._write.write(
+                bucket=self.config.bucket,
+                org=self.config.org,
+                record=list(points),
+                write_precision=WritePrecision.MS,
+            )
+        except Exception as exc:  # the client raises urllib3, ApiException and OSError kinds
+            raise TsdbWriteError(f"TSDB at {self.config.url} did not accept the write: {_reason(exc)}") from exc
+        finally:
+            self.last_latency_s = time.perf_counter() - started
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _reason(exc: Exception) -> str:
+    status = getattr(exc, "status", None)
+    if status:
+        return f"HTTP {status} {getattr(exc, 'reason', '')}".strip()
+    return type(exc).__name__ + (f": {exc}" if str(exc) else "")

@@ -1,0 +1,1 @@
+"""Fault rules (data) and the engine that evaluates samples against them."""
