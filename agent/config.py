@@ -130,6 +130,8 @@ class AgentConfig(_Section):
             raise ValueError(f"device ids must be unique; repeated: {', '.join(dupes)}")
         if "host" in ids:
             raise ValueError("device id 'host' is reserved for the PC the agent runs on")
+        if "agent" in ids:
+            raise ValueError("device id 'agent' is reserved for the agent's own counters")
         for device in self.devices:
             if device.credentials not in self.snmp.credentials:
                 raise ValueError(

@@ -28,6 +28,7 @@ class AgentCounters:
     publish_failures: int = 0
     reconnects: int = 0
     device_timeouts: int = 0
+    spool_in_memory: int = 0  # 1 when the disk spool failed and messages live in memory
 
     def to_sample(self) -> DeviceSample:
         metrics = {f.name: float(getattr(self, f.name)) for f in fields(self)}
@@ -44,7 +45,7 @@ class FailureLog:
     def failed(self, part: str, reason: object) -> None:
         if part not in self._failing:
             self._failing.add(part)
-            self._logger.warning("%s failed: %s (logged once until it recovers)", part, reason)
+            self._logger.warning("%s failing: %s (logged once until it recovers)", part, reason)
 
     def ok(self, part: str) -> None:
         if part in self._failing:

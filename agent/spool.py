@@ -231,7 +231,7 @@ class Spool:
                 " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
                 (dropped,),
             )
-            self._full_log.failed(f"spool {self.location}", "full or too old; dropping the oldest")
+            self._full_log.failed(f"spool {self.location}", "full or too old, dropping the oldest")
         else:
             self._full_log.ok(f"spool {self.location}")
 

@@ -9,6 +9,7 @@ logged or put in an error message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -160,7 +161,11 @@ class SnmpClient:
         ]
         engine, transport = await self._session(target)
         reply = await set_cmd(
-            engine, _auth_data(target.credential), transport, ContextData(), *var_binds,
+            engine,
+            _auth_data(target.credential),
+            transport,
+            ContextData(),
+            *var_binds,
             lookupMib=False,
         )
         _raise_for(reply)
@@ -170,16 +175,19 @@ class SnmpClient:
         engine, self._engine, self._loop = self._engine, None, None
         self._transports.clear()
         if engine is not None:
-            try:
+            # RuntimeError: its event loop is already closed, and with it the socket.
+            with contextlib.suppress(RuntimeError):
                 engine.close_dispatcher()
-            except RuntimeError:
-                pass  # its event loop is already closed, and with it the socket
 
     async def _get_batch(self, target: SnmpTarget, oids: list[str]) -> dict[str, SnmpValue]:
         engine, transport = await self._session(target)
         var_binds = [ObjectType(ObjectIdentity(oid)) for oid in oids]
         reply = await get_cmd(
-            engine, _auth_data(target.credential), transport, ContextData(), *var_binds,
+            engine,
+            _auth_data(target.credential),
+            transport,
+            ContextData(),
+            *var_binds,
             lookupMib=False,
         )
         if _status_name(reply) == "tooBig" and len(oids) > 1:
@@ -198,8 +206,14 @@ class SnmpClient:
         engine, transport = await self._session(target)
         var_binds = [ObjectType(ObjectIdentity(oid)) for oid in start_oids]
         reply = await bulk_cmd(
-            engine, _auth_data(target.credential), transport, ContextData(),
-            0, self.max_repetitions, *var_binds, lookupMib=False,
+            engine,
+            _auth_data(target.credential),
+            transport,
+            ContextData(),
+            0,
+            self.max_repetitions,
+            *var_binds,
+            lookupMib=False,
         )
         _raise_for(reply)
         return [(str(name), value) for name, value in reply[3]]

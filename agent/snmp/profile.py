@@ -136,6 +136,8 @@ class MetricSpec(_Strict):
             raise ValueError(f"{self.name!r} ends in _per_s, which is for type: counter")
         if (self.type == "enum") != (self.enum is not None):
             raise ValueError("type: enum needs an enum map, and only type: enum takes one")
+        if self.unit is not None and self.unit.lower() not in _UNITS:
+            raise ValueError(f"unknown unit {self.unit!r} (known: {', '.join(sorted(_UNITS))})")
         if self.type == "string" and self.target_unit is None:
             raise ValueError(
                 f"type: string needs a unit: end the name in one or set unit "
@@ -143,13 +145,12 @@ class MetricSpec(_Strict):
             )
         if self.aggregate and self.type == "counter":
             raise ValueError("aggregate combines gauges, enums or strings, not counters")
-        if self.unit is not None and self.unit not in _UNITS:
-            raise ValueError(f"unknown unit {self.unit!r} (known: {', '.join(sorted(_UNITS))})")
         return self
 
     @property
     def target_unit(self) -> str | None:
-        return self.unit or unit_of(self.name)
+        """The unit a string value is converted into: ``unit``, or the name's last word."""
+        return self.unit.lower() if self.unit else unit_of(self.name)
 
     def number(self, raw: SnmpValue, scale: float) -> float | None:
         """A gauge, enum or string value as a number; None when the raw value does not fit."""

@@ -8,7 +8,7 @@ makes the second delivery a no-op. Nothing here commits.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from agent.wire import DeviceInfo, DeviceSample, InventoryMessage
-from collector.db.dialect import chunks, upsert_insert
+from collector.db.dialect import bulk_upsert, chunks, upsert_insert
 from collector.db.models import (
     SOURCE_AGENT,
     Agent,
@@ -30,6 +30,7 @@ from collector.db.rollups import RollupBatch
 _MERGED_FIELDS = ("model", "vendor", "firmware", "address", "parent")
 _TEXT_MAX = 200  # devices.model/vendor/firmware/address, agents.hostname
 _VERSION_MAX = 64  # agents.version
+_STATE_COLUMNS = ("reachable", "rtt_ms", "error", "sampled_at", "metrics", "tables")
 
 
 def claim(session: Session, agent_id: str, seq: int, now: datetime) -> bool:
@@ -43,14 +44,13 @@ def claim_many(session: Session, keys: Sequence[tuple[str, int]], now: datetime)
     A key repeated within ``keys`` is True only at its first position. Keys are inserted in
     sorted order so two collectors claiming overlapping batches cannot deadlock.
     """
-    unique = sorted(set(keys))
     table = IngestedMessage.__table__
+    insert = upsert_insert(session, table)  # type: ignore[arg-type]
+    statement = insert.on_conflict_do_nothing().returning(table.c.agent_id, table.c.seq)
+    rows = [{"agent_id": a, "seq": s, "received_at": now} for a, s in sorted(set(keys))]
     fresh: set[tuple[str, int]] = set()
-    rows = [{"agent_id": a, "seq": s, "received_at": now} for a, s in unique]
     for chunk in chunks(rows):
-        insert = upsert_insert(session, table).values(chunk)  # type: ignore[arg-type]
-        statement = insert.on_conflict_do_nothing().returning(table.c.agent_id, table.c.seq)
-        fresh.update((a, s) for a, s in session.execute(statement))
+        fresh.update((a, s) for a, s in session.execute(statement, chunk))
     flags = []
     for key in keys:
         flags.append(key in fresh)
@@ -69,6 +69,14 @@ def prune_ingested(session: Session, older_than: datetime) -> int:
 def agent_room(session: Session, agent_id: str) -> str | None:
     """The agent's room from the inventory; None for an agent the inventory does not list."""
     return session.scalar(select(Agent.room_id).where(Agent.id == agent_id))
+
+
+def agent_rooms(session: Session, agent_ids: Iterable[str]) -> dict[str, str]:
+    """agent id → room id for the given agents the inventory places (others are absent)."""
+    query = select(Agent.id, Agent.room_id).where(
+        Agent.id.in_(sorted(set(agent_ids))), Agent.room_id.is_not(None)
+    )
+    return {agent: room for agent, room in session.execute(query) if room is not None}
 
 
 def set_agent_status(
@@ -104,7 +112,7 @@ def touch_agent(session: Session, agent_id: str, at: datetime) -> None:
     touch_agents(session, {agent_id: at})
 
 
-def touch_agents(session: Session, seen: dict[str, datetime]) -> None:
+def touch_agents(session: Session, seen: Mapping[str, datetime]) -> None:
     """``touch_agent`` for many agents in one statement (agents not in SQL are ignored)."""
     if not seen:
         return
@@ -125,22 +133,42 @@ def ensure_devices(
 
     A device the inventory lacks is created with ``source="agent"`` and ``procured=False``.
     Non-empty reported values (model, vendor, firmware, address, parent) update the row;
-    empty ones never erase what the inventory says. Group a batch's samples by room and call
-    this once per room: it costs one SELECT.
+    empty ones never erase what the inventory says. For a batch use ``ensure_devices_many``.
     """
-    by_id: dict[str, DeviceSample | DeviceInfo] = {}
-    for item in reported:
-        by_id[item.device] = item
-    if not by_id:
+    return ensure_devices_many(session, {room_id: reported}).get(room_id, {})
+
+
+def ensure_devices_many(
+    session: Session, reported: Mapping[str, Iterable[DeviceSample | DeviceInfo]]
+) -> dict[str, dict[str, Device]]:
+    """``ensure_devices`` for several rooms at once: room id → device id → Device.
+
+    Costs one SELECT for all rooms, plus one INSERT and one SELECT when devices are new.
+    """
+    wanted: dict[str, dict[str, DeviceSample | DeviceInfo]] = {}
+    for room_id, reports in reported.items():
+        for report in reports:
+            wanted.setdefault(room_id, {})[report.device] = report
+    if not wanted:
         return {}
-    devices = _load_devices(session, room_id, by_id)
-    missing = [item for device_id, item in by_id.items() if device_id not in devices]
+    found = _load_devices(session, wanted)
+    missing = {
+        (room_id, device_id): item
+        for room_id, by_id in wanted.items()
+        for device_id, item in by_id.items()
+        if device_id not in found.get(room_id, {})
+    }
     if missing:
-        _insert_agent_devices(session, room_id, missing)
-        devices.update(_load_devices(session, room_id, {i.device: i for i in missing}))
-    for device_id, item in by_id.items():
-        _merge_report(devices[device_id], item)
-    return devices
+        _insert_agent_devices(session, missing)
+        for room_id, devices in _load_devices(session, {r for r, _ in missing}).items():
+            found.setdefault(room_id, {}).update(devices)
+    result: dict[str, dict[str, Device]] = {}
+    for room_id, by_id in wanted.items():
+        for device_id, item in by_id.items():
+            device = found[room_id][device_id]
+            _merge_report(device, item)
+            result.setdefault(room_id, {})[device_id] = device
+    return result
 
 
 def store_latest(session: Session, device: Device, sample: DeviceSample, at: datetime) -> None:
@@ -151,26 +179,21 @@ def store_latest(session: Session, device: Device, sample: DeviceSample, at: dat
 def store_latest_many(
     session: Session, samples: Iterable[tuple[int, DeviceSample, datetime]]
 ) -> None:
-    """``store_latest`` for a batch of (device row id, sample, sample time)."""
+    """``store_latest`` for a batch of (device row id, sample, sample time), one statement."""
     newest: dict[int, tuple[DeviceSample, datetime]] = {}
     for device_id, sample, at in samples:
         if device_id not in newest or newest[device_id][1] <= at:
             newest[device_id] = (sample, at)
     rows = [_state_row(d, s, at) for d, (s, at) in sorted(newest.items())]
-    if not rows:
-        return
     table = DeviceState.__table__
-    insert = upsert_insert(session, table)  # type: ignore[arg-type]
-    new = insert.excluded
-    statement = insert.on_conflict_do_update(
-        index_elements=[table.c.device_id],
-        set_={
-            c: new[c] for c in ("reachable", "rtt_ms", "error", "sampled_at", "metrics", "tables")
-        },
-        where=table.c.sampled_at <= new.sampled_at,
+    bulk_upsert(
+        session,
+        table,  # type: ignore[arg-type]
+        rows,
+        ["device_id"],
+        lambda new: {c: new[c] for c in _STATE_COLUMNS},
+        where=lambda new: table.c.sampled_at <= new.sampled_at,
     )
-    for chunk in chunks(rows):
-        session.execute(statement.values(chunk))
 
 
 def add_to_rollups(session: Session, device: Device, sample: DeviceSample, at: datetime) -> None:
@@ -201,27 +224,31 @@ def _agent_row(session: Session, agent_id: str) -> Agent:
     return agent
 
 
-def _load_devices(session: Session, room_id: str, ids: Iterable[str]) -> dict[str, Device]:
-    query = select(Device).where(Device.room_id == room_id, Device.device.in_(list(ids)))
-    return {device.device: device for device in session.scalars(query)}
+def _load_devices(session: Session, room_ids: Iterable[str]) -> dict[str, dict[str, Device]]:
+    by_room: dict[str, dict[str, Device]] = {}
+    query = select(Device).where(Device.room_id.in_(sorted(room_ids)))
+    for device in session.scalars(query):
+        by_room.setdefault(device.room_id, {})[device.device] = device
+    return by_room
 
 
 def _insert_agent_devices(
-    session: Session, room_id: str, items: Sequence[DeviceSample | DeviceInfo]
+    session: Session, items: Mapping[tuple[str, str], DeviceSample | DeviceInfo]
 ) -> None:
     rows = [
         {
             "room_id": room_id,
-            "device": item.device,
+            "device": device_id,
             "kind": item.kind,
             "model": _clip(item.model, _TEXT_MAX) if item.model else None,
             "source": SOURCE_AGENT,
             "procured": False,
         }
-        for item in items
+        for (room_id, device_id), item in sorted(items.items())
     ]
     insert = upsert_insert(session, Device.__table__)  # type: ignore[arg-type]
-    session.execute(insert.values(rows).on_conflict_do_nothing())
+    for chunk in chunks(rows):
+        session.execute(insert.values(chunk).on_conflict_do_nothing())
 
 
 def _merge_report(device: Device, item: DeviceSample | DeviceInfo) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from collector.db.dialect import chunks, upsert_insert
@@ -18,9 +18,11 @@ from collector.db.models import SOURCE_AGENT, SOURCE_INVENTORY, Agent, Device, R
 if TYPE_CHECKING:
     from collector.inventory import Inventory
 
-# Inventory values replace stored ones only when the file gives them (an agent may have
-# reported a model the file leaves out).
-_DEVICE_FIELDS_KEPT_IF_UNSET = ("model", "vendor", "address", "parent")
+# The file's model, vendor and address replace stored ones only when the file gives them
+# (an agent may have reported what the file leaves out). Kind, parent (the room graph that
+# suppresses symptoms behind a failed parent) and procured are always the file's.
+_DEVICE_FIELDS_KEPT_IF_UNSET = ("model", "vendor", "address")
+_DEVICE_FIELDS_FROM_FILE = ("kind", "parent", "procured", "source")
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def _upsert_devices(session: Session, rows: list[dict[str, Any]]) -> None:
     table = Device.__table__
     insert = upsert_insert(session, table)  # type: ignore[arg-type]
     new = insert.excluded
-    set_: dict[str, Any] = {name: new[name] for name in ("kind", "procured", "source")}
+    set_: dict[str, Any] = {name: new[name] for name in _DEVICE_FIELDS_FROM_FILE}
     for name in _DEVICE_FIELDS_KEPT_IF_UNSET:
         set_[name] = func.coalesce(new[name], table.c[name])
     statement = insert.on_conflict_do_update(index_elements=["room_id", "device"], set_=set_)
@@ -126,5 +128,5 @@ def _unlist_devices(session: Session, inventory: Inventory) -> int:
     )
     gone = [row_id for row_id, room, device in rows if (room, device) not in listed]
     if gone:
-        session.execute(update(Device).where(and_(Device.id.in_(gone))).values(source=SOURCE_AGENT))
+        session.execute(update(Device).where(Device.id.in_(gone)).values(source=SOURCE_AGENT))
     return len(gone)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from agent.wire import DeviceSample
-from collector.db.dialect import chunks, greatest, least, upsert_insert
+from collector.db.dialect import Greatest, Least, bulk_upsert
 from collector.db.models import RollupHourly
 
 METRIC_KEY_MAX = 200  # rollups_hourly.metric
@@ -93,29 +93,25 @@ class RollupBatch:
             bucket.add(value)
 
     def flush(self, session: Session) -> int:
-        """Upsert every folded bucket into ``rollups_hourly``; return the rows written."""
+        """Upsert every folded bucket into ``rollups_hourly``; return the rows written.
+
+        Rows go in key order, so two collectors flushing overlapping batches cannot deadlock.
+        """
         rows = [
-            {"device_id": d, "metric": m, "hour": h, **vars(b)}
-            for (d, m, h), b in self._buckets.items()
+            {"device_id": d, "metric": m, "hour": h, **vars(self._buckets[(d, m, h)])}
+            for d, m, h in sorted(self._buckets)
         ]
         self._buckets.clear()
-        if rows:
-            statement = _upsert_statement(session)
-            for chunk in chunks(rows):
-                session.execute(statement.values(chunk))
+        table = RollupHourly.__table__
+        bulk_upsert(session, table, rows, ["device_id", "metric", "hour"], _fold)  # type: ignore[arg-type]
         return len(rows)
 
 
-def _upsert_statement(session: Session) -> Any:
-    table = RollupHourly.__table__
-    insert = upsert_insert(session, table)  # type: ignore[arg-type]
-    new, old = insert.excluded, table.c
-    return insert.on_conflict_do_update(
-        index_elements=[old.device_id, old.metric, old.hour],
-        set_={
-            "count": old["count"] + new["count"],
-            "sum": old["sum"] + new["sum"],
-            "min": least(old["min"], new["min"]),
-            "max": greatest(old["max"], new["max"]),
-        },
-    )
+def _fold(new: Any) -> dict[str, Any]:
+    old = RollupHourly.__table__.c
+    return {
+        "count": old["count"] + new["count"],
+        "sum": old["sum"] + new["sum"],
+        "min": Least(old["min"], new["min"]),
+        "max": Greatest(old["max"], new["max"]),
+    }

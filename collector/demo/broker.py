@@ -122,6 +122,14 @@ class MosquittoBroker:
         if self.running:
             self._reload()
 
+    def remove_user(self, username: str) -> None:
+        """Delete a user (a running broker reloads); its open connection is not cut."""
+        self._passwords.pop(username, None)
+        self._collectors.discard(username)
+        self._write_files()
+        if self.running:
+            self._reload()
+
     def start(self, timeout_s: float = 10.0) -> None:
         """Start mosquitto and wait until it accepts connections."""
         if self.running:

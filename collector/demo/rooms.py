@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from collector.demo import simdevice
+from collector.demo import simdevice, simspecs
 from collector.demo.procs import ManagedProcess
 
 # A recording room's kit: (device id, spec factory, parent device id).
@@ -46,7 +46,7 @@ class SimRoom:
 
     def start_devices(self) -> None:
         for device_id, kind, parent in ROOM_KIT:
-            spec = simdevice.room_device_spec(kind, name=f"{self.room_id}-{device_id}")
+            spec = simspecs.room_device_spec(kind, name=f"{self.room_id}-{device_id}")
             device = simdevice.SimulatedDevice(spec, workdir=self.workdir / "devices" / device_id)
             device.start()
             self.devices[device_id] = device

@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from collector.demo.rooms import SimRoom
 
 log = logging.getLogger(__name__)
+CAMERAS = ("cam-1", "cam-2")
 
 
 class World:
@@ -18,35 +20,48 @@ class World:
         self.started = time.monotonic()
         self.octets: dict[str, float] = {}
         self.minutes_on_battery: dict[str, float] = {}
+        self._failing: set[str] = set()
 
     def step(self) -> None:
         t = time.monotonic() - self.started
         for index, room in enumerate(self.rooms):
-            try:
-                self._step_room(room, index, t)
-            except Exception as exc:  # an unplugged (stopped) device does not answer a SET
-                log.debug("world step for %s skipped: %s", room.room_id, exc)
+            wave = math.sin(t / 60.0 + index)
+            for cam in CAMERAS:
+                self._apply(room, cam, lambda r=room, c=cam: self._step_camera(r, c, wave, index))
+            self._apply(room, "ups-1", lambda r=room: self._step_ups(r))
+            self._apply(room, "enc-1", lambda r=room: self._step_storage(r))
+            self._apply(room, "sw-1", lambda r=room: self._step_switch(r, wave))
 
-    def _step_room(self, room: SimRoom, index: int, t: float) -> None:
-        wave = math.sin(t / 60.0 + index)
-        for cam in ("cam-1", "cam-2"):
-            device = room.devices[cam]
-            if device.plugged:
-                device.set_values({"temperature_c": 44.0 + 4.0 * wave + index, "fps": 25.0})
-        self._step_ups(room)
-        self._step_storage(room)
-        switch = room.devices["sw-1"]
+    def _apply(self, room: SimRoom, device_id: str, change: Callable[[], None]) -> None:
+        """One device's failure (it is unplugged, say) never stops the others' changes."""
+        key = f"{room.room_id}/{device_id}"
+        if not room.devices[device_id].plugged:
+            return
+        try:
+            change()
+        except Exception as exc:
+            if key not in self._failing:
+                log.warning("demo world: cannot update %s: %s", key, exc)
+            self._failing.add(key)
+        else:
+            self._failing.discard(key)
+
+    @staticmethod
+    def _step_camera(room: SimRoom, cam: str, wave: float, index: int) -> None:
+        room.devices[cam].set_values({"temperature_c": 44.0 + 4.0 * wave + index, "stream_fps": 25.0})
+
+    def _step_switch(self, room: SimRoom, wave: float) -> None:
         key = room.room_id
         self.octets[key] = self.octets.get(key, 0.0) + (2_000_000 + 500_000 * wave) * 5
-        switch.set_rows("interface", {i: {"in_bytes": self.octets[key] * i} for i in (1, 2, 3)})
+        rows = {i: {"in_bytes_per_s": int(self.octets[key] * i) % 2**32} for i in (1, 2, 3)}
+        room.devices["sw-1"].set_rows("interfaces", rows)
 
     def _step_ups(self, room: SimRoom) -> None:
-        ups = room.devices["ups-1"]
         on_battery = bool(room.world_state["on_battery"])
         minutes = self.minutes_on_battery.get(room.room_id, 42.0)
         minutes = max(3.0, minutes - 4.0) if on_battery else 42.0
         self.minutes_on_battery[room.room_id] = minutes
-        ups.set_values(
+        room.devices["ups-1"].set_values(
             {
                 "on_battery": 1.0 if on_battery else 0.0,
                 "battery_minutes_remaining": minutes,
@@ -54,10 +69,12 @@ class World:
             }
         )
 
-    def _step_storage(self, room: SimRoom) -> None:
-        encoder = room.devices["enc-1"]
+    @staticmethod
+    def _step_storage(room: SimRoom) -> None:
+        """Recording storage moves towards its target a few percent per step."""
         target = float(room.world_state["storage_pct"])
         current = float(room.world_state.get("storage_now", 41.0))
-        current = target if abs(target - current) < 6 else current + math.copysign(6.0, target - current)
+        step = 20.0
+        current = target if abs(target - current) < step else current + math.copysign(step, target - current)
         room.world_state["storage_now"] = current
-        encoder.set_rows("storage", {1: {"used_pct": current}})
+        room.devices["enc-1"].set_rows("storage", {1: {"used_pct": current}})

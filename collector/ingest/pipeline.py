@@ -220,10 +220,13 @@ class IngestPipeline:
             batch.transitions += self.faults.observe(session, subject, sample, message.ts)
 
     def _store_status(self, session: Session, message: StatusMessage, room_id: str, batch: _Batch) -> None:
+        """Status is applied in arrival order at arrival time: a Last Will is composed when the
+        agent connects, so its own timestamp is older than the samples it follows."""
         online = message.state == "online"
-        ingest_store.set_agent_status(session, message.agent, online, message.ts, version=message.agent_version)
-        if online or self._is_newest(message.agent, message.ts):
-            batch.transitions += self.faults.agent_presence(session, room_id, message.agent, online, message.ts)
+        now = self.clock()
+        ingest_store.set_agent_status(session, message.agent, online, now, version=message.agent_version)
+        self._last_eval[message.agent] = max(now, self._last_eval.get(message.agent, now))
+        batch.transitions += self.faults.agent_presence(session, room_id, message.agent, online, now)
 
     def _is_newest(self, agent: str, ts: datetime) -> bool:
         last = self._last_eval.get(agent)

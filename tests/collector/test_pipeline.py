@@ -72,7 +72,9 @@ class Harness:
             clock=self.clock,
         )
 
-    def metrics(self, *samples: wire.DeviceSample, agent: str = "agent-a101", at: datetime | None = None) -> Received:
+    def metrics(
+        self, *samples: wire.DeviceSample, agent: str = "agent-a101", at: datetime | None = None
+    ) -> Received:
         self.seq += 1
         message = wire.MetricsMessage(
             agent=agent, seq=self.seq, ts=at or self.clock.now, interval_s=10, devices=list(samples)
@@ -81,7 +83,9 @@ class Harness:
 
     def status(self, state: str) -> Received:
         self.seq += 1
-        message = wire.StatusMessage(agent="agent-a101", seq=self.seq, ts=self.clock.now, state=state, agent_version="t")
+        message = wire.StatusMessage(
+            agent="agent-a101", seq=self.seq, ts=self.clock.now, state=state, agent_version="t"
+        )
         return Received(wire.topic("agent-a101", wire.Kind.STATUS), wire.encode(message))
 
     def counter(self, name: str) -> float:
@@ -94,7 +98,13 @@ class Harness:
 
 def camera(reachable: bool = True, temperature_c: float = 41.5) -> wire.DeviceSample:
     metrics = {"temperature_c": temperature_c} if reachable else {}
-    return wire.DeviceSample(device="cam-1", kind="camera", reachable=reachable, rtt_ms=3.0 if reachable else None, metrics=metrics)
+    return wire.DeviceSample(
+        device="cam-1",
+        kind="camera",
+        reachable=reachable,
+        rtt_ms=3.0 if reachable else None,
+        metrics=metrics,
+    )
 
 
 def host(disk_pct: float) -> wire.DeviceSample:
@@ -137,7 +147,10 @@ def test_malformed_and_foreign_messages_are_counted_and_the_rest_stored(harness:
     harness.pipeline.process(batch)
     assert harness.counter("roomwatch_collector_invalid_messages_total") == 1
     assert harness.counter("roomwatch_collector_unknown_agent_messages_total") == 1
-    assert harness.registry.get_sample_value("roomwatch_collector_messages_total", {"kind": "metrics"}) == 2
+    assert (
+        harness.registry.get_sample_value("roomwatch_collector_messages_total", {"kind": "metrics"})
+        == 2
+    )
 
 
 def test_unreachable_camera_is_one_l1_fault_until_it_answers_again(harness: Harness):
@@ -145,7 +158,12 @@ def test_unreachable_camera_is_one_l1_fault_until_it_answers_again(harness: Harn
         harness.clock.now = T0 + timedelta(minutes=minute)
         harness.pipeline.process([harness.metrics(camera(reachable=False))])
     [fault] = harness.faults()
-    assert (fault.rule_id, fault.level, fault.status, fault.fire_count) == ("device_unreachable", 1, "open", 3)
+    assert (fault.rule_id, fault.level, fault.status, fault.fire_count) == (
+        "device_unreachable",
+        1,
+        "open",
+        3,
+    )
     assert fault.room_id == "a101" and fault.title == "cam-1 unreachable in a101"
 
     harness.clock.now = T0 + timedelta(minutes=5)
@@ -193,4 +211,6 @@ def test_tsdb_outage_stores_nothing_and_the_retry_stores_everything(tmp_path: Pa
     harness.pipeline.tsdb = TsdbWriter(TsdbConfig(url=victoria.url))
     harness.pipeline.process([message])
     assert harness.counter("roomwatch_collector_duplicates_total") == 0
-    wait_for(lambda: bool(victoria.export('camera_temperature_c{agent="agent-a101"}')), 10, "sample")
+    wait_for(
+        lambda: bool(victoria.export('camera_temperature_c{agent="agent-a101"}')), 10, "sample"
+    )

@@ -45,7 +45,11 @@ def test_a_nearly_full_disk_is_one_fault_not_also_a_filling_one():
 
 
 def test_verdict_names_the_row_in_target_and_title():
-    verdict = next(v for v in RuleEngine(load_rules()).evaluate("r1", host_with_disk(93)) if v.rule.id == "disk_nearly_full")
+    verdict = next(
+        v
+        for v in RuleEngine(load_rules()).evaluate("r1", host_with_disk(93))
+        if v.rule.id == "disk_nearly_full"
+    )
     assert verdict.target == "r1/host/disk{mount=/data}"
     assert verdict.title() == "Disk /data nearly full on host in r1 (93 %)"
 
@@ -66,12 +70,16 @@ def test_site_overrides_change_a_threshold_and_disable_a_rule(tmp_path: Path):
     )
     rules = {r.id: r for r in load_rules([site])}
     assert "cpu_saturated" not in rules
-    assert states(RuleEngine(rules.values()).evaluate("r1", host_with_disk(93)), "disk_nearly_full") == [State.HOLD]
+    assert states(
+        RuleEngine(rules.values()).evaluate("r1", host_with_disk(93)), "disk_nearly_full"
+    ) == [State.HOLD]
 
 
 def test_bad_rule_file_names_the_file_and_the_key(tmp_path: Path):
     site = tmp_path / "site.yaml"
-    site.write_text("rules:\n  - id: x\n    level: 1\n    title: t\n    metric: a\n    when: {op: '>', value: 1}\n    colour: red\n")
+    site.write_text(
+        "rules:\n  - id: x\n    level: 1\n    title: t\n    metric: a\n    when: {op: '>', value: 1}\n    colour: red\n"
+    )
     with pytest.raises(RuleError, match=r"site.yaml: rules.0.colour: unknown key"):
         load_rules([site])
 

@@ -1,0 +1,83 @@
+"""Migrations: a fresh database reaches head, the models and migrations agree, and the
+first revision can be undone and redone."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+
+from collector.db.models import Base
+from collector.db.session import MIGRATIONS_DIR, open_database, upgrade
+
+TABLES = {
+    "sites",
+    "rooms",
+    "agents",
+    "devices",
+    "device_state",
+    "rollups_hourly",
+    "ingested_messages",
+    "faults",
+    "fault_events",
+}
+
+
+def _head() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_a_fresh_database_migrates_to_head_with_every_table(database_url: str):
+    db = open_database(database_url)
+    try:
+        with db.engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        db.dispose()
+    assert tables - {"alembic_version"} == TABLES
+    assert current == _head() == "0001_initial"
+
+
+def test_models_and_migrations_agree(database_url: str):
+    db = open_database(database_url)
+    try:
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            diff = compare_metadata(context, Base.metadata)
+    finally:
+        db.dispose()
+    assert diff == [], "models changed without a migration (alembic revision --autogenerate)"
+
+
+def test_migrating_again_changes_nothing_and_downgrade_then_upgrade_works(database_url: str):
+    db = open_database(database_url)
+    db.dispose()
+    again = open_database(database_url)  # already at head: a no-op
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with again.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+    with again.engine.connect() as connection:
+        assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+    upgrade(again.engine)
+    with again.engine.connect() as connection:
+        assert set(inspect(connection).get_table_names()) >= TABLES
+    again.dispose()
+
+
+def test_open_database_without_migrate_leaves_an_empty_file_empty(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    open_database(url, migrate=False).dispose()
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert inspect(connection).get_table_names() == []
+    engine.dispose()
