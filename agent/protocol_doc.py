@@ -1,4 +1,6 @@
-"""Writes docs/protocol.md from the wire contract: ``python -m agent.protocol_doc docs/protocol.md``.
+"""Writes docs/protocol.md from the wire contract.
+
+Run ``python -m agent.protocol_doc docs/protocol.md`` after changing ``agent/wire.py``.
 
 A test fails when the committed document differs from what this renders, so the document
 cannot go stale.

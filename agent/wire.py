@@ -94,7 +94,7 @@ class _Strict(BaseModel):
 class Envelope(_Strict):
     """Fields every message carries."""
 
-    v: Literal[1] = PROTOCOL_VERSION
+    v: Literal[1] = 1
     agent: AgentId
     seq: int = Field(ge=0, description="Grows for every message of this agent, never reused.")
     ts: AwareDatetime = Field(description="Sample time (RFC 3339 with offset).")
@@ -197,7 +197,9 @@ def encode(message: Envelope) -> bytes:
     return message.model_dump_json(exclude_none=True).encode()
 
 
-def decode(topic_name: str, payload: bytes) -> MetricsMessage | EventsMessage | StatusMessage | InventoryMessage:
+def decode(
+    topic_name: str, payload: bytes
+) -> MetricsMessage | EventsMessage | StatusMessage | InventoryMessage:
     """Parse and validate a payload received on ``topic_name``.
 
     Raises WireError when the topic, the JSON, the version or any field is wrong, or when the

@@ -43,7 +43,9 @@ def load_yaml_model(path: Path, model: type[ModelT]) -> ModelT:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping of keys at the top, got {type(data).__name__}"
+        )
     return validate_model(data, model, source=str(path))
 
 

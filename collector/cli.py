@@ -21,10 +21,14 @@ def main(argv: list[str] | None = None) -> int:
     collector = sub.add_parser("collector", help="run the central collector")
     collector.add_argument("--config", required=True, type=Path)
     collector.add_argument("--check", action="store_true", help="validate the config and exit")
-    demo = sub.add_parser("demo", help="simulated classrooms, broker, TSDB and collector on this machine")
+    demo = sub.add_parser(
+        "demo", help="simulated classrooms, broker, TSDB and collector on this machine"
+    )
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     demo.add_argument("--rooms", type=int, default=6)
-    demo.add_argument("--interval", type=float, default=5.0, help="poll interval of the agents, seconds")
+    demo.add_argument(
+        "--interval", type=float, default=5.0, help="poll interval of the agents, seconds"
+    )
     demo.add_argument("--workdir", type=Path, default=None, help="keep the demo's files here")
     args = parser.parse_args(argv)
 
@@ -36,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_collector(args.config, args.check)
     from collector.demo.run import run_demo
 
-    return run_demo(duration_s=args.duration, rooms=args.rooms, interval_s=args.interval, workdir=args.workdir)
+    return run_demo(
+        duration_s=args.duration, rooms=args.rooms, interval_s=args.interval, workdir=args.workdir
+    )
 
 
 def run_collector(config_path: Path, check: bool) -> int:
@@ -50,7 +56,9 @@ def run_collector(config_path: Path, check: bool) -> int:
     if check:
         print(f"{config_path}: ok")
         return 0
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from collector.errors import CollectorError
     from collector.runner import CollectorService
 

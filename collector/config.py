@@ -95,5 +95,7 @@ def load_config(path: Path) -> CollectorConfig:
     base = Path(path).resolve().parent
     if config.inventory_file is not None and not config.inventory_file.is_absolute():
         config.inventory_file = base / config.inventory_file
-    config.faults.rules_files = [p if p.is_absolute() else base / p for p in config.faults.rules_files]
+    config.faults.rules_files = [
+        p if p.is_absolute() else base / p for p in config.faults.rules_files
+    ]
     return config

@@ -47,18 +47,27 @@ class FaultTracker:
         self.engine = engine
         self._pending_since: dict[str, datetime] = {}
 
-    def observe(self, session: Session, subject: Subject, sample: DeviceSample, at: datetime) -> list[Transition]:
+    def observe(
+        self, session: Session, subject: Subject, sample: DeviceSample, at: datetime
+    ) -> list[Transition]:
         verdicts = self.engine.evaluate(subject.room_id, sample)
         return [t for v in verdicts if (t := self._apply(session, subject, v, at)) is not None]
 
-    def agent_presence(self, session: Session, room_id: str, agent_id: str, online: bool, at: datetime) -> list[Transition]:
+    def agent_presence(
+        self, session: Session, room_id: str, agent_id: str, online: bool, at: datetime
+    ) -> list[Transition]:
         """The agent came (back) or went: evaluated like a device with metric ``online``."""
         sample = DeviceSample(
-            device=AGENT_DEVICE, kind="agent", reachable=online, metrics={"online": 1.0 if online else 0.0}
+            device=AGENT_DEVICE,
+            kind="agent",
+            reachable=online,
+            metrics={"online": 1.0 if online else 0.0},
         )
         return self.observe(session, Subject(room_id=room_id, agent_id=agent_id), sample, at)
 
-    def _apply(self, session: Session, subject: Subject, verdict: Verdict, at: datetime) -> Transition | None:
+    def _apply(
+        self, session: Session, subject: Subject, verdict: Verdict, at: datetime
+    ) -> Transition | None:
         key = verdict.open_key
         if verdict.state is State.HOLD:
             self._pending_since.pop(key, None)
@@ -68,7 +77,9 @@ class FaultTracker:
             self._pending_since.pop(key, None)
             if active is None:
                 return None
-            faults_store.resolve_fault(session, active, at, reason=f"{verdict.rule.metric}={verdict.value:g}")
+            faults_store.resolve_fault(
+                session, active, at, reason=f"{verdict.rule.metric}={verdict.value:g}"
+            )
             return _transition("resolved", active)
         if active is not None:
             faults_store.touch_fault(active, at, verdict.evidence())

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 import uvicorn
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from collector.config import CollectorConfig
@@ -36,7 +37,12 @@ class CollectorService:
         self._sync_inventory()
         self.tsdb = TsdbWriter(config.tsdb)
         self.pipeline = IngestPipeline(
-            self.db, self.tsdb, FaultTracker(RuleEngine(self.rules)), self.stats, config.ingest, clock
+            self.db,
+            self.tsdb,
+            FaultTracker(RuleEngine(self.rules)),
+            self.stats,
+            config.ingest,
+            clock,
         )
         self.subscriber = Subscriber(config.mqtt, self.pipeline.submit)
         self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
@@ -74,7 +80,7 @@ class CollectorService:
         self.tsdb.close()
         self.db.dispose()
 
-    def app(self):  # type: ignore[no-untyped-def]
+    def app(self) -> FastAPI:
         from collector.api.app import create_app
 
         return create_app(self.db, self.registry)
@@ -84,7 +90,10 @@ class CollectorService:
         self.start()
         server = uvicorn.Server(
             uvicorn.Config(
-                self.app(), host=self.config.api.host, port=self.config.api.port, log_level="warning"
+                self.app(),
+                host=self.config.api.host,
+                port=self.config.api.port,
+                log_level="warning",
             )
         )
         log.info("API on http://%s:%d", self.config.api.host, self.config.api.port)

@@ -13,7 +13,9 @@ from collector.db.models import Agent, Room
 def agent_placement(session: Session, agent_id: str) -> tuple[str, str] | None:
     """(site id, room id) of an agent from the inventory; None for an unknown or unplaced agent."""
     row = session.execute(
-        select(Room.site_id, Room.id).join(Agent, Agent.room_id == Room.id).where(Agent.id == agent_id)
+        select(Room.site_id, Room.id)
+        .join(Agent, Agent.room_id == Room.id)
+        .where(Agent.id == agent_id)
     ).first()
     return (row[0], row[1]) if row else None
 

@@ -41,7 +41,9 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05) -> None:
+def wait_for(
+    check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():
@@ -61,7 +63,9 @@ def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
 class ManagedProcess:
     """A child server process with its log file; ``stop()`` is idempotent."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self, name: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None
+    ):
         self.name = name
         self.argv = list(argv)
         self.log_path = log_path
@@ -73,7 +77,11 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
             )
 
     @property

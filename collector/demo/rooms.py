@@ -57,7 +57,13 @@ class SimRoom:
         """A process whose command line the agent watches as the room's recording software."""
         self.recorder = ManagedProcess(
             "recorder",
-            [sys.executable, "-c", "import time\nwhile True: time.sleep(60)", RECORDER_MARK, self.room_id],
+            [
+                sys.executable,
+                "-c",
+                "import time\nwhile True: time.sleep(60)",
+                RECORDER_MARK,
+                self.room_id,
+            ],
             self.workdir / "recorder.log",
         )
         self.recorder.start()

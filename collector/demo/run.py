@@ -65,16 +65,18 @@ class Demo:
         for room in self.rooms:
             self.broker.add_user(room.agent_id, room.password)
         self.broker.start()
-        say(f"broker      mosquitto on 127.0.0.1:{self.broker.port} (ACL: agents write only under their id)")
+        say(
+            f"broker      mosquitto on 127.0.0.1:{self.broker.port} (agents write only their topics)"
+        )
         self.tsdb.start()
         say(f"TSDB        VictoriaMetrics on {self.tsdb.url} (InfluxDB write API)")
         for room in self.rooms:
             room.start_devices()
             room.start_recorder()
         devices = sum(len(r.devices) for r in self.rooms)
-        say(f"rooms       {len(self.rooms)} classrooms, {devices} simulated SNMP devices (net-snmp snmpd)")
+        say(f"rooms       {len(self.rooms)} classrooms, {devices} SNMP devices (net-snmp snmpd)")
         self._start_collector()
-        say(f"collector   API on {self.api}  (try {self.api}/api/rooms and {self.api}/api/faults?status=open)")
+        say(f"collector   API on {self.api}/api/rooms  and  {self.api}/api/faults?status=open")
         for room in self.rooms:
             room.start_agent(self.broker.port)
         say(f"agents      {len(self.rooms)} agents polling every {self.interval_s:g} s")
@@ -220,8 +222,11 @@ def run_demo(duration_s: float | None, rooms: int, interval_s: float, workdir: P
     status = 0
     try:
         demo.start()
-        say("watching: incidents are injected on a schedule; Ctrl-C stops everything" if duration_s is None
-            else f"watching for {duration_s:g} s")
+        say(
+            "watching: incidents are injected on a schedule; Ctrl-C stops everything"
+            if duration_s is None
+            else f"watching for {duration_s:g} s"
+        )
         demo.watch(duration_s)
     except KeyboardInterrupt:
         say("stopping")

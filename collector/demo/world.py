@@ -7,6 +7,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from functools import partial
 
 from collector.demo.rooms import SimRoom
 
@@ -27,10 +28,10 @@ class World:
         for index, room in enumerate(self.rooms):
             wave = math.sin(t / 60.0 + index)
             for cam in CAMERAS:
-                self._apply(room, cam, lambda r=room, c=cam: self._step_camera(r, c, wave, index))
-            self._apply(room, "ups-1", lambda r=room: self._step_ups(r))
-            self._apply(room, "enc-1", lambda r=room: self._step_storage(r))
-            self._apply(room, "sw-1", lambda r=room: self._step_switch(r, wave))
+                self._apply(room, cam, partial(self._step_camera, room, cam, wave, index))
+            self._apply(room, "ups-1", partial(self._step_ups, room))
+            self._apply(room, "enc-1", partial(self._step_storage, room))
+            self._apply(room, "sw-1", partial(self._step_switch, room, wave))
 
     def _apply(self, room: SimRoom, device_id: str, change: Callable[[], None]) -> None:
         """One device's failure (it is unplugged, say) never stops the others' changes."""
@@ -48,12 +49,16 @@ class World:
 
     @staticmethod
     def _step_camera(room: SimRoom, cam: str, wave: float, index: int) -> None:
-        room.devices[cam].set_values({"temperature_c": 44.0 + 4.0 * wave + index, "stream_fps": 25.0})
+        room.devices[cam].set_values(
+            {"temperature_c": 44.0 + 4.0 * wave + index, "stream_fps": 25.0}
+        )
 
     def _step_switch(self, room: SimRoom, wave: float) -> None:
         key = room.room_id
         self.octets[key] = self.octets.get(key, 0.0) + (2_000_000 + 500_000 * wave) * 5
-        rows = {i: {"in_bytes_per_s": int(self.octets[key] * i) % 2**32} for i in (1, 2, 3)}
+        rows: dict[int | str, dict[str, float | str]] = {
+            i: {"in_bytes_per_s": float(int(self.octets[key] * i) % 2**32)} for i in (1, 2, 3)
+        }
         room.devices["sw-1"].set_rows("interfaces", rows)
 
     def _step_ups(self, room: SimRoom) -> None:
@@ -75,6 +80,10 @@ class World:
         target = float(room.world_state["storage_pct"])
         current = float(room.world_state.get("storage_now", 41.0))
         step = 20.0
-        current = target if abs(target - current) < step else current + math.copysign(step, target - current)
+        current = (
+            target
+            if abs(target - current) < step
+            else current + math.copysign(step, target - current)
+        )
         room.world_state["storage_now"] = current
         room.devices["enc-1"].set_rows("storage", {1: {"used_pct": current}})

@@ -125,7 +125,11 @@ class IngestPipeline:
         while len(batch) < self.config.batch_max:
             remaining = deadline - time.monotonic()
             try:
-                batch.append(self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else self._queue.get_nowait())
+                batch.append(
+                    self._queue.get(timeout=max(remaining, 0))
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
             except queue.Empty:
                 break
         self.stats.queue_depth.set(self._queue.qsize())
@@ -174,7 +178,11 @@ class IngestPipeline:
             self.stats.invalid.inc()
             agent = _agent_of(received.topic)
             self._invalid_log.warning(
-                f"invalid:{agent}", "rejected invalid message from %s on %s: %s", agent, received.topic, exc
+                f"invalid:{agent}",
+                "rejected invalid message from %s on %s: %s",
+                agent,
+                received.topic,
+                exc,
             )
             return None
 
@@ -184,7 +192,7 @@ class IngestPipeline:
             self.stats.unknown_agents.inc()
             self._invalid_log.warning(
                 f"unknown:{message.agent}",
-                "agent %s is not placed in a room by the inventory; its messages are counted, not stored",
+                "agent %s has no room in the inventory; its messages are counted, not stored",
                 message.agent,
             )
             return
@@ -200,10 +208,17 @@ class IngestPipeline:
         else:
             ingest_store.apply_inventory_message(session, room_id, message)
             ingest_store.set_agent_status(
-                session, message.agent, True, message.ts, version=message.agent_version, hostname=message.hostname
+                session,
+                message.agent,
+                True,
+                message.ts,
+                version=message.agent_version,
+                hostname=message.hostname,
             )
 
-    def _store_metrics(self, session: Session, message: MetricsMessage, place: Placement, batch: _Batch) -> None:
+    def _store_metrics(
+        self, session: Session, message: MetricsMessage, place: Placement, batch: _Batch
+    ) -> None:
         batch.points.extend(metrics_points(message, place))
         devices = ingest_store.ensure_devices(session, place.room, message.devices)
         for sample in message.devices:
@@ -214,19 +229,29 @@ class IngestPipeline:
         batch.newest_sample = max(filter(None, (batch.newest_sample, message.ts)))
         if not self._is_newest(message.agent, message.ts):
             return  # a backlog message: stored, but fault state only moves forward in time
-        batch.transitions += self.faults.agent_presence(session, place.room, message.agent, True, message.ts)
+        batch.transitions += self.faults.agent_presence(
+            session, place.room, message.agent, True, message.ts
+        )
         for sample in message.devices:
-            subject = Subject(room_id=place.room, agent_id=message.agent, device_pk=devices[sample.device].id)
+            subject = Subject(
+                room_id=place.room, agent_id=message.agent, device_pk=devices[sample.device].id
+            )
             batch.transitions += self.faults.observe(session, subject, sample, message.ts)
 
-    def _store_status(self, session: Session, message: StatusMessage, room_id: str, batch: _Batch) -> None:
+    def _store_status(
+        self, session: Session, message: StatusMessage, room_id: str, batch: _Batch
+    ) -> None:
         """Status is applied in arrival order at arrival time: a Last Will is composed when the
         agent connects, so its own timestamp is older than the samples it follows."""
         online = message.state == "online"
         now = self.clock()
-        ingest_store.set_agent_status(session, message.agent, online, now, version=message.agent_version)
+        ingest_store.set_agent_status(
+            session, message.agent, online, now, version=message.agent_version
+        )
         self._last_eval[message.agent] = max(now, self._last_eval.get(message.agent, now))
-        batch.transitions += self.faults.agent_presence(session, room_id, message.agent, online, now)
+        batch.transitions += self.faults.agent_presence(
+            session, room_id, message.agent, online, now
+        )
 
     def _is_newest(self, agent: str, ts: datetime) -> bool:
         last = self._last_eval.get(agent)
@@ -240,7 +265,9 @@ class IngestPipeline:
         now = self.clock()
         transitions: list[Transition] = []
         with self.db.session() as session:
-            for agent_id, room_id in lookup.silent_agents(session, now - timedelta(seconds=silence_s)):
+            for agent_id, room_id in lookup.silent_agents(
+                session, now - timedelta(seconds=silence_s)
+            ):
                 log.warning("agent %s silent for more than %.0f s", agent_id, silence_s)
                 ingest_store.set_agent_status(session, agent_id, False, now)
                 transitions += self.faults.agent_presence(session, room_id, agent_id, False, now)

@@ -8,27 +8,42 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class IngestStats:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.messages = Counter(
-            "roomwatch_collector_messages_total", "Valid messages received, by kind.", ["kind"], registry=registry
+            "roomwatch_collector_messages_total",
+            "Valid messages received, by kind.",
+            ["kind"],
+            registry=registry,
         )
         self.invalid = Counter(
-            "roomwatch_collector_invalid_messages_total", "Messages rejected by validation.", registry=registry
+            "roomwatch_collector_invalid_messages_total",
+            "Messages rejected by validation.",
+            registry=registry,
         )
         self.duplicates = Counter(
-            "roomwatch_collector_duplicates_total", "Re-delivered (agent, seq) ignored.", registry=registry
+            "roomwatch_collector_duplicates_total",
+            "Re-delivered (agent, seq) ignored.",
+            registry=registry,
         )
         self.unknown_agents = Counter(
             "roomwatch_collector_unknown_agent_messages_total",
             "Messages from agents the inventory does not place in a room.",
             registry=registry,
         )
-        self.points = Counter("roomwatch_collector_points_total", "Points written to the TSDB.", registry=registry)
+        self.points = Counter(
+            "roomwatch_collector_points_total", "Points written to the TSDB.", registry=registry
+        )
         self.tsdb_errors = Counter(
-            "roomwatch_collector_tsdb_write_errors_total", "TSDB writes that failed (retried).", registry=registry
+            "roomwatch_collector_tsdb_write_errors_total",
+            "TSDB writes that failed (retried).",
+            registry=registry,
         )
         self.tsdb_latency = Histogram(
-            "roomwatch_collector_tsdb_write_seconds", "Latency of TSDB batch writes.", registry=registry
+            "roomwatch_collector_tsdb_write_seconds",
+            "Latency of TSDB batch writes.",
+            registry=registry,
         )
-        self.batches = Counter("roomwatch_collector_batches_total", "Batches committed.", registry=registry)
+        self.batches = Counter(
+            "roomwatch_collector_batches_total", "Batches committed.", registry=registry
+        )
         self.faults = Counter(
             "roomwatch_collector_fault_transitions_total",
             "Faults opened and resolved, by level.",
@@ -36,8 +51,12 @@ class IngestStats:
             registry=registry,
         )
         self.queue_depth = Gauge(
-            "roomwatch_collector_queue_depth", "Messages received but not yet stored.", registry=registry
+            "roomwatch_collector_queue_depth",
+            "Messages received but not yet stored.",
+            registry=registry,
         )
         self.lag = Gauge(
-            "roomwatch_collector_lag_seconds", "Age of the newest sample stored in the last batch.", registry=registry
+            "roomwatch_collector_lag_seconds",
+            "Age of the newest sample stored in the last batch.",
+            registry=registry,
         )

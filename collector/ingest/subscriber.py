@@ -73,12 +73,16 @@ class Subscriber:
         if received.qos > 0:
             self.client.ack(received.mid, received.qos)
 
-    def _on_connect(self, client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object
+    ) -> None:
         if getattr(reason, "is_failure", False):
             if not self._refused_logged:
                 log.error(
                     "broker %s:%d refused the collector: %s",
-                    self.config.host, self.config.port, reason,
+                    self.config.host,
+                    self.config.port,
+                    reason,
                 )
                 self._refused_logged = True
             return
@@ -87,10 +91,19 @@ class Subscriber:
         log.info("connected to broker %s:%d", self.config.host, self.config.port)
         client.subscribe([(topic, 1) for topic in subscriptions(self.config.shared_group)])
 
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object) -> None:
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: object,
+        reason: object,
+        _props: object,
+    ) -> None:
         if self.connected:
             log.warning("lost the broker connection (%s); reconnecting", reason)
         self.connected = False
 
-    def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
-        self._deliver(Received(message.topic, message.payload, message.mid, message.qos))
+    def _on_message(
+        self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
+    ) -> None:
+        self._deliver(Received(message.topic, bytes(message.payload), message.mid, message.qos))

@@ -43,10 +43,12 @@ class TsdbWriter:
                 bucket=self.config.bucket,
                 org=self.config.org,
                 record=list(points),
-                write_precision=WritePrecision.MS,
+                write_precision=WritePrecision.MS,  # type: ignore[arg-type]
             )
         except Exception as exc:  # the client raises urllib3, ApiException and OSError kinds
-            raise TsdbWriteError(f"TSDB at {self.config.url} did not accept the write: {_reason(exc)}") from exc
+            raise TsdbWriteError(
+                f"TSDB at {self.config.url} did not accept the write: {_reason(exc)}"
+            ) from exc
         finally:
             self.last_latency_s = time.perf_counter() - started
 

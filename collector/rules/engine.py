@@ -47,7 +47,9 @@ class Verdict:
         return {"metric": self.rule.metric, "value": self.value, "labels": self.labels}
 
 
-def target_of(room: str, device: str, table: str | None = None, labels: dict[str, str] | None = None) -> str:
+def target_of(
+    room: str, device: str, table: str | None = None, labels: dict[str, str] | None = None
+) -> str:
     """The stable name of what a fault is about: ``room/device`` or ``room/device/table{k=v}``."""
     if table is None:
         return f"{room}/{device}"
@@ -60,7 +62,9 @@ class RuleEngine:
         self.rules = sorted(rules, key=lambda r: (r.level, r.id))
 
     def evaluate(self, room: str, sample: DeviceSample) -> list[Verdict]:
-        verdicts = [v for rule in self._matching(room, sample) for v in self._observe(rule, room, sample)]
+        verdicts = [
+            v for rule in self._matching(room, sample) for v in self._observe(rule, room, sample)
+        ]
         return _apply_inhibition(verdicts)
 
     def _matching(self, room: str, sample: DeviceSample) -> Iterator[Rule]:
@@ -77,11 +81,18 @@ class RuleEngine:
         rows: list[TableRow] = sample.tables.get(rule.table, [])
         for row in rows:
             if rule.column in row.metrics:
-                yield self._verdict(rule, room, sample, row.metrics[rule.column], rule.table, row.labels)
+                yield self._verdict(
+                    rule, room, sample, row.metrics[rule.column], rule.table, row.labels
+                )
 
     @staticmethod
     def _verdict(
-        rule: Rule, room: str, sample: DeviceSample, value: float, table: str | None, labels: dict[str, str]
+        rule: Rule,
+        room: str,
+        sample: DeviceSample,
+        value: float,
+        table: str | None,
+        labels: dict[str, str],
     ) -> Verdict:
         if rule.when.holds(value):
             state = State.FIRE

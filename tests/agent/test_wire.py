@@ -22,7 +22,13 @@ def metrics(agent: str = "room-101", seq: int = 7) -> wire.MetricsMessage:
         ts=TS,
         interval_s=10,
         devices=[
-            wire.DeviceSample(device="cam-1", kind="camera", reachable=True, rtt_ms=2.5, metrics={"temperature_c": 41.5}),
+            wire.DeviceSample(
+                device="cam-1",
+                kind="camera",
+                reachable=True,
+                rtt_ms=2.5,
+                metrics={"temperature_c": 41.5},
+            ),
             wire.DeviceSample(
                 device="host",
                 kind="host",
@@ -59,7 +65,13 @@ def test_malformed_payloads_raise_wire_error_with_a_reason(payload, reason):
 
 
 @pytest.mark.parametrize(
-    "topic", ["roomwatch/v1/room-101", "other/v1/room-101/metrics", "roomwatch/v1/room-101/logs", "roomwatch/v1/a b/metrics"]
+    "topic",
+    [
+        "roomwatch/v1/room-101",
+        "other/v1/room-101/metrics",
+        "roomwatch/v1/room-101/logs",
+        "roomwatch/v1/a b/metrics",
+    ],
 )
 def test_topics_outside_the_contract_are_rejected(topic):
     with pytest.raises(wire.WireError):
@@ -68,7 +80,9 @@ def test_topics_outside_the_contract_are_rejected(topic):
 
 def test_every_encoded_message_validates_against_the_published_schema():
     schema = wire.json_schema()
-    status = wire.StatusMessage(agent="room-101", seq=1, ts=TS, state="offline", agent_version="0.1.0")
+    status = wire.StatusMessage(
+        agent="room-101", seq=1, ts=TS, state="offline", agent_version="0.1.0"
+    )
     for message in (metrics(), status):
         jsonschema.validate(json.loads(wire.encode(message)), schema)
 

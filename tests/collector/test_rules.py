@@ -65,7 +65,9 @@ def test_site_overrides_change_a_threshold_and_disable_a_rule(tmp_path: Path):
     site = tmp_path / "site.yaml"
     site.write_text(
         "overrides:\n"
-        "  - id: disk_nearly_full\n    when: {op: '>=', value: 95}\n    clear: {op: '<', value: 90}\n"
+        "  - id: disk_nearly_full\n"
+        "    when: {op: '>=', value: 95}\n"
+        "    clear: {op: '<', value: 90}\n"
         "  - id: cpu_saturated\n    enabled: false\n"
     )
     rules = {r.id: r for r in load_rules([site])}
@@ -78,7 +80,8 @@ def test_site_overrides_change_a_threshold_and_disable_a_rule(tmp_path: Path):
 def test_bad_rule_file_names_the_file_and_the_key(tmp_path: Path):
     site = tmp_path / "site.yaml"
     site.write_text(
-        "rules:\n  - id: x\n    level: 1\n    title: t\n    metric: a\n    when: {op: '>', value: 1}\n    colour: red\n"
+        "rules:\n  - id: x\n    level: 1\n    title: t\n    metric: a\n"
+        "    when: {op: '>', value: 1}\n    colour: red\n"
     )
     with pytest.raises(RuleError, match=r"site.yaml: rules.0.colour: unknown key"):
         load_rules([site])

@@ -33,7 +33,9 @@ class Stack:
     def __init__(self, tmp: Path) -> None:
         self.broker = MosquittoBroker(tmp / "broker")
         self.tsdb = VictoriaMetrics(tmp / "tsdb")
-        self.room = SimRoom(ROOM, AGENT, tmp / ROOM, password=secrets.token_urlsafe(12), interval_s=1.0)
+        self.room = SimRoom(
+            ROOM, AGENT, tmp / ROOM, password=secrets.token_urlsafe(12), interval_s=1.0
+        )
         self.other_password = secrets.token_urlsafe(12)
         self.collector_password = secrets.token_urlsafe(12)
         self.tmp = tmp
@@ -49,18 +51,41 @@ class Stack:
         self.room.start_devices()
         self.room.start_recorder()
         inventory = self.tmp / "inventory.yaml"
-        inventory.write_text(yaml.safe_dump({"sites": [{"id": "campus", "name": "Campus", "rooms": [
-            {"id": ROOM, "name": "Room 101", "agents": [AGENT], "devices": self.room.inventory_devices()},
-            {"id": "room-102", "name": "Room 102", "agents": [OTHER_AGENT]},
-        ]}]}))
-        config = CollectorConfig.model_validate({
-            "mqtt": {"port": self.broker.port, "username": "collector", "password": self.collector_password,
-                     "client_id": "e2e-collector"},
-            "tsdb": {"url": self.tsdb.url},
-            "database": {"url": f"sqlite:///{self.tmp / 'collector.db'}"},
-            "inventory_file": str(inventory),
-            "ingest": {"batch_wait_s": 0.05},
-        })
+        inventory.write_text(
+            yaml.safe_dump(
+                {
+                    "sites": [
+                        {
+                            "id": "campus",
+                            "name": "Campus",
+                            "rooms": [
+                                {
+                                    "id": ROOM,
+                                    "name": "Room 101",
+                                    "agents": [AGENT],
+                                    "devices": self.room.inventory_devices(),
+                                },
+                                {"id": "room-102", "name": "Room 102", "agents": [OTHER_AGENT]},
+                            ],
+                        }
+                    ]
+                }
+            )
+        )
+        config = CollectorConfig.model_validate(
+            {
+                "mqtt": {
+                    "port": self.broker.port,
+                    "username": "collector",
+                    "password": self.collector_password,
+                    "client_id": "e2e-collector",
+                },
+                "tsdb": {"url": self.tsdb.url},
+                "database": {"url": f"sqlite:///{self.tmp / 'collector.db'}"},
+                "inventory_file": str(inventory),
+                "ingest": {"batch_wait_s": 0.05},
+            }
+        )
         self.service = CollectorService(config)
         self.service.start()
         self.api = TestClient(self.service.app())
@@ -108,23 +133,33 @@ def test_unplugged_camera_opens_one_l1_fault_and_plugging_back_resolves_it(stack
     camera = stack.room.devices["cam-2"]
     camera.unplug()
     try:
-        wait_for(lambda: any(f["rule_id"] == "device_unreachable" for f in stack.faults(status="open")), 30,
-                 "L1 fault for the unplugged camera")
+        wait_for(
+            lambda: any(f["rule_id"] == "device_unreachable" for f in stack.faults(status="open")),
+            30,
+            "L1 fault for the unplugged camera",
+        )
         time.sleep(3)  # several more poll cycles: the fault must stay one fault
         [fault] = [f for f in stack.faults(status="open") if f["rule_id"] == "device_unreachable"]
         assert (fault["level"], fault["room_id"], fault["target"]) == (1, ROOM, f"{ROOM}/cam-2")
     finally:
         camera.plug()
-    wait_for(lambda: not any(f["rule_id"] == "device_unreachable" for f in stack.faults(status="open")), 30,
-             "the fault to resolve")
+    wait_for(
+        lambda: not any(f["rule_id"] == "device_unreachable" for f in stack.faults(status="open")),
+        30,
+        "the fault to resolve",
+    )
     [resolved] = [f for f in stack.faults() if f["id"] == fault["id"]]
     assert resolved["status"] == "resolved" and resolved["resolved_at"]
 
 
-def publish_as(stack: Stack, username: str, password: str, topic: str, payload: bytes) -> mqtt.ReasonCode | None:
+def publish_as(
+    stack: Stack, username: str, password: str, topic: str, payload: bytes
+) -> mqtt.ReasonCode | None:
     """Connect as ``username``, publish one QoS 1 message, return the CONNACK reason."""
     result: dict[str, object] = {}
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{secrets.token_hex(3)}", protocol=mqtt.MQTTv5)
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"t-{secrets.token_hex(3)}", protocol=mqtt.MQTTv5
+    )
     client.username_pw_set(username, password)
     client.on_connect = lambda c, u, f, reason, p: result.setdefault("reason", reason)
     client.connect("127.0.0.1", stack.broker.port)
@@ -140,14 +175,27 @@ def publish_as(stack: Stack, username: str, password: str, topic: str, payload: 
 
 def forged_metrics(agent: str, marker: float) -> bytes:
     message = wire.MetricsMessage(
-        agent=agent, seq=10**12, ts=datetime.now(UTC), interval_s=1,
-        devices=[wire.DeviceSample(device="cam-1", kind="camera", reachable=True, metrics={"temperature_c": marker})],
+        agent=agent,
+        seq=10**12,
+        ts=datetime.now(UTC),
+        interval_s=1,
+        devices=[
+            wire.DeviceSample(
+                device="cam-1", kind="camera", reachable=True, metrics={"temperature_c": marker}
+            )
+        ],
     )
     return wire.encode(message)
 
 
 def test_an_agent_with_a_wrong_password_is_refused(stack: Stack):
-    reason = publish_as(stack, AGENT, "wrong-password", wire.topic(AGENT, wire.Kind.METRICS), forged_metrics(AGENT, 1.0))
+    reason = publish_as(
+        stack,
+        AGENT,
+        "wrong-password",
+        wire.topic(AGENT, wire.Kind.METRICS),
+        forged_metrics(AGENT, 1.0),
+    )
     assert reason is not None and reason.is_failure
     assert "authori" in str(reason).lower()
 
@@ -155,22 +203,49 @@ def test_an_agent_with_a_wrong_password_is_refused(stack: Stack):
 def test_an_agent_publishing_under_another_id_reaches_nothing(stack: Stack):
     before = stack.counter("roomwatch_collector_invalid_messages_total")
     marker = 66.6
-    reason = publish_as(stack, OTHER_AGENT, stack.other_password, wire.topic(AGENT, wire.Kind.METRICS),
-                        forged_metrics(AGENT, marker))
+    reason = publish_as(
+        stack,
+        OTHER_AGENT,
+        stack.other_password,
+        wire.topic(AGENT, wire.Kind.METRICS),
+        forged_metrics(AGENT, marker),
+    )
     assert reason is not None and not reason.is_failure
     # Its own topic with a payload claiming to be the other agent is rejected by the collector.
-    publish_as(stack, OTHER_AGENT, stack.other_password, wire.topic(OTHER_AGENT, wire.Kind.METRICS),
-               forged_metrics(AGENT, marker))
-    wait_for(lambda: stack.counter("roomwatch_collector_invalid_messages_total") == before + 1, 10,
-             "the collector to reject the forged payload")
+    publish_as(
+        stack,
+        OTHER_AGENT,
+        stack.other_password,
+        wire.topic(OTHER_AGENT, wire.Kind.METRICS),
+        forged_metrics(AGENT, marker),
+    )
+    wait_for(
+        lambda: stack.counter("roomwatch_collector_invalid_messages_total") == before + 1,
+        10,
+        "the collector to reject the forged payload",
+    )
     series = stack.tsdb.export(f'camera_temperature_c{{room="{ROOM}",device="cam-1"}}')
     assert marker not in [v for s in series for v in s["values"]]
 
 
 def test_malformed_payload_is_counted_and_the_collector_keeps_storing(stack: Stack):
     before = stack.counter("roomwatch_collector_invalid_messages_total")
-    publish_as(stack, OTHER_AGENT, stack.other_password, wire.topic(OTHER_AGENT, wire.Kind.METRICS), b"\x00garbage")
-    wait_for(lambda: stack.counter("roomwatch_collector_invalid_messages_total") == before + 1, 10, "rejection")
+    publish_as(
+        stack,
+        OTHER_AGENT,
+        stack.other_password,
+        wire.topic(OTHER_AGENT, wire.Kind.METRICS),
+        b"\x00garbage",
+    )
+    wait_for(
+        lambda: stack.counter("roomwatch_collector_invalid_messages_total") == before + 1,
+        10,
+        "rejection",
+    )
     stored = stack.counter("roomwatch_collector_batches_total")
-    wait_for(lambda: stack.counter("roomwatch_collector_batches_total") > stored + 1, 15, "later batches stored")
+    wait_for(
+        lambda: stack.counter("roomwatch_collector_batches_total") > stored + 1,
+        15,
+        "later batches stored",
+    )
     assert stack.api is not None and stack.api.get("/healthz").status_code == 200
