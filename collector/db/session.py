@@ -41,7 +41,7 @@ def open_database(url: str, migrate: bool = True) -> Database:
     return Database(engine)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to ``revision`` with Alembic (the first schema is a migration too)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -65,9 +65,7 @@ class Demo:
         for room in self.rooms:
             self.broker.add_user(room.agent_id, room.password)
         self.broker.start()
-        say(
-            f"broker      mosquitto on 127.0.0.1:{self.broker.port} (agents write only their topics)"
-        )
+        say(f"broker      mosquitto on 127.0.0.1:{self.broker.port} (per-agent ACL)")
         self.tsdb.start()
         say(f"TSDB        VictoriaMetrics on {self.tsdb.url} (InfluxDB write API)")
         for room in self.rooms:
