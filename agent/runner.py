@@ -38,7 +38,7 @@ _MEMORY_SPOOL_MAX_BYTES = 16 * 1024 * 1024
 class DevicePoller(Protocol):
     """What the runner needs from the SNMP part (agent.snmp.poller.SnmpPoller)."""
 
-    async def poll_all(self) -> list[wire.DeviceSample]: ...
+    async def poll_all(self, deadline_s: float | None = None) -> list[wire.DeviceSample]: ...
 
     async def identify(self) -> list[wire.DeviceInfo]: ...
 
@@ -140,7 +140,7 @@ class Runner:
         if self._poller is None:
             return []
         try:
-            samples = await asyncio.wait_for(self._poller.poll_all(), self._config.interval_s)
+            samples = await self._poller.poll_all(deadline_s=self._config.interval_s)
         except Exception as exc:  # the poller's bug must not stop host reports
             self._failures.failed("SNMP poller", f"{type(exc).__name__}: {exc}")
             return []

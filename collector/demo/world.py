@@ -13,6 +13,7 @@ from collector.demo.rooms import SimRoom
 
 log = logging.getLogger(__name__)
 CAMERAS = ("cam-1", "cam-2")
+RECORDING_ROW = 2  # the encoder's /record storage row (simspecs.encoder)
 
 
 class World:
@@ -86,4 +87,4 @@ class World:
             else current + math.copysign(step, target - current)
         )
         room.world_state["storage_now"] = current
-        room.devices["enc-1"].set_rows("storage", {1: {"used_pct": current}})
+        room.devices["enc-1"].set_rows("storage", {RECORDING_ROW: {"used_pct": current}})
