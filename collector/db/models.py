@@ -213,3 +213,5 @@ class FaultEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     fault: Mapped[Fault] = relationship(back_populates="events")
+from collector.db import sla_models as _sla_models  # noqa: E402,F401
+from collector.db import report_models as _report_models  # noqa: E402,F401

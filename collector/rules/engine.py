@@ -1,17 +1,22 @@
-"""Evaluating samples against rules: which (rule, target) pairs fire, clear or hold.
+"""Evaluating samples and events against rules: which (rule, target) pairs fire, clear or hold.
 
-Pure logic with no I/O and no clock of its own; ``collector.faults`` turns verdicts into
-fault rows.
+No I/O and no clock of its own: time comes with each sample (``at``). Computations over a
+rule's recent history (rates, changes in a window, the highest value seen, the age of the
+last value) keep that history in memory, per (rule, target); ``collector.faults`` turns
+verdicts into fault rows.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import Enum
 
-from agent.wire import DeviceSample, TableRow
-from collector.rules.model import Rule
+from agent.wire import DeviceSample, Event, TableRow
+from collector.rules.model import HISTORY_COMPUTES, Rule
 
 
 class State(Enum):
@@ -30,6 +35,8 @@ class Verdict:
     device: str
     kind: str
     labels: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)
+    site: str | None = None
 
     @property
     def open_key(self) -> str:
@@ -37,14 +44,24 @@ class Verdict:
 
     def title(self) -> str:
         label = ",".join(self.labels.values())
+        extra = {k: self.extra.get(k, math.nan) for k in self.rule.evidence_metrics}
         context = {"device": self.device, "room": self.room, "value": self.value, "label": label}
         try:
-            return self.rule.title.format(**context, **self.labels)
+            return self.rule.title.format(**{**extra, **context, **self.labels})
         except (KeyError, ValueError, IndexError):
             return f"{self.rule.id} on {self.target}"
 
     def evidence(self) -> dict[str, object]:
-        return {"metric": self.rule.metric, "value": self.value, "labels": self.labels}
+        evidence: dict[str, object] = {
+            "metric": self.rule.metric or (self.rule.event.type if self.rule.event else None),
+            "value": self.value,
+            "labels": self.labels,
+        }
+        if self.rule.compute != "value":
+            evidence["compute"] = self.rule.compute
+        if self.extra:
+            evidence["extra"] = dict(self.extra)
+        return evidence
 
 
 def target_of(
@@ -57,67 +74,193 @@ def target_of(
     return f"{room}/{device}/{table}{{{inner}}}"
 
 
+def device_of_target(target: str) -> str:
+    """The device id in a target (``room/device[/table{...}]``)."""
+    parts = target.split("/", 2)
+    return parts[1] if len(parts) > 1 else ""
+
+
+@dataclass(frozen=True)
+class _Observation:
+    value: float | None
+    metrics: dict[str, float]  # the row's (or the device's) other metrics
+    labels: dict[str, str]
+    table: str | None
+
+
+class _History:
+    """Recent values per (rule, target), trimmed to each rule's window."""
+
+    def __init__(self) -> None:
+        self._points: dict[tuple[str, str], deque[tuple[datetime, float]]] = {}
+        self._peak: dict[tuple[str, str], float] = {}
+        self._last_seen: dict[tuple[str, str], datetime] = {}
+
+    def compute(
+        self, rule: Rule, target: str, value: float | None, at: datetime
+    ) -> float | None:
+        key = (rule.id, target)
+        if rule.compute == "age_s":
+            if value is not None:
+                self._last_seen[key] = at
+                return 0.0
+            seen = self._last_seen.get(key)
+            return None if seen is None else (at - seen).total_seconds()
+        if value is None:
+            return None
+        if rule.compute == "fraction_of_max":
+            peak = max(self._peak.get(key, value), value)
+            self._peak[key] = peak
+            return value / peak if peak > 0 else None
+        points = self._points.setdefault(key, deque())
+        if points and at < points[-1][0]:
+            return None  # out of order: history moves forward only
+        points.append((at, value))
+        window = rule.window_s or 0.0
+        while len(points) > 1 and (at - points[0][0]).total_seconds() > window:
+            points.popleft()
+        if rule.compute == "changes":
+            values = [v for _, v in points]
+            return float(sum(1 for a, b in zip(values, values[1:], strict=False) if a != b))
+        first_at, first = points[0]
+        span_s = (at - first_at).total_seconds()
+        if span_s < window / 2:
+            return None  # too short a span for a rate worth a fault
+        return (value - first) * 3600.0 / span_s
+
+
 class RuleEngine:
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = sorted(rules, key=lambda r: (r.level, r.id))
+        self._metric_rules = [r for r in self.rules if not r.is_event_rule]
+        self._event_rules = [r for r in self.rules if r.is_event_rule]
+        self._history = _History()
 
-    def evaluate(self, room: str, sample: DeviceSample) -> list[Verdict]:
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def evaluate(
+        self,
+        room: str,
+        sample: DeviceSample,
+        at: datetime | None = None,
+        site: str | None = None,
+    ) -> list[Verdict]:
+        """Verdicts of every matching metric rule; history rules need ``at``."""
         verdicts = [
-            v for rule in self._matching(room, sample) for v in self._observe(rule, room, sample)
+            verdict
+            for rule in self._metric_rules
+            if rule.selector.matches(sample.kind, sample.model, sample.device, room, site)
+            for verdict in self._observe(rule, room, sample, at, site)
         ]
         return _apply_inhibition(verdicts)
 
-    def _matching(self, room: str, sample: DeviceSample) -> Iterator[Rule]:
-        for rule in self.rules:
-            if rule.selector.matches(sample.kind, sample.model, sample.device, room):
-                yield rule
-
-    def _observe(self, rule: Rule, room: str, sample: DeviceSample) -> Iterator[Verdict]:
-        if rule.table is None:
-            value = _scalar(sample, rule.column)
-            if value is not None:
-                yield self._verdict(rule, room, sample, value, None, {})
-            return
-        rows: list[TableRow] = sample.tables.get(rule.table, [])
-        for row in rows:
-            if rule.column in row.metrics:
-                yield self._verdict(
-                    rule, room, sample, row.metrics[rule.column], rule.table, row.labels
+    def evaluate_event(
+        self, room: str, event: Event, kind: str, model: str | None, site: str | None = None
+    ) -> list[Verdict]:
+        """FIRE for each rule whose ``event`` matches, CLEAR for each whose ``clear_event``."""
+        verdicts = []
+        for rule in self._event_rules:
+            if not rule.selector.matches(kind, model, event.device, room, site):
+                continue
+            assert rule.event is not None
+            if rule.event.matches(event.type, event.text, event.attrs):
+                state = State.FIRE
+            elif rule.clear_event and rule.clear_event.matches(event.type, event.text, event.attrs):
+                state = State.CLEAR
+            else:
+                continue
+            labels = {k: str(event.attrs[k]) for k in rule.event_labels if k in event.attrs}
+            table = "event" if rule.event_labels else None
+            verdicts.append(
+                Verdict(
+                    rule=rule,
+                    target=target_of(room, event.device, table, labels),
+                    state=state,
+                    value=1.0 if state is State.FIRE else 0.0,
+                    room=room,
+                    device=event.device,
+                    kind=kind,
+                    labels=labels,
+                    extra={k: v for k, v in event.attrs.items() if isinstance(v, float)},
+                    site=site,
                 )
+            )
+        return verdicts
 
-    @staticmethod
-    def _verdict(
-        rule: Rule,
-        room: str,
-        sample: DeviceSample,
-        value: float,
-        table: str | None,
-        labels: dict[str, str],
-    ) -> Verdict:
-        if rule.when.holds(value):
-            state = State.FIRE
-        elif rule.clear_condition.holds(value):
-            state = State.CLEAR
-        else:
-            state = State.HOLD
-        return Verdict(
-            rule=rule,
-            target=target_of(room, sample.device, table, labels),
-            state=state,
-            value=value,
-            room=room,
-            device=sample.device,
-            kind=sample.kind,
-            labels=dict(labels),
-        )
+    def _observe(
+        self, rule: Rule, room: str, sample: DeviceSample, at: datetime | None, site: str | None
+    ) -> Iterator[Verdict]:
+        if rule.compute in HISTORY_COMPUTES and at is None:
+            return
+        for observation in _observations(rule, sample):
+            target = target_of(room, sample.device, observation.table, observation.labels)
+            guarded = all(
+                g.metric in observation.metrics and g.holds(observation.metrics[g.metric])
+                for g in rule.where
+            )
+            value = self._value(rule, target, observation, at) if guarded else None
+            if guarded and value is None:
+                continue
+            state = _state(rule, value) if value is not None else State.CLEAR
+            yield Verdict(
+                rule=rule,
+                target=target,
+                state=state,
+                value=value if value is not None else math.nan,
+                room=room,
+                device=sample.device,
+                kind=sample.kind,
+                labels=dict(observation.labels),
+                extra={
+                    k: observation.metrics[k]
+                    for k in rule.evidence_metrics
+                    if k in observation.metrics
+                },
+                site=site,
+            )
+
+    def _value(
+        self, rule: Rule, target: str, observation: _Observation, at: datetime | None
+    ) -> float | None:
+        raw = observation.value
+        if rule.compute == "value":
+            return raw
+        if rule.compute == "ratio":
+            assert rule.ratio_to is not None
+            base = observation.metrics.get(rule.ratio_to)
+            return raw / base if raw is not None and base else None
+        assert at is not None
+        return self._history.compute(rule, target, raw, at)
 
 
-def _scalar(sample: DeviceSample, name: str) -> float | None:
-    if name == "reachable":
-        return 1.0 if sample.reachable else 0.0
-    if name == "rtt_ms":
-        return sample.rtt_ms
-    return sample.metrics.get(name)
+def _observations(rule: Rule, sample: DeviceSample) -> Iterator[_Observation]:
+    if rule.table is None:
+        metrics = _scalars(sample)
+        value = metrics.get(rule.column)
+        if value is not None or rule.compute == "age_s":
+            yield _Observation(value, metrics, {}, None)
+        return
+    rows: list[TableRow] = sample.tables.get(rule.table, [])
+    for row in rows:
+        if rule.column in row.metrics or rule.compute == "age_s":
+            yield _Observation(row.metrics.get(rule.column), row.metrics, row.labels, rule.table)
+
+
+def _scalars(sample: DeviceSample) -> dict[str, float]:
+    metrics = dict(sample.metrics)
+    metrics["reachable"] = 1.0 if sample.reachable else 0.0
+    if sample.rtt_ms is not None:
+        metrics["rtt_ms"] = sample.rtt_ms
+    return metrics
+
+
+def _state(rule: Rule, value: float) -> State:
+    if rule.when_condition.holds(value):
+        return State.FIRE
+    if rule.clear_condition.holds(value):
+        return State.CLEAR
+    return State.HOLD
 
 
 def _apply_inhibition(verdicts: list[Verdict]) -> list[Verdict]:
@@ -127,9 +270,9 @@ def _apply_inhibition(verdicts: list[Verdict]) -> list[Verdict]:
     for verdict in verdicts:
         muted = any((rid, verdict.target) in firing for rid in verdict.rule.inhibited_by)
         if muted and verdict.state is not State.CLEAR:
-            verdict = Verdict(**{**verdict.__dict__, "state": State.CLEAR})
+            verdict = replace(verdict, state=State.CLEAR)
         result.append(verdict)
     return result
 
 
-__all__ = ["RuleEngine", "State", "Verdict", "target_of"]
+__all__ = ["RuleEngine", "State", "Verdict", "device_of_target", "target_of"]

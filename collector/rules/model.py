@@ -1,8 +1,15 @@
 """Fault rules as data: what a YAML rule says, validated strictly.
 
-A rule watches one metric of the devices its selector picks (a scalar metric, or a column of
-a device table such as ``disk.used_pct``, evaluated per row), fires when its condition has
-held for ``for_s``, and clears when its clear condition holds (hysteresis). See docs/rules.md.
+A *metric rule* watches one metric of the devices its selector picks (a scalar metric, or a
+column of a device table such as ``disk.used_pct``, evaluated per row). What it compares is
+the value itself or something computed from its recent history (``compute``: a rate per
+hour, the number of changes in a window, a ratio to another metric, the fraction of the
+highest value seen, the age of the last sample carrying it). It fires when its condition has
+held for ``for_s`` and clears when its clear condition holds (hysteresis); ``where`` guards
+must hold too, or the rule counts as clear.
+
+An *event rule* fires on an agent event (an SNMP trap, a process stopping) that matches its
+``event`` and clears on one matching its ``clear_event``. See docs/rules.md.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,7 +27,7 @@ from agent.yamlconfig import load_yaml_model
 from collector.errors import RuleError
 from collector.levels import Level
 
-Op = Literal[">", ">=", "<", "<=", "==", "!="]
+Op = Literal[">", ">=", "<", "<=", "==", "!=", "in", "not_in"]
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
@@ -29,8 +36,21 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_NEGATION: dict[str, Op] = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
+_NEGATION: dict[str, Op] = {
+    ">": "<=",
+    ">=": "<",
+    "<": ">=",
+    "<=": ">",
+    "==": "!=",
+    "!=": "==",
+    "in": "not_in",
+    "not_in": "in",
+}
 MetricRef = Annotated[str, Field(pattern=r"^([a-z][a-z0-9_]*\.)?[a-z][a-z0-9_]*$")]
+ColumnName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN)]
+Compute = Literal["value", "rate_per_h", "changes", "ratio", "fraction_of_max", "age_s"]
+# Computations that need the sample time and remember earlier values.
+HISTORY_COMPUTES = frozenset({"rate_per_h", "changes", "fraction_of_max", "age_s"})
 
 
 class _Strict(BaseModel):
@@ -45,58 +65,171 @@ class Selector(_Strict):
     models: list[str] = Field(default_factory=list)
     devices: list[str] = Field(default_factory=list)
     rooms: list[str] = Field(default_factory=list)
+    sites: list[str] = Field(default_factory=list)
+    exclude_sites: list[str] = Field(default_factory=list)
 
-    def matches(self, kind: str, model: str | None, device: str, room: str) -> bool:
+    def matches(
+        self, kind: str, model: str | None, device: str, room: str, site: str | None = None
+    ) -> bool:
         return (
             (not self.kinds or kind in self.kinds)
             and kind not in self.exclude_kinds
             and (not self.models or (model or "") in self.models)
             and (not self.devices or device in self.devices)
             and (not self.rooms or room in self.rooms)
+            and (not self.sites or site in self.sites)
+            and (site is None or site not in self.exclude_sites)
         )
 
 
 class Condition(_Strict):
+    """``op`` against ``value``; ``in`` / ``not_in`` against ``values`` (enum states)."""
+
     op: Op
-    value: float
+    value: float | None = None
+    values: list[float] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _operand_given(self) -> Condition:
+        if self.op in ("in", "not_in"):
+            if not self.values or self.value is not None:
+                raise ValueError(f"op {self.op!r} takes 'values' (a list), not 'value'")
+        elif self.value is None or self.values:
+            raise ValueError(f"op {self.op!r} takes 'value' (a number), not 'values'")
+        return self
 
     def holds(self, observed: float) -> bool:
+        if self.op == "in":
+            return observed in self.values
+        if self.op == "not_in":
+            return observed not in self.values
+        assert self.value is not None
         return OPERATORS[self.op](observed, self.value)
+
+    def negated(self) -> Condition:
+        return Condition(op=_NEGATION[self.op], value=self.value, values=list(self.values))
+
+    def probes(self) -> list[float]:
+        return list(self.values) if self.value is None else [self.value]
+
+
+class Guard(Condition):
+    """Another metric of the same row (or device) that must hold for the rule to apply."""
+
+    metric: ColumnName
+
+
+class EventMatch(_Strict):
+    """An agent event of ``type`` whose attributes include every pair of ``attrs``."""
+
+    type: Annotated[str, Field(pattern=METRIC_NAME_PATTERN)]
+    attrs: dict[str, str | float] = Field(default_factory=dict)
+    text_contains: str | None = None
+
+    def matches(self, event_type: str, text: str, attrs: dict[str, str | float]) -> bool:
+        if event_type != self.type:
+            return False
+        if self.text_contains is not None and self.text_contains not in text:
+            return False
+        return all(_same(attrs.get(key), want) for key, want in self.attrs.items())
+
+
+def _same(have: str | float | None, want: str | float) -> bool:
+    if have is None:
+        return False
+    if isinstance(want, str) or isinstance(have, str):
+        return str(have) == str(want)
+    return float(have) == float(want)
+
+
+class FlapPolicy(_Strict):
+    """How many open/resolve transitions within ``window_s`` make a fault flapping, and how
+    long it must then stay clear before it resolves."""
+
+    transitions: int = Field(default=5, ge=2)
+    window_s: float = Field(default=1800.0, gt=0)
+    hold_s: float = Field(default=1800.0, ge=0)
 
 
 class Rule(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,99}$")]
     level: Level
-    title: str = Field(description="Template: {device}, {room}, {value}, {label} and row labels.")
+    title: str = Field(
+        description="Template: {device}, {room}, {value}, {label}, row labels and evidence."
+    )
     description: str = ""
     selector: Selector = Field(default_factory=Selector)
-    metric: MetricRef = Field(description="'name' or 'table.column' (evaluated per row).")
-    when: Condition
+    metric: MetricRef | None = Field(
+        default=None, description="'name' or 'table.column' (evaluated per row)."
+    )
+    compute: Compute = "value"
+    window_s: float | None = Field(default=None, gt=0)
+    ratio_to: ColumnName | None = None
+    where: list[Guard] = Field(default_factory=list)
+    when: Condition | None = None
     clear: Condition | None = Field(default=None, description="Default: the negation of when.")
     for_s: float = Field(default=0.0, ge=0, alias="for")
+    event: EventMatch | None = None
+    clear_event: EventMatch | None = None
+    event_labels: list[ColumnName] = Field(
+        default_factory=list, description="Event attributes that name the fault's target row."
+    )
+    evidence_metrics: list[ColumnName] = Field(
+        default_factory=list,
+        alias="evidence",
+        description="Other metrics of the same row or device attached to the fault.",
+    )
     inhibited_by: list[str] = Field(
         default_factory=list, description="Rule ids that, firing on the same target, mute this one."
     )
+    suppresses_dependents: bool = Field(
+        default=False,
+        description="While a fault of this rule is active on a device, faults of the devices "
+        "behind it (room graph) are recorded as suppressed instead of opened.",
+    )
+    flapping: FlapPolicy | None = Field(default=None, description="Default: the tracker's.")
     enabled: bool = True
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @property
+    def is_event_rule(self) -> bool:
+        return self.event is not None
+
+    @property
     def table(self) -> str | None:
-        return self.metric.split(".", 1)[0] if "." in self.metric else None
+        if self.metric is None or "." not in self.metric:
+            return None
+        return self.metric.split(".", 1)[0]
 
     @property
     def column(self) -> str:
-        return self.metric.rsplit(".", 1)[-1]
+        return (self.metric or "").rsplit(".", 1)[-1]
+
+    @property
+    def when_condition(self) -> Condition:
+        return self.when or Condition(op="==", value=1)
 
     @property
     def clear_condition(self) -> Condition:
-        return self.clear or Condition(op=_NEGATION[self.when.op], value=self.when.value)
+        return self.clear or self.when_condition.negated()
 
     @model_validator(mode="after")
-    def _clear_must_not_overlap(self) -> Rule:
+    def _consistent(self) -> Rule:
+        if self.event is not None:
+            if self.metric is not None or self.when is not None:
+                raise ValueError(f"rule {self.id}: an event rule has no 'metric' or 'when'")
+            return self
+        if self.metric is None or self.when is None:
+            raise ValueError(f"rule {self.id}: give 'metric' and 'when' (or 'event')")
+        if self.clear_event is not None or self.event_labels:
+            raise ValueError(f"rule {self.id}: 'clear_event' and 'event_labels' need 'event'")
+        if self.compute in ("rate_per_h", "changes") and self.window_s is None:
+            raise ValueError(f"rule {self.id}: compute {self.compute!r} needs 'window_s'")
+        if (self.compute == "ratio") != (self.ratio_to is not None):
+            raise ValueError(f"rule {self.id}: 'ratio_to' goes with compute 'ratio' only")
         clear = self.clear_condition
-        probes = (self.when.value, clear.value)
+        probes = self.when.probes() + clear.probes()
         if any(self.when.holds(v) and clear.holds(v) for v in probes):
             raise ValueError(
                 f"rule {self.id}: 'when' and 'clear' both hold at the same value; "
@@ -118,6 +251,9 @@ class RuleOverride(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True, exclude={"id"}, by_alias=False)
+
 
 class RuleFile(_Strict):
     rules: list[Rule] = Field(default_factory=list)
@@ -127,8 +263,15 @@ class RuleFile(_Strict):
 BUILTIN_RULES = Path(__file__).with_name("builtin.yaml")
 
 
-def load_rules(site_files: list[Path] | None = None) -> list[Rule]:
-    """The built-in pack, then each site file's new rules and overrides, in order."""
+def apply_override(rule: Rule, changes: dict[str, Any]) -> Rule:
+    """``rule`` with an override's fields replaced; raises ValueError if the result is invalid."""
+    merged = rule.model_dump(by_alias=False) | changes
+    return Rule.model_validate(merged)
+
+
+def load_rule_pack(site_files: list[Path] | None = None) -> list[Rule]:
+    """The built-in pack, then each site file's new rules and overrides, in order; disabled
+    rules included (``load_rules`` drops them)."""
     rules: dict[str, Rule] = {}
     for path in [BUILTIN_RULES, *(site_files or [])]:
         try:
@@ -140,7 +283,13 @@ def load_rules(site_files: list[Path] | None = None) -> list[Rule]:
         for override in parsed.overrides:
             if override.id not in rules:
                 raise RuleError(f"{path}: override of unknown rule {override.id!r}")
-            changes = override.model_dump(exclude_none=True, exclude={"id"}, by_alias=False)
-            merged = rules[override.id].model_dump(by_alias=False) | changes
-            rules[override.id] = Rule.model_validate(merged)
-    return [rule for rule in rules.values() if rule.enabled]
+            try:
+                rules[override.id] = apply_override(rules[override.id], override.changes())
+            except ValueError as exc:
+                raise RuleError(f"{path}: override of {override.id!r}: {exc}") from None
+    return list(rules.values())
+
+
+def load_rules(site_files: list[Path] | None = None) -> list[Rule]:
+    """The enabled rules of the built-in pack and the site files."""
+    return [rule for rule in load_rule_pack(site_files) if rule.enabled]

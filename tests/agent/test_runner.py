@@ -90,6 +90,7 @@ def test_each_cycle_publishes_the_host_and_the_agents_own_counters(
     received = subscriber.wait_for(
         lambda r: (
             len(messages(r, wire.MetricsMessage)) == 3
+            and len(messages(r, wire.InventoryMessage)) == 1
             and any(
                 isinstance(m.message, wire.StatusMessage) and m.message.state == "offline"
                 for m in r

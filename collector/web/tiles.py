@@ -1,0 +1,103 @@
+"""A room's tile on the grid: its state (the colour) and the few facts it shows.
+
+States, most urgent first: ``l1``..``l4`` (worst open fault level), ``offline`` (every agent
+of the room is offline: nothing is watched, whatever faults are open), ``unmonitored`` (no
+agent placed in the room), ``ok``. Offline and unmonitored rooms are grey: their state is
+not known, which is not the same as healthy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from collector.db.queries import FaultView, RoomSummary
+from collector.web.timefmt import iso, local
+
+STATES = ("l1", "l2", "l3", "l4", "offline", "unmonitored", "ok")
+
+
+def room_state(room: RoomSummary) -> str:
+    if not room.agents:
+        return "unmonitored"
+    if not any(agent.online for agent in room.agents):
+        return "offline"
+    if room.worst_open_level is not None:
+        return f"l{room.worst_open_level}"
+    return "ok"
+
+
+@dataclass(frozen=True)
+class Tile:
+    """What the grid shows of a room; also the JSON the live feed sends."""
+
+    id: str
+    name: str
+    site_id: str
+    site_name: str
+    building: str
+    state: str
+    worst_level: int | None
+    open_faults: int
+    devices: int
+    unreachable: int
+    agents_online: int
+    agents: int
+    last_seen: str
+    last_seen_iso: str
+    top_fault: str
+    top_fault_level: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tile(room: RoomSummary, worst: FaultView | None, tz: ZoneInfo) -> Tile:
+    seen = [a.last_seen_at for a in room.agents if a.last_seen_at is not None]
+    last_seen = max(seen) if seen else None
+    return Tile(
+        id=room.id,
+        name=room.name,
+        site_id=room.site_id,
+        site_name=room.site_name,
+        building=room.building or "",
+        state=room_state(room),
+        worst_level=room.worst_open_level,
+        open_faults=room.open_fault_count,
+        devices=room.device_count,
+        unreachable=room.unreachable_count,
+        agents_online=sum(1 for a in room.agents if a.online),
+        agents=len(room.agents),
+        last_seen=local(last_seen, tz, "%m-%d %H:%M:%S"),
+        last_seen_iso=iso(last_seen),
+        top_fault=worst.title if worst else "",
+        top_fault_level=worst.level if worst else None,
+    )
+
+
+def matches(t: Tile, site: str, building: str, state: str, text: str) -> bool:
+    """The grid's filters: site id, building, state (``l1``.., ``faulty`` = any level,
+    ``grey`` = offline or unmonitored), and a search in name, id and top fault."""
+    if site and t.site_id != site:
+        return False
+    if building and t.building != building:
+        return False
+    if state == "faulty":
+        if not t.state.startswith("l"):
+            return False
+    elif state == "grey":
+        if t.state not in ("offline", "unmonitored"):
+            return False
+    elif state and t.state != state:
+        return False
+    needle = text.strip().lower()
+    return not needle or any(needle in v.lower() for v in (t.name, t.id, t.top_fault))
+
+
+def counts(tiles: list[Tile]) -> dict[str, int]:
+    """state → number of rooms in it (every state present, zeros included)."""
+    out = dict.fromkeys(STATES, 0)
+    for t in tiles:
+        out[t.state] += 1
+    return out
