@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -10,14 +11,17 @@ from sqlalchemy.orm import Session
 from collector.db.models import Agent, Room
 
 
-def agent_placement(session: Session, agent_id: str) -> tuple[str, str] | None:
-    """(site id, room id) of an agent from the inventory; None for an unknown or unplaced agent."""
-    row = session.execute(
-        select(Room.site_id, Room.id)
-        .join(Agent, Agent.room_id == Room.id)
-        .where(Agent.id == agent_id)
-    ).first()
-    return (row[0], row[1]) if row else None
+def agent_placements(session: Session, agent_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """agent id → (site id, room id) from the inventory; unknown or unplaced agents are absent."""
+    wanted = sorted(set(agent_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Agent.id, Room.site_id, Room.id)
+        .join(Room, Agent.room_id == Room.id)
+        .where(Agent.id.in_(wanted))
+    )
+    return {agent_id: (site_id, room_id) for agent_id, site_id, room_id in rows}
 
 
 def silent_agents(session: Session, seen_before: datetime) -> list[tuple[str, str]]:

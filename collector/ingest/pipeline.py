@@ -21,6 +21,7 @@ from influxdb_client import Point
 from sqlalchemy.orm import Session
 
 from agent.wire import (
+    DeviceSample,
     EventsMessage,
     InventoryMessage,
     MetricsMessage,
@@ -31,6 +32,8 @@ from agent.wire import (
 )
 from collector.config import IngestConfig
 from collector.db import ingest_store, lookup
+from collector.db.models import Device
+from collector.db.rollups import RollupBatch
 from collector.db.session import Database
 from collector.faults import FaultTracker, Subject, Transition
 from collector.ingest.points import Placement, event_points, metrics_points
@@ -151,16 +154,27 @@ class IngestPipeline:
 
     # --- one batch -----------------------------------------------------------------------
     def process(self, received: list[Received]) -> list[Transition]:
-        """Store one batch exactly once; raises (and stores nothing) if TSDB or SQL fail."""
+        """Store one batch exactly once; raises (and stores nothing) if TSDB or SQL fail.
+
+        SQL is batched across the whole batch (one claim, one device lookup, one latest-state
+        upsert, one rollup upsert), because per-message statements cap ingest at a few
+        hundred messages a second.
+        """
         batch = _Batch(received)
         decoded = [m for m in (self._decode(r) for r in received) if m is not None]
         with self.db.session() as session:
             now = self.clock()
-            for message in decoded:
-                if not ingest_store.claim(session, message.agent, message.seq, now):
-                    self.stats.duplicates.inc()
-                    continue
-                self._store_one(session, message, batch)
+            fresh = ingest_store.claim_many(session, [(m.agent, m.seq) for m in decoded], now)
+            self.stats.duplicates.inc(fresh.count(False))
+            new = [m for m, is_new in zip(decoded, fresh, strict=True) if is_new]
+            placements = lookup.agent_placements(session, {m.agent for m in new})
+            placed = [m for m in new if self._placed(m, placements)]
+            self._store_all_metrics(
+                session, [m for m in placed if isinstance(m, MetricsMessage)], placements, batch
+            )
+            for message in placed:
+                if not isinstance(message, MetricsMessage):
+                    self._store_other(session, message, placements[message.agent], batch)
             started = time.perf_counter()
             try:
                 self.tsdb.write(batch.points)
@@ -186,55 +200,87 @@ class IngestPipeline:
             )
             return None
 
-    def _store_one(self, session: Session, message: AnyMessage, batch: _Batch) -> None:
-        placement = lookup.agent_placement(session, message.agent)
-        if placement is None:
-            self.stats.unknown_agents.inc()
-            self._invalid_log.warning(
-                f"unknown:{message.agent}",
-                "agent %s has no room in the inventory; its messages are counted, not stored",
-                message.agent,
-            )
-            return
+    def _placed(self, message: AnyMessage, placements: dict[str, tuple[str, str]]) -> bool:
+        if message.agent in placements:
+            return True
+        self.stats.unknown_agents.inc()
+        self._invalid_log.warning(
+            f"unknown:{message.agent}",
+            "agent %s has no room in the inventory; its messages are counted, not stored",
+            message.agent,
+        )
+        return False
+
+    def _store_other(
+        self, session: Session, message: AnyMessage, placement: tuple[str, str], batch: _Batch
+    ) -> None:
         site_id, room_id = placement
-        place = Placement(site=site_id, room=room_id)
-        if isinstance(message, MetricsMessage):
-            self._store_metrics(session, message, place, batch)
-        elif isinstance(message, EventsMessage):
+        if isinstance(message, EventsMessage):
             ingest_store.set_agent_status(session, message.agent, True, self.clock())
-            batch.points.extend(event_points(message, place))
+            batch.points.extend(event_points(message, Placement(site=site_id, room=room_id)))
         elif isinstance(message, StatusMessage):
             self._store_status(session, message, room_id, batch)
-        else:
+        elif isinstance(message, InventoryMessage):
             ingest_store.apply_inventory_message(session, room_id, message)
             ingest_store.set_agent_status(
                 session,
                 message.agent,
                 True,
-                message.ts,
+                self.clock(),
                 version=message.agent_version,
                 hostname=message.hostname,
             )
 
-    def _store_metrics(
-        self, session: Session, message: MetricsMessage, place: Placement, batch: _Batch
+    def _store_all_metrics(
+        self,
+        session: Session,
+        messages: list[MetricsMessage],
+        placements: dict[str, tuple[str, str]],
+        batch: _Batch,
     ) -> None:
-        batch.points.extend(metrics_points(message, place))
-        devices = ingest_store.ensure_devices(session, place.room, message.devices)
-        for sample in message.devices:
-            device = devices[sample.device]
-            ingest_store.store_latest(session, device, sample, message.ts)
-            ingest_store.add_to_rollups(session, device, sample, message.ts)
-        ingest_store.set_agent_status(session, message.agent, True, self.clock())
-        batch.newest_sample = max(filter(None, (batch.newest_sample, message.ts)))
+        if not messages:
+            return
+        by_room: dict[str, list[DeviceSample]] = {}
+        for message in messages:
+            by_room.setdefault(placements[message.agent][1], []).extend(message.devices)
+        devices = ingest_store.ensure_devices_many(session, by_room)
+        rollups = RollupBatch()
+        latest: list[tuple[int, DeviceSample, datetime]] = []
+        seen: dict[str, datetime] = {}
+        for message in messages:
+            site_id, room_id = placements[message.agent]
+            batch.points.extend(metrics_points(message, Placement(site=site_id, room=room_id)))
+            for sample in message.devices:
+                device_pk = devices[room_id][sample.device].id
+                latest.append((device_pk, sample, message.ts))
+                rollups.add_sample(device_pk, sample, message.ts)
+            seen[message.agent] = self.clock()
+            batch.newest_sample = max(filter(None, (batch.newest_sample, message.ts)))
+        ingest_store.store_latest_many(session, latest)
+        rollups.flush(session)
+        for agent_id, at in seen.items():
+            ingest_store.set_agent_status(session, agent_id, True, at)
+        for message in messages:
+            self._evaluate_faults(session, message, placements[message.agent][1], devices, batch)
+
+    def _evaluate_faults(
+        self,
+        session: Session,
+        message: MetricsMessage,
+        room_id: str,
+        devices: dict[str, dict[str, Device]],
+        batch: _Batch,
+    ) -> None:
         if not self._is_newest(message.agent, message.ts):
             return  # a backlog message: stored, but fault state only moves forward in time
         batch.transitions += self.faults.agent_presence(
-            session, place.room, message.agent, True, message.ts
+            session, room_id, message.agent, True, message.ts
         )
         for sample in message.devices:
             subject = Subject(
-                room_id=place.room, agent_id=message.agent, device_pk=devices[sample.device].id
+                room_id=room_id,
+                agent_id=message.agent,
+                device_pk=devices[room_id][sample.device].id,
             )
             batch.transitions += self.faults.observe(session, subject, sample, message.ts)
 
