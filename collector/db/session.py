@@ -36,6 +36,7 @@ def open_database(url: str, migrate: bool = True) -> Database:
     engine = create_engine(url, **_engine_options(url))
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     if migrate:
         upgrade(engine)
     return Database(engine)
@@ -59,8 +60,16 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling starts transactions late and lets a SAVEPOINT that
+    # is the first write escape the outer rollback; SQLAlchemy's documented recipe is to
+    # turn it off and emit BEGIN ourselves (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
