@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from agent.config import TlsConfig
 from agent.yamlconfig import load_yaml_model
+from collector.sla.runtime import SlaConfig
 
 
 class _Section(BaseModel):
@@ -31,6 +32,8 @@ class CollectorMqtt(_Section):
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    reconnect_min_s: float = Field(default=1.0, gt=0, description="First retry after a loss.")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Retries back off to this.")
 
 
 class TsdbConfig(_Section):
@@ -73,6 +76,9 @@ class IngestConfig(_Section):
         default=60.0, gt=0, description="Log an agent's invalid messages at most this often."
     )
     dedupe_keep_days: float = Field(default=14.0, gt=0)
+    dedupe_prune_every_s: float = Field(
+        default=3600.0, gt=0, description="How often (agent, seq) pairs older than that go."
+    )
 
 
 class CollectorConfig(_Section):
@@ -86,6 +92,7 @@ class CollectorConfig(_Section):
         default=None, description="Sites, rooms, agents and devices (see examples/inventory.yaml)."
     )
     faults: FaultsConfig = Field(default_factory=FaultsConfig)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
 
 
@@ -95,6 +102,7 @@ def load_config(path: Path) -> CollectorConfig:
     base = Path(path).resolve().parent
     if config.inventory_file is not None and not config.inventory_file.is_absolute():
         config.inventory_file = base / config.inventory_file
+    config.sla.files = [p if p.is_absolute() else base / p for p in config.sla.files]
     config.faults.rules_files = [
         p if p.is_absolute() else base / p for p in config.faults.rules_files
     ]

@@ -1,8 +1,15 @@
-"""Running the collector: database, inventory, ingest worker, MQTT session and the API."""
+"""Running the collector: database, inventory, ingest worker, MQTT session and the API.
+
+Under systemd (``Type=notify``) ``serve()`` reports READY=1 once the API listens, and
+WATCHDOG=1 while the ingest worker is alive and not stuck (it may be retrying a failing
+TSDB; that is not stuck). Old (agent, seq) dedupe records are pruned every
+``ingest.dedupe_prune_every_s``.
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from datetime import UTC, datetime
@@ -11,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from agent.sdnotify import Notifier
 from collector.config import CollectorConfig
 from collector.db.session import Database, open_database
 from collector.faults import FaultTracker
@@ -18,10 +26,15 @@ from collector.ingest.pipeline import Clock, IngestPipeline
 from collector.ingest.stats import IngestStats
 from collector.ingest.subscriber import Subscriber
 from collector.ingest.tsdb import TsdbWriter
-from collector.rules.engine import RuleEngine
-from collector.rules.model import load_rules
+from collector.maintenance import MaintenanceCalendar
+from collector.rules.book import RuleBook
+from collector.rules.model import load_rule_pack
+from collector.sla.runtime import SlaTicker, load_sla_data
+from collector.workflow import ServiceHooks, Workflow
 
 log = logging.getLogger(__name__)
+
+WORKER_STALL_S = 90.0  # no sign of life from the ingest worker for this long = hung
 
 
 class CollectorService:
@@ -32,21 +45,31 @@ class CollectorService:
         self.clock = clock
         self.registry = CollectorRegistry()
         self.stats = IngestStats(self.registry)
-        self.rules = load_rules(config.faults.rules_files)
+        self.rule_pack = load_rule_pack(config.faults.rules_files)
+        self.rules = [rule for rule in self.rule_pack if rule.enabled]
         self.db: Database = open_database(config.database.url)
         self._sync_inventory()
+        # One workflow (SLA hooks, maintenance calendar) for the fault tracker and the API.
+        load_sla_data(self.db, clock(), config.sla.files)
+        self.sla = SlaTicker.build(self.db, config.sla, clock)
+        self.workflow = Workflow(
+            hooks=ServiceHooks(self.sla.service), calendar=MaintenanceCalendar(config.timezone)
+        )
         self.tsdb = TsdbWriter(config.tsdb)
         self.pipeline = IngestPipeline(
             self.db,
             self.tsdb,
-            FaultTracker(RuleEngine(self.rules)),
+            FaultTracker(RuleBook(self.rule_pack), self.workflow, self.workflow.calendar),
             self.stats,
             config.ingest,
             clock,
         )
-        self.subscriber = Subscriber(config.mqtt, self.pipeline.submit)
+        self.subscriber = Subscriber(
+            config.mqtt, self.pipeline.submit, on_session_lost=self.stats.sessions_lost.inc
+        )
         self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
         self._next_silence_check = 0.0
+        self._next_prune = 0.0
 
     def _sync_inventory(self) -> None:
         if self.config.inventory_file is None:
@@ -63,8 +86,20 @@ class CollectorService:
     def _work(self) -> None:
         self.pipeline.run(self.subscriber.ack, tick=self._tick)
 
+    def healthy(self) -> bool:
+        """The ingest worker runs and showed a sign of life recently."""
+        stalled_s = time.monotonic() - self.pipeline.heartbeat_s
+        return self._worker.is_alive() and stalled_s < WORKER_STALL_S
+
     def _tick(self) -> None:
+        self.sla.tick()  # breaches, escalations, notification delivery (each at its period)
         now = time.monotonic()
+        if now >= self._next_prune:
+            self._next_prune = now + self.config.ingest.dedupe_prune_every_s
+            try:
+                self.pipeline.prune_dedupe()
+            except Exception as exc:
+                log.error("pruning old dedupe records failed: %s", exc)
         if now < self._next_silence_check:
             return
         self._next_silence_check = now + self.config.faults.evaluate_every_s
@@ -82,8 +117,22 @@ class CollectorService:
 
     def app(self) -> FastAPI:
         from collector.api.app import create_app
+        from collector.web import WebSettings
 
-        return create_app(self.db, self.registry)
+        web = WebSettings(
+            tsdb_url=self.config.tsdb.url if self.config.tsdb.enabled else None,
+            timezone=self.config.timezone,
+        )
+        app = create_app(
+            self.db,
+            self.registry,
+            web=web,
+            workflow=self.workflow,
+            rule_pack=self.rule_pack,
+            clock=self.clock,
+        )
+        app.state.sla = self.sla.service  # the routes use the configured calendar
+        return app
 
     def serve(self) -> None:
         """Start ingest and serve the API until SIGINT/SIGTERM."""
@@ -94,10 +143,46 @@ class CollectorService:
                 host=self.config.api.host,
                 port=self.config.api.port,
                 log_level="warning",
+                # Open dashboards hold live (SSE) streams: do not wait for them to end.
+                timeout_graceful_shutdown=3,
             )
         )
         log.info("API on http://%s:%d", self.config.api.host, self.config.api.port)
+        supervisor = _Supervisor(self, server, Notifier())
+        supervisor.start()
+        if threading.current_thread() is threading.main_thread():
+            # uvicorn re-raises the stop signal after its own shutdown; with the default
+            # handler that would end the process before ingest is stopped below.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, lambda *_: None)
         try:
             server.run()
         finally:
+            supervisor.stop()
             self.stop()
+
+
+class _Supervisor(threading.Thread):
+    """Tells systemd READY=1 once the API listens, then WATCHDOG=1 while ingest is healthy."""
+
+    def __init__(self, service: CollectorService, server: uvicorn.Server, notifier: Notifier):
+        super().__init__(name="sd-notify", daemon=True)
+        self._service = service
+        self._server = server
+        self._notifier = notifier
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._server.started:
+            if self._done.wait(0.05):
+                return
+        self._notifier.ready("collector ingesting")
+        period_s = self._notifier.watchdog_interval_s
+        while period_s is not None and not self._done.is_set():
+            if self._service.healthy():
+                self._notifier.watchdog()
+            self._done.wait(period_s)
+
+    def stop(self) -> None:
+        self._notifier.stopping()
+        self._done.set()
