@@ -1,7 +1,7 @@
 """The agent's configuration: one YAML file, validated strictly before any socket opens.
 
 Every section is a pydantic model with ``extra="forbid"``, so a misspelt key is an error that
-names the file and the key. Secrets (MQTT password, SNMP communities and keys) are
+names the file and the key. Secrets (MQTT password, SNMP communities and v3 keys) are
 ``SecretStr`` and print as ``**********``. The commented reference is ``examples/agent.yaml``.
 """
 
@@ -69,13 +69,117 @@ class SpoolConfig(_Section):
     backlog_rate_per_s: float = Field(
         default=20.0, gt=0, description="Backlog messages sent per second after a reconnect."
     )
+    replay_window_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="Acknowledged messages are kept this long and re-sent after every "
+        "reconnect, so a broker crash that loses its newest messages loses nothing "
+        "(the collector drops the duplicates); 0 = forget a message at its PUBACK.",
+    )
+
+
+class HealthHttpConfig(_Section):
+    """An optional local Prometheus endpoint with the agent's own counters (``/metrics``)."""
+
+    enabled: bool = False
+    host: str = Field(default="127.0.0.1", description="Keep it on loopback unless scraped.")
+    port: int = Field(default=9721, ge=1, le=65535)
+
+
+AuthProtocol = Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"]
+PrivProtocol = Literal["des", "aes", "aes192", "aes256", "aes192c", "aes256c"]
+SecurityLevel = Literal["noAuthNoPriv", "authNoPriv", "authPriv"]
+_V3_FIELDS = (
+    "username",
+    "security_level",
+    "auth_protocol",
+    "auth_key",
+    "priv_protocol",
+    "priv_key",
+)
+_MIN_KEY_CHARS = 8  # RFC 3414 2.6: shorter pass phrases are refused by SNMP engines
 
 
 class SnmpCredential(_Section):
-    """How to talk to a device; kept apart from device profiles, like snmp_exporter's auths."""
+    """How to talk to a device; kept apart from device profiles, like snmp_exporter's auths.
 
-    version: Literal["v2c"] = "v2c"
-    community: SecretStr = SecretStr("public")
+    ``v2c``: a community (default ``public``). ``v3``: a USM user; ``security_level`` follows
+    from the keys given when it is left out. Keys and communities are ``SecretStr``: they
+    print as ``**********`` and no error message ever contains them.
+    """
+
+    version: Literal["v2c", "v3"] = "v2c"
+    community: SecretStr | None = Field(default=None, description="v2c; default 'public'.")
+    username: str | None = Field(default=None, min_length=1, max_length=32, description="v3.")
+    security_level: SecurityLevel | None = Field(
+        default=None, description="v3; default: authPriv with priv_key, authNoPriv with auth_key."
+    )
+    auth_protocol: AuthProtocol | None = None
+    auth_key: SecretStr | None = None
+    priv_protocol: PrivProtocol | None = None
+    priv_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _check_version_fields(self) -> SnmpCredential:
+        if self.version == "v2c":
+            given = [name for name in _V3_FIELDS if getattr(self, name) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for version: v3 (this is v2c)")
+            if self.community is None:
+                self.community = SecretStr("public")
+            return self
+        if self.community is not None:
+            raise ValueError("community: only for version: v2c; v3 uses username and keys")
+        if self.username is None:
+            raise ValueError("version: v3 needs a username")
+        self._check_v3_keys()
+        return self
+
+    def _check_v3_keys(self) -> None:
+        if self.priv_key is not None and self.auth_key is None:
+            raise ValueError(
+                "priv_key needs auth_key: SNMPv3 has no privacy without authentication"
+            )
+        for key, protocol in (("auth_key", "auth_protocol"), ("priv_key", "priv_protocol")):
+            secret: SecretStr | None = getattr(self, key)
+            if (secret is None) != (getattr(self, protocol) is None):
+                raise ValueError(f"{key} and {protocol} go together: give both or neither")
+            if secret is not None and len(secret.get_secret_value()) < _MIN_KEY_CHARS:
+                raise ValueError(f"{key}: must be at least {_MIN_KEY_CHARS} characters (RFC 3414)")
+        implied: SecurityLevel = (
+            "authPriv" if self.priv_key else "authNoPriv" if self.auth_key else "noAuthNoPriv"
+        )
+        if self.security_level is None:
+            self.security_level = implied
+        elif self.security_level != implied:
+            needs = {
+                "authPriv": "auth_key and priv_key",
+                "authNoPriv": "auth_key and no priv_key",
+                "noAuthNoPriv": "no auth_key and no priv_key",
+            }[self.security_level]
+            raise ValueError(f"security_level: {self.security_level} needs {needs}")
+
+
+class TrapConfig(_Section):
+    """The SNMP trap (notification) listener; see docs/snmp.md."""
+
+    enabled: bool = False
+    listen_address: str = Field(
+        default="0.0.0.0", description="Address to receive traps on; '::' for IPv6."
+    )
+    port: int = Field(
+        default=1162, ge=1, le=65535, description="162 is standard but needs privileges."
+    )
+    credentials: list[str] | None = Field(
+        default=None,
+        description="Names under snmp.credentials accepted for traps; null = all of them.",
+    )
+    batch_s: float = Field(
+        default=0.5, gt=0, le=60, description="Traps within this time go out in one message."
+    )
+    max_pending: int = Field(
+        default=1000, ge=1, le=100_000, description="Events waiting beyond this are dropped."
+    )
 
 
 class SnmpConfig(_Section):
@@ -86,6 +190,20 @@ class SnmpConfig(_Section):
     retries: int = Field(default=1, ge=0, le=5)
     concurrency: int = Field(default=32, ge=1, le=1024)
     max_repetitions: int = Field(default=25, ge=1, le=100)
+    max_rows_per_table: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="A longer table walk is cut off."
+    )
+    traps: TrapConfig = Field(default_factory=TrapConfig)
+
+    @model_validator(mode="after")
+    def _check_trap_credentials(self) -> SnmpConfig:
+        unknown = [n for n in self.traps.credentials or [] if n not in self.credentials]
+        if unknown:
+            raise ValueError(
+                f"traps.credentials names {', '.join(map(repr, unknown))}, "
+                f"which are not under snmp.credentials"
+            )
+        return self
 
 
 class DeviceConfig(_Section):
@@ -117,6 +235,7 @@ class AgentConfig(_Section):
     host: HostConfig = Field(default_factory=HostConfig)
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     snmp: SnmpConfig = Field(default_factory=SnmpConfig)
+    health_http: HealthHttpConfig = Field(default_factory=HealthHttpConfig)
     devices: list[DeviceConfig] = Field(default_factory=list)
     profiles_dirs: list[Path] = Field(
         default_factory=list, description="Extra profile folders, searched before built-ins."

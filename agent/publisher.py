@@ -8,6 +8,10 @@ connection came up go at once (the room's current health first), the backlog fro
 drains oldest-first at ``spool.backlog_rate_per_s`` so a room coming back does not flood
 the broker.
 
+On every connect the spool's acknowledged messages kept for replay (``spool.replay_window_s``)
+are made pending again and go out first in the backlog lane: a broker that crashed may have
+acknowledged them and lost them before its next persistence save.
+
 Retained status: ``online`` on every connect, ``offline`` as the Last Will (set anew before
 each connect so each carries its own seq) and on a clean stop. The retained inventory is
 re-sent on every connect and whenever it changes. Status and inventory are not spooled: a
@@ -24,7 +28,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, Literal, cast
@@ -45,6 +49,19 @@ log = logging.getLogger(__name__)
 
 InventoryBuilder = Callable[[int], wire.InventoryMessage]
 _PUMP_TICK_S = 0.2
+# With nothing spooled and nothing in flight the pump sleeps until woken (a message spooled,
+# a connect, a PUBACK); this is only a safety net. Ticking at _PUMP_TICK_S then cost an idle
+# agent two spool queries every 0.2 s: ~15 % of its CPU (bench/agent_footprint.py).
+_IDLE_TICK_S = 5.0
+
+
+# Settings a live connection was made with: changing one needs a new connection.
+_CONNECTION_FIELDS = ("host", "port", "username", "tls", "keepalive_s", "session_expiry_s")
+
+
+def needs_new_connection(old: AgentConfig, new: AgentConfig) -> bool:
+    """True when ``new`` changes how the broker is reached, not just credentials or rates."""
+    return any(getattr(old.mqtt, f) != getattr(new.mqtt, f) for f in _CONNECTION_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -61,11 +78,11 @@ class _TokenBucket:
         self._rate_per_s = rate_per_s
         self._capacity = max(1.0, rate_per_s)
         self._tokens = self._capacity
-        self._clock_s = clock_s
+        self.clock_s = clock_s
         self._last_s = clock_s()
 
     def take(self, wanted: int) -> int:
-        now_s = self._clock_s()
+        now_s = self.clock_s()
         elapsed_s = max(0.0, now_s - self._last_s)
         self._tokens = min(self._capacity, self._tokens + elapsed_s * self._rate_per_s)
         self._last_s = now_s
@@ -146,6 +163,28 @@ class Publisher:
         self._live_after_seq = 0
         self._wake.set()
 
+    def reconfigure(self, config: AgentConfig) -> None:
+        """Apply a reloaded config that keeps the connection (see ``needs_new_connection``):
+        the password is used from the next connect on, rates and limits at once."""
+        mqtt_config = config.mqtt
+        password = mqtt_config.password.get_secret_value() if mqtt_config.password else None
+        self._client.username_pw_set(config.mqtt_username, password)
+        self._client.max_inflight_messages_set(mqtt_config.max_inflight)
+        cast(Any, self._client).reconnect_delay_set(
+            min_delay=mqtt_config.reconnect_min_s, max_delay=mqtt_config.reconnect_max_s
+        )
+        with self._lock:
+            self._config = config
+            self._max_inflight = mqtt_config.max_inflight
+            self._backlog = _TokenBucket(config.spool.backlog_rate_per_s, self._backlog.clock_s)
+        self._wake.set()
+
+    def adopt_counters(self, previous: Publisher) -> None:
+        """Continue the totals of the publisher this one replaces (a config reload)."""
+        with self._lock:
+            self._counts = asdict(previous.counters())
+            self._ever_connected = previous._ever_connected
+
     def publish_inventory(self, build: InventoryBuilder) -> None:
         """Publish the retained inventory now (if connected) and again on every connect."""
         self._inventory = build
@@ -157,11 +196,14 @@ class Publisher:
         with self._lock:
             return self._lock.wait_for(lambda: not self._seq_by_mid, timeout_s)
 
-    def stop(self, reason: str = "stopped", timeout_s: float = 5.0) -> None:
+    def stop(
+        self, reason: str = "stopped", timeout_s: float = 5.0, *, announce_offline: bool = True
+    ) -> None:
         """Flush the spool, publish the retained ``offline`` status, disconnect cleanly.
 
         Flushing and waiting for PUBACKs take at most ``timeout_s``; what is still spooled
-        then stays on disk for the next start.
+        then stays on disk for the next start. ``announce_offline=False`` (a publisher
+        replaced by a config reload) leaves the status alone: a new connection follows.
         """
         deadline_s = time.monotonic() + timeout_s
         self._stopping = True
@@ -170,8 +212,9 @@ class Publisher:
             self._pump_thread.join(timeout_s)
         if self._connected:
             self._flush(deadline_s)
-            offline = partial(self._status, state="offline", reason=reason)
-            self._publish_retained(wire.Kind.STATUS, offline)
+            if announce_offline:
+                offline = partial(self._status, state="offline", reason=reason)
+                self._publish_retained(wire.Kind.STATUS, offline)
             self.wait_idle(max(0.1, deadline_s - time.monotonic()))
         self._client.disconnect()  # a normal DISCONNECT: the broker drops the Last Will
         self._client.loop_stop()
@@ -267,9 +310,13 @@ class Publisher:
         if self._inventory is not None:
             self._publish_retained(wire.Kind.INVENTORY, self._inventory)
         try:
+            replayed = self._spool.requeue_acknowledged()
             self._live_after_seq = self._spool.last_seq()
         except SpoolError as exc:
             self._failures.failed("spool", exc)
+        else:
+            if replayed:
+                log.debug("re-sending %d recently acknowledged messages", replayed)
         self._connected = True
         self._wake.set()
 
@@ -347,19 +394,22 @@ class Publisher:
     # -- the pump thread ---------------------------------------------------------------
 
     def _pump_loop(self) -> None:
+        idle = False
         while not self._stopping:
-            self._wake.wait(_PUMP_TICK_S)
+            self._wake.wait(_IDLE_TICK_S if idle else _PUMP_TICK_S)
             self._wake.clear()
+            idle = False
             if self._stopping or not self._connected:
                 continue
             try:
-                self._pump_once()
+                idle = self._pump_once()
             except SpoolError as exc:
                 self._failures.failed("spool read", exc)
             else:
                 self._failures.ok("spool read")
 
-    def _pump_once(self) -> None:
+    def _pump_once(self) -> bool:
+        """Hand what may go now to paho; True when the spool had nothing to send at all."""
         with self._lock:
             inflight = {seq for seq in self._seq_by_mid.values() if seq is not None}
         free = self._max_inflight - len(inflight)
@@ -368,8 +418,9 @@ class Publisher:
         backlog = self._fresh(backlog_wanted, inflight, through_seq=self._live_after_seq)
         for message in live + backlog:
             if not self._connected or self._stopping:
-                return
+                return False
             self._hand_to_paho(message)
+        return not inflight and not live and not backlog and backlog_wanted > 0
 
     def _fresh(
         self, limit: int, inflight: set[int], after_seq: int = 0, through_seq: int | None = None

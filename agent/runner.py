@@ -2,6 +2,10 @@
 spools one MetricsMessage (plus an EventsMessage when something happened) and wakes the
 publisher; it keeps the retained inventory current and stops cleanly on request.
 
+A reloaded configuration (``reconfigure``) is switched to between two cycles: the spool,
+its sequence numbers and the counters carry on; the broker connection is kept unless the
+new file changes how the broker is reached.
+
 Time comes from an injected monotonic clock and sleep, so tests run many cycles at once.
 Failures of a part (the SNMP poller, the spool's disk) are logged once and worked around:
 a spool that cannot be opened or written is replaced by one in memory, so a full disk,
@@ -23,7 +27,7 @@ from typing import Protocol, TypeVar
 
 from agent import __version__, wire
 from agent.config import AgentConfig, SpoolConfig
-from agent.errors import SpoolError
+from agent.errors import AgentError, SpoolError
 from agent.host import HOST_DEVICE, HostProbe
 from agent.publisher import Publisher
 from agent.selfhealth import AgentCounters, FailureLog
@@ -32,6 +36,7 @@ from agent.spool import SPOOL_FILE, Spool, SpoolCorruptError, open_in_memory
 log = logging.getLogger(__name__)
 
 IDENTIFY_EVERY_S = 3600.0  # re-read device identities (firmware after an update) this often
+STALL_GRACE_S = 60.0  # a cycle may overrun its interval by this much before the loop counts as hung
 _MEMORY_SPOOL_MAX_BYTES = 16 * 1024 * 1024
 
 
@@ -41,6 +46,22 @@ class DevicePoller(Protocol):
     async def poll_all(self, deadline_s: float | None = None) -> list[wire.DeviceSample]: ...
 
     async def identify(self) -> list[wire.DeviceInfo]: ...
+
+    def close(self) -> None: ...
+
+
+class TrapSource(Protocol):
+    """What the runner needs from the trap listener (agent.snmp.traps.TrapListener)."""
+
+    async def start(self) -> None: ...
+
+    async def next_batch(self) -> list[wire.Event]: ...
+
+    def take_pending(self) -> list[wire.Event]: ...
+
+    def counters(self) -> dict[str, int]: ...
+
+    async def reconfigure(self, config: AgentConfig, poller: DevicePoller | None) -> None: ...
 
     def close(self) -> None: ...
 
@@ -60,10 +81,12 @@ class Runner:
         host_probe: HostProbe | None,
         poller: DevicePoller | None = None,
         *,
+        traps: TrapSource | None = None,
         clock_s: Callable[[], float] = time.monotonic,
         sleep: Sleep | None = None,
         now: Callable[[], datetime] = wire.now,
     ) -> None:
+        self._traps = traps
         self._config = config
         self._spool = spool
         self._publisher = publisher
@@ -77,6 +100,27 @@ class Runner:
         self._inventory_devices: list[wire.DeviceInfo] | None = None
         self._identified_at_s: float | None = None
         self._unreachable: set[str] = set()
+        self._cycle_lock = asyncio.Lock()
+        self.started = asyncio.Event()
+        """Set once the first cycle is spooled (the service is then ready)."""
+        self.last_progress_s = clock_s()
+
+    @property
+    def config(self) -> AgentConfig:
+        return self._config
+
+    @property
+    def spool(self) -> Spool:
+        return self._spool
+
+    @property
+    def publisher(self) -> Publisher:
+        return self._publisher
+
+    def progressing(self) -> bool:
+        """False when no cycle ended for two intervals plus a grace period: the loop hangs."""
+        limit_s = 2 * self._config.interval_s + STALL_GRACE_S
+        return self._clock_s() - self.last_progress_s < limit_s
 
     async def run(self, stop: asyncio.Event, max_cycles: int | None = None) -> None:
         """Publish, poll every ``interval_s`` until ``stop`` is set, then shut down cleanly."""
@@ -91,21 +135,69 @@ class Runner:
             self._spool.location,
         )
         self._publisher.start()
+        forwarding = await self._start_traps()
         try:
             next_due_s = self._clock_s()
             while not stop.is_set() and (max_cycles is None or self.counters.cycles < max_cycles):
                 await self.run_cycle()
+                self.started.set()
                 next_due_s = _next_due(next_due_s, self._config.interval_s, self._clock_s())
                 await self._wait(next_due_s - self._clock_s(), stop)
         finally:
+            await self._stop_traps(forwarding)
             await asyncio.to_thread(self._shut_down, "stopped")
 
     async def run_cycle(self) -> wire.MetricsMessage:
         """One poll cycle: measure, spool, wake the publisher; returns what was spooled."""
+        async with self._cycle_lock:
+            message = await self._cycle()
+        self.last_progress_s = self._clock_s()
+        return message
+
+    async def reconfigure(
+        self,
+        config: AgentConfig,
+        host_probe: HostProbe | None,
+        poller: DevicePoller | None,
+        publisher: Publisher | None = None,
+    ) -> None:
+        """Switch to a reloaded ``config`` between two cycles, with parts built from it.
+
+        ``publisher`` replaces the current one when the broker is reached differently
+        (``agent.publisher.needs_new_connection``); otherwise the connection is kept and
+        only credentials and rates change. Identity (agent id, state dir) must not change:
+        the caller checks that before building anything.
+        """
+        async with self._cycle_lock:
+            old_poller, old_publisher = self._poller, self._publisher
+            self._config, self._host_probe, self._poller = config, host_probe, poller
+            limits = config.spool if self._spool.persistent else _memory_spool_config(config)
+            self._spool.reconfigure(limits)
+            if publisher is None:
+                await asyncio.to_thread(old_publisher.reconfigure, config)
+            else:
+                publisher.adopt_counters(old_publisher)
+                await asyncio.to_thread(old_publisher.stop, "reconfiguring", announce_offline=False)
+                publisher.use_spool(self._spool)
+                self._publisher = publisher
+                publisher.start()
+            self._identified_at_s = None  # identify with the new device list next cycle
+            self._inventory_devices = None  # and publish the inventory again
+        if self._traps is not None:
+            await self._traps.reconfigure(config, poller)
+        if old_poller is not None and old_poller is not poller:
+            old_poller.close()
+
+    def health_snapshot(self) -> dict[str, float]:
+        """The agent's own counters as they are now, for the local ``/metrics`` endpoint."""
+        metrics = dict(self._agent_sample().metrics)
+        metrics["connected"] = float(self._publisher.connected)
+        return metrics
+
+    async def _cycle(self) -> wire.MetricsMessage:
         ts = self._now()
         started_s = self._clock_s()
         host, devices = await asyncio.gather(self._collect_host(), self._poll_devices())
-        await self._refresh_inventory_if_due(devices)
         self.counters.cycles += 1
         self.counters.cycle_duration_ms = (self._clock_s() - started_s) * 1000.0
         samples = [*host, *devices, self._agent_sample()]
@@ -121,6 +213,9 @@ class Runner:
         )
         self._spool_events()
         self._publisher.notify()
+        # After the metrics are on their way: identifying waits for every device that is
+        # still down, and a fault must not wait for that (bench/detection_latency.py).
+        await self._refresh_inventory_if_due(devices)
         return message
 
     # -- measuring ---------------------------------------------------------------------
@@ -161,6 +256,9 @@ class Runner:
         self.counters.publish_failures = published.publish_failures
         self.counters.reconnects = published.reconnects
         self.counters.spool_in_memory = int(not self._spool.persistent)
+        if self._traps is not None:
+            for name, value in self._traps.counters().items():
+                setattr(self.counters, name, value)
         return self.counters.to_sample()
 
     # -- spooling ----------------------------------------------------------------------
@@ -197,6 +295,52 @@ class Runner:
         self._publisher.use_spool(self._spool)
         with contextlib.suppress(SpoolError):
             failed.close()  # what it holds stays on disk for the next start
+
+    # -- traps -------------------------------------------------------------------------
+
+    async def _start_traps(self) -> asyncio.Task[None] | None:
+        if self._traps is None:
+            return None
+        try:
+            await self._traps.start()
+        except AgentError as exc:  # e.g. the port is taken: the metrics go on without traps
+            log.error("%s; running without traps", exc)
+            return None
+        return asyncio.create_task(self._forward_traps(), name="roomwatch-traps")
+
+    async def _forward_traps(self) -> None:
+        """Spool each batch of trap events as one EventsMessage and wake the publisher."""
+        assert self._traps is not None
+        while True:
+            events = await self._traps.next_batch()
+            try:
+                self._spool_trap_events(events)
+            except Exception as exc:  # keep listening; the next batch may get through
+                self._failures.failed("trap events", f"{type(exc).__name__}: {exc}")
+            else:
+                self._failures.ok("trap events")
+
+    def _spool_trap_events(self, events: list[wire.Event]) -> None:
+        if not events:
+            return
+        ts = self._now()
+        self._spool_message(
+            wire.Kind.EVENTS,
+            lambda seq: wire.EventsMessage(
+                agent=self._config.agent_id, seq=seq, ts=ts, events=events
+            ),
+        )
+        self._publisher.notify()
+
+    async def _stop_traps(self, forwarding: asyncio.Task[None] | None) -> None:
+        if forwarding is not None:
+            forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forwarding
+        if self._traps is not None:
+            with contextlib.suppress(Exception):  # stopping goes on whatever happens here
+                self._spool_trap_events(self._traps.take_pending())
+            self._traps.close()
 
     # -- inventory ---------------------------------------------------------------------
 
@@ -263,7 +407,11 @@ class Runner:
             left = -1
         self._spool.close()
         log.info(
-            "agent %s %s; %d messages kept for the next start", self._config.agent_id, reason, left
+            "agent %s %s after %d cycles; %d messages kept for the next start",
+            self._config.agent_id,
+            reason,
+            self.counters.cycles,
+            left,
         )
 
 

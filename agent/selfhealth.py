@@ -29,6 +29,11 @@ class AgentCounters:
     reconnects: int = 0
     device_timeouts: int = 0
     spool_in_memory: int = 0  # 1 when the disk spool failed and messages live in memory
+    traps_received: int = 0  # SNMP traps (agent.snmp.traps.TrapStats)
+    traps_unknown: int = 0
+    traps_unresolved: int = 0
+    traps_rejected: int = 0
+    traps_dropped: int = 0
 
     def to_sample(self) -> DeviceSample:
         metrics = {f.name: float(getattr(self, f.name)) for f in fields(self)}

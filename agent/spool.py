@@ -9,9 +9,17 @@ so ``seq`` grows across restarts. A store created from scratch (first start, a l
 corrupt file, the in-memory fallback) starts its numbers at the current Unix time in
 milliseconds, so they stay above anything an earlier store sent (unless the clock went back).
 
-The spool is bounded by bytes and age; when full the oldest messages go first and a
-persistent counter records how many were dropped. Every SQLite failure becomes a SpoolError
-(SpoolCorruptError for a damaged file) that says which file and what went wrong.
+A PUBACK only says the *broker* has the message. A broker that crashes (SIGKILL, power cut)
+loses what arrived since its last persistence save, so with ``replay_window_s`` > 0 an
+acknowledged message is only marked as such and kept for that long (counted back from the
+newest acknowledgement); ``requeue_acknowledged`` makes the kept ones pending again, which
+the publisher does on every connect. The collector is idempotent on (agent, seq), so the
+re-sent copies cost a duplicate each and close the broker's crash window.
+
+The spool is bounded by bytes and age; when full, acknowledged messages go first, then the
+oldest pending ones, and a persistent counter records how many pending ones were dropped.
+Every SQLite failure becomes a SpoolError (SpoolCorruptError for a damaged file) that says
+which file and what went wrong.
 """
 
 from __future__ import annotations
@@ -41,10 +49,14 @@ CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
     created_s REAL NOT NULL,
-    payload BLOB NOT NULL
+    payload BLOB NOT NULL,
+    acked_s REAL
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+_ACKED_INDEX = (
+    "CREATE INDEX IF NOT EXISTS messages_acked ON messages (acked_s) WHERE acked_s IS NOT NULL"
+)
 
 
 class SpoolCorruptError(SpoolError):
@@ -62,8 +74,13 @@ class SpooledMessage:
 @dataclass(frozen=True)
 class SpoolStats:
     depth: int
+    """Messages waiting for the broker's PUBACK."""
     bytes: int
+    """Payload bytes stored, acknowledged ones kept for replay included."""
     dropped: int
+    """Pending messages dropped because the spool was full or they were too old (ever)."""
+    replayable: int = 0
+    """Acknowledged messages kept for replay after the next reconnect."""
 
 
 class Spool:
@@ -82,6 +99,7 @@ class Spool:
         self.location = str(location)
         self._max_bytes = config.max_bytes
         self._max_age_s = config.max_age_s
+        self._replay_window_s = config.replay_window_s
         self._clock_s = clock_s
         self._lock = threading.Lock()
         self._full_log = FailureLog(log)
@@ -103,6 +121,13 @@ class Spool:
     @property
     def persistent(self) -> bool:
         return self.location != ":memory:"
+
+    def reconfigure(self, config: SpoolConfig) -> None:
+        """Apply new limits (a config reload); they take effect from the next append."""
+        with self._lock:
+            self._max_bytes = config.max_bytes
+            self._max_age_s = config.max_age_s
+            self._replay_window_s = config.replay_window_s
 
     def reserve(self) -> int:
         """A fresh sequence number for a message that is not spooled (status, inventory)."""
@@ -134,7 +159,7 @@ class Spool:
         with self._lock, self._guard("read messages"):
             rows = self._conn.execute(
                 "SELECT seq, kind, payload, created_s FROM messages"
-                " WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                " WHERE seq > ? AND seq <= ? AND acked_s IS NULL ORDER BY seq LIMIT ?",
                 (after_seq, upper, limit),
             ).fetchall()
         return [
@@ -143,14 +168,37 @@ class Spool:
         ]
 
     def commit(self, seq: int) -> bool:
-        """Forget a message the broker acknowledged; False if it was already gone."""
-        with self._transaction("delete an acknowledged message"):
-            row = self._conn.execute(
-                "DELETE FROM messages WHERE seq = ? RETURNING length(payload)", (seq,)
-            ).fetchone()
-            if row is not None:
-                self._bytes -= int(row[0])
+        """The broker acknowledged ``seq``: forget it, or keep it for replay (see the module
+        docstring); False if it was no longer pending."""
+        now_s = self._clock_s()
+        with self._transaction("commit an acknowledged message"):
+            if self._replay_window_s > 0:
+                row = self._conn.execute(
+                    "UPDATE messages SET acked_s = ? WHERE seq = ? AND acked_s IS NULL"
+                    " RETURNING seq",
+                    (now_s, seq),
+                ).fetchone()
+                self._bytes -= self._delete_returning_size(
+                    "DELETE FROM messages WHERE acked_s < ? RETURNING length(payload)",
+                    (now_s - self._replay_window_s,),
+                )
+            else:
+                row = self._conn.execute(
+                    "DELETE FROM messages WHERE seq = ? AND acked_s IS NULL"
+                    " RETURNING length(payload)",
+                    (seq,),
+                ).fetchone()
+                if row is not None:
+                    self._bytes -= int(row[0])
         return row is not None
+
+    def requeue_acknowledged(self) -> int:
+        """Make the acknowledged messages kept for replay pending again; how many."""
+        with self._transaction("requeue acknowledged messages"):
+            cursor = self._conn.execute(
+                "UPDATE messages SET acked_s = NULL WHERE acked_s IS NOT NULL"
+            )
+        return int(cursor.rowcount or 0)
 
     def last_seq(self) -> int:
         """The highest sequence number handed out so far (0 for none)."""
@@ -159,11 +207,12 @@ class Spool:
 
     def stats(self) -> SpoolStats:
         with self._lock, self._guard("read"):
-            depth = int(self._scalar("SELECT COUNT(*) FROM messages"))
-            dropped = int(
-                self._scalar("SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'dropped'")
+            depth = int(self._scalar("SELECT COUNT(*) FROM messages WHERE acked_s IS NULL"))
+            replayable = int(
+                self._scalar("SELECT COUNT(*) FROM messages WHERE acked_s IS NOT NULL")
             )
-        return SpoolStats(depth=depth, bytes=self._bytes, dropped=dropped)
+            dropped = int(self._scalar(_DROPPED_SQL))
+        return SpoolStats(depth=depth, bytes=self._bytes, dropped=dropped, replayable=replayable)
 
     def close(self) -> None:
         with self._lock:
@@ -195,6 +244,10 @@ class Spool:
             conn.execute("PRAGMA synchronous = FULL")
             fresh = self._scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages'") == 0
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+            if "acked_s" not in columns:  # a spool written by an agent before replay existed
+                conn.execute("ALTER TABLE messages ADD COLUMN acked_s REAL")
+            conn.execute(_ACKED_INDEX)
             if fresh:
                 self._seed_sequence(int(self._clock_s() * 1000))
 
@@ -213,18 +266,10 @@ class Spool:
         return cursor.lastrowid
 
     def _make_room(self, keep_seq: int) -> None:
-        """Drop the oldest messages while over the byte budget or older than max age."""
-        oldest_allowed_s = self._clock_s() - self._max_age_s
-        dropped = 0
-        for seq, created_s, size in self._conn.execute(
-            "SELECT seq, created_s, length(payload) FROM messages WHERE seq < ? ORDER BY seq",
-            (keep_seq,),
-        ).fetchall():
-            if self._bytes <= self._max_bytes and created_s >= oldest_allowed_s:
-                break
-            self._conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
-            self._bytes -= int(size)
-            dropped += 1
+        """While over the byte budget or older than max age, drop acknowledged messages kept
+        for replay first (nothing is lost), then the oldest pending ones (counted)."""
+        self._drop_oldest(keep_seq, "acked_s IS NOT NULL")
+        dropped = self._drop_oldest(keep_seq, "acked_s IS NULL")
         if dropped:
             self._conn.execute(
                 "INSERT INTO counters (name, value) VALUES ('dropped', ?)"
@@ -234,6 +279,24 @@ class Spool:
             self._full_log.failed(f"spool {self.location}", "full or too old, dropping the oldest")
         else:
             self._full_log.ok(f"spool {self.location}")
+
+    def _drop_oldest(self, keep_seq: int, which: str) -> int:
+        oldest_allowed_s = self._clock_s() - self._max_age_s
+        dropped = 0
+        for seq, created_s, size in self._conn.execute(
+            "SELECT seq, created_s, length(payload) FROM messages"
+            f" WHERE seq < ? AND {which} ORDER BY seq",
+            (keep_seq,),
+        ).fetchall():
+            if self._bytes <= self._max_bytes and created_s >= oldest_allowed_s:
+                break
+            self._conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+            self._bytes -= int(size)
+            dropped += 1
+        return dropped
+
+    def _delete_returning_size(self, sql: str, params: tuple[Any, ...]) -> int:
+        return sum(int(size) for (size,) in self._conn.execute(sql, params).fetchall())
 
     def _last_seq(self) -> int:
         value = self._scalar("SELECT seq FROM sqlite_sequence WHERE name = 'messages'")

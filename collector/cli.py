@@ -1,4 +1,4 @@
-"""The ``roomwatch`` command: ``agent``, ``collector``, ``demo``, ``--version``."""
+"""The ``roomwatch`` command: ``agent``, ``collector``, ``demo``, ``broker``, ``--version``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 from agent import __version__
 from agent.errors import ConfigError
+from collector.api.users_cli import add_user_parser, run_user_command
+from collector.reports.cli import add_report_parser, run_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     collector = sub.add_parser("collector", help="run the central collector")
     collector.add_argument("--config", required=True, type=Path)
     collector.add_argument("--check", action="store_true", help="validate the config and exit")
+    add_user_parser(collector)  # roomwatch collector --config F user add NAME --role admin
     demo = sub.add_parser(
         "demo", help="simulated classrooms, broker, TSDB and collector on this machine"
     )
@@ -30,19 +33,68 @@ def main(argv: list[str] | None = None) -> int:
         "--interval", type=float, default=5.0, help="poll interval of the agents, seconds"
     )
     demo.add_argument("--workdir", type=Path, default=None, help="keep the demo's files here")
+    _add_broker_commands(sub)
+    add_report_parser(sub)  # roomwatch report --config F --site S --quarter 2026Q3 --out r.pdf
     args = parser.parse_args(argv)
 
+    if args.command == "broker":
+        return run_broker_command(args)
+    if args.command == "report":
+        return run_report(args)
     if args.command == "agent":
         from agent.__main__ import main as agent_main
 
         return agent_main(["--config", str(args.config), *(["--check"] if args.check else [])])
     if args.command == "collector":
+        if getattr(args, "collector_command", None) == "user":
+            return run_user_command(args.config, args)
         return run_collector(args.config, args.check)
     from collector.demo.run import run_demo
 
     return run_demo(
         duration_s=args.duration, rooms=args.rooms, interval_s=args.interval, workdir=args.workdir
     )
+
+
+def _add_broker_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    broker = sub.add_parser("broker", help="manage the broker's agent accounts")
+    actions = broker.add_subparsers(dest="broker_command", required=True)
+    add = actions.add_parser(
+        "add-agent",
+        help="give an agent a new generated password (add or rotate); prints it once",
+    )
+    add.add_argument("--passwd-file", required=True, type=Path, help="mosquitto password file")
+    add.add_argument("agent_id", help="the agent id, which is its MQTT username")
+    remove = actions.add_parser("remove-agent", help="delete an agent's account")
+    remove.add_argument("--passwd-file", required=True, type=Path, help="mosquitto password file")
+    remove.add_argument("agent_id")
+
+
+def run_broker_command(args: argparse.Namespace) -> int:
+    """add-agent / remove-agent on a mosquitto password file; the broker reloads on SIGHUP."""
+    from collector import mqttauth
+
+    try:
+        if args.broker_command == "add-agent":
+            password = mqttauth.generate_password()
+            replaced = mqttauth.set_password(args.passwd_file, args.agent_id, password)
+            action = "new password for" if replaced else "added"
+            print(
+                f"{action} {args.agent_id} in {args.passwd_file}; reload the broker "
+                "(systemctl reload mosquitto), then put this password in the agent's "
+                "mqtt.password (shown once):",
+                file=sys.stderr,
+            )
+            print(password)
+            return 0
+        if not mqttauth.remove_user(args.passwd_file, args.agent_id):
+            print(f"{args.agent_id}: not in {args.passwd_file}", file=sys.stderr)
+            return 1
+        print(f"removed {args.agent_id}; reload the broker", file=sys.stderr)
+        return 0
+    except mqttauth.AccountError as exc:
+        print(f"roomwatch broker: {exc}", file=sys.stderr)
+        return 2
 
 
 def run_collector(config_path: Path, check: bool) -> int:

@@ -14,7 +14,10 @@ from agent.host.base import CounterRates, ProbeReading
 from agent.wire import Event, TableRow
 from agent.wire import now as wall_now
 
-_ATTRS = ["pid", "name", "cmdline", "status", "create_time", "memory_info", "cpu_times"]
+# Every process is read only as far as matching needs; the rest for the few that match
+# (reading all of it for every process was most of the host probe's CPU time).
+_MATCH_ATTRS = ["pid", "name", "cmdline"]
+_DETAIL_ATTRS = ["status", "create_time", "memory_info", "cpu_times"]
 
 
 class ProcessProbe:
@@ -45,7 +48,12 @@ class ProcessProbe:
     def collect(self) -> ProbeReading:
         if not self._watches:
             return ProbeReading()
-        infos = [p.info for p in psutil.process_iter(_ATTRS)]
+        candidates = [
+            p
+            for p in psutil.process_iter(_MATCH_ATTRS)
+            if any(matches(w, p.info) for w in self._watches)
+        ]
+        infos = [i for i in map(_with_details, candidates) if i is not None]
         infos = [i for i in infos if i["status"] != psutil.STATUS_ZOMBIE]
         matched = {w.name: [i for i in infos if matches(w, i)] for w in self._watches}
         cpu_pct = self._cpu_pct_by_pid([i for found in matched.values() for i in found])
@@ -87,6 +95,14 @@ class ProcessProbe:
             attrs={"process": watch.name, "count": float(count), "required": float(watch.required)},
             at=self._now(),
         )
+
+
+def _with_details(process: psutil.Process) -> dict[str, Any] | None:
+    """The process's match attributes plus the details; None if it has gone meanwhile."""
+    try:
+        return {**process.info, **process.as_dict(_DETAIL_ATTRS)}
+    except psutil.NoSuchProcess:
+        return None
 
 
 def matches(watch: ProcessWatch, info: dict[str, Any]) -> bool:

@@ -1,22 +1,24 @@
 """SNMP requests over UDP with pysnmp's asyncio API: batched GETs, GETBULK walks, SETs.
 
-One ``SnmpEngine`` serves every device (one UDP socket, requests multiplexed). OIDs are
-numeric and replies are read without MIB lookups. Credentials become pysnmp auth data in
-exactly one place, ``_auth_data``, so SNMPv3 can be added there; communities are never
-logged or put in an error message.
+All devices share one ``SnmpEngine`` (one UDP socket, requests multiplexed), except that an
+SNMPv3 user name used with two different key sets gets a second engine: pysnmp keeps one
+USM user per user name and engine. OIDs are numeric and replies are read without MIB
+lookups. Credentials become pysnmp auth data only in ``agent.snmp.auth``; no community or
+key is ever logged or put in an error message. Walks are bounded: ``max_repetitions`` rows
+per GETBULK (halved when the device answers tooBig), ``max_rows`` rows per column, and a
+device that returns OIDs that do not increase is cut off with ``TableCutOff``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 from pyasn1.type import univ
 from pysnmp.hlapi.v3arch.asyncio import (
-    CommunityData,
     ContextData,
     ObjectIdentity,
     ObjectType,
@@ -30,8 +32,10 @@ from pysnmp.proto import errind, rfc1902, rfc1905
 
 from agent.config import SnmpCredential
 from agent.errors import AgentError
+from agent.snmp.auth import auth_data, credential_key
 
 OIDS_PER_GET = 30
+_SHARED_ENGINE = "shared"
 MAX_ROWS_PER_COLUMN = 10_000
 
 
@@ -41,6 +45,26 @@ class SnmpError(AgentError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class TableCutOff(SnmpError):
+    """A table walk was stopped early; ``rows`` holds what had been read (column -> rows)."""
+
+    def __init__(self, reason: str, rows: dict[str, dict[str, SnmpValue]]) -> None:
+        super().__init__(reason)
+        self.rows = rows
+
+
+# Reasons a user can act on, for what pysnmp reports about SNMPv3 (never with a key in it).
+_INDICATION_REASONS: dict[type[errind.ErrorIndication], str] = {
+    errind.RequestTimedOut: "timeout",
+    errind.WrongDigest: "authentication failed (wrong auth key or auth protocol)",
+    errind.UnknownUserName: "unknown SNMPv3 user",
+    errind.UnsupportedSecurityLevel: "security level not supported for this SNMPv3 user",
+    errind.DecryptionError: "decryption failed (wrong privacy key or privacy protocol)",
+    errind.NotInTimeWindow: "SNMPv3 message not in time window",
+    errind.UnknownEngineID: "SNMPv3 engine ID discovery failed",
+}
 
 
 class Counter(NamedTuple):
@@ -79,9 +103,27 @@ class SnmpTarget:
         return self.timeout_s * (self.retries + 1)
 
 
-def _auth_data(credential: SnmpCredential) -> CommunityData:
-    # The one place a credential becomes pysnmp auth data (SNMPv3 will branch here).
-    return CommunityData(credential.community.get_secret_value(), mpModel=1)
+def _auth_data(credential: SnmpCredential) -> Any:
+    return auth_data(credential)
+
+
+def new_engine(on_malformed: Callable[[], None] | None = None) -> SnmpEngine:
+    """An SnmpEngine that drops a datagram pysnmp cannot parse instead of raising from the
+    event loop's callback (which logs a traceback per datagram a garbage device sends)."""
+    engine = SnmpEngine()
+    dispatcher = engine.message_dispatcher
+    receive = dispatcher.receive_message
+
+    def receive_or_drop(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return receive(*args, **kwargs)
+        except Exception:  # malformed beyond what pysnmp catches itself: like a lost packet
+            if on_malformed is not None:
+                on_malformed()
+            return None
+
+    dispatcher.receive_message = receive_or_drop
+    return engine
 
 
 def to_python(value: Any) -> SnmpValue | None:
@@ -104,18 +146,26 @@ def to_python(value: Any) -> SnmpValue | None:
 
 
 class SnmpClient:
-    """GET, walk and SET against many devices through one engine.
+    """GET, walk and SET against many devices.
 
-    The engine belongs to the event loop it was first used in; used from another loop (a
-    test calling ``asyncio.run`` twice), it is replaced.
+    Engines belong to the event loop they were first used in; used from another loop (a
+    test calling ``asyncio.run`` twice), they are replaced.
     """
 
-    def __init__(self, max_repetitions: int = 25, oids_per_get: int = OIDS_PER_GET) -> None:
+    def __init__(
+        self,
+        max_repetitions: int = 25,
+        oids_per_get: int = OIDS_PER_GET,
+        max_rows: int = MAX_ROWS_PER_COLUMN,
+    ) -> None:
         self.max_repetitions = max_repetitions
         self.oids_per_get = oids_per_get
-        self._engine: SnmpEngine | None = None
+        self.max_rows = max_rows
+        self._engines: dict[str, SnmpEngine] = {}
+        self._user_keys: dict[str, str] = {}  # SNMPv3 user name -> its keys in the shared engine
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._transports: dict[tuple[str, int, float, int], UdpTransportTarget] = {}
+        self._engine_lock = asyncio.Lock()
+        self._transports: dict[tuple[str, str, int, float, int], UdpTransportTarget] = {}
 
     async def get(self, target: SnmpTarget, oids: Sequence[str]) -> dict[str, SnmpValue]:
         """Values of ``oids`` (in batches per PDU); OIDs the device does not serve are left out."""
@@ -126,27 +176,48 @@ class SnmpClient:
         return found
 
     async def walk_columns(
-        self, target: SnmpTarget, columns: Sequence[str]
+        self, target: SnmpTarget, columns: Sequence[str], expected_rows: int | None = None
     ) -> dict[str, dict[str, SnmpValue]]:
-        """Walk table columns together with GETBULK: column -> row index -> value."""
+        """Walk table columns together with GETBULK: column -> row index -> value.
+
+        ``expected_rows`` (what the last walk found) sizes the first request: repetitions
+        past a column's end return the next column's rows, which are decoded for nothing.
+        Raises TableCutOff (with the rows read so far) when a column has more than
+        ``max_rows`` rows or the device returns an OID that does not follow the previous one.
+        """
         rows: dict[str, dict[str, SnmpValue]] = {c: {} for c in columns}
         cursor = {c: c for c in dict.fromkeys(columns)}
+        repetitions = self.max_repetitions
+        if expected_rows is not None:
+            repetitions = max(1, min(repetitions, expected_rows + 1))  # +1 sees the end
         while cursor:
             active = list(cursor)
-            replies = await self._bulk(target, [cursor[c] for c in active])
+            replies = await self._bulk(target, [cursor[c] for c in active], repetitions)
+            repetitions = self.max_repetitions
             finished = {c for c in active if not replies}
             for position, (oid, value) in enumerate(replies):
                 column = active[position % len(active)]
                 if column in finished:
                     continue
-                index = _index_under(column, oid, after=cursor[column])
-                if index is None or len(rows[column]) >= MAX_ROWS_PER_COLUMN:
-                    finished.add(column)
+                if not oid.startswith(column + ".") or isinstance(value, rfc1905.EndOfMibView):
+                    finished.add(column)  # the walk has left the column: its normal end
                     continue
+                if not _oid_after(oid, cursor[column]):
+                    raise TableCutOff(
+                        f"walk of {column} cut off: the device returned {oid} after "
+                        f"{cursor[column]} (OIDs not increasing)",
+                        rows,
+                    )
+                if len(rows[column]) >= self.max_rows:
+                    raise TableCutOff(
+                        f"walk of {column} cut off at {self.max_rows} rows "
+                        f"(snmp.max_rows_per_table)",
+                        rows,
+                    )
                 cursor[column] = oid
                 converted = to_python(value)
                 if converted is not None:
-                    rows[column][index] = converted
+                    rows[column][oid[len(column) + 1 :]] = converted
             for column in finished:
                 del cursor[column]
         return rows
@@ -171,10 +242,11 @@ class SnmpClient:
         _raise_for(reply)
 
     def close(self) -> None:
-        """Release the engine's socket; the client can still be used afterwards."""
-        engine, self._engine, self._loop = self._engine, None, None
+        """Release the engines' sockets; the client can still be used afterwards."""
+        engines, self._engines, self._loop = self._engines, {}, None
+        self._user_keys.clear()
         self._transports.clear()
-        if engine is not None:
+        for engine in engines.values():
             # RuntimeError: its event loop is already closed, and with it the socket.
             with contextlib.suppress(RuntimeError):
                 engine.close_dispatcher()
@@ -202,28 +274,51 @@ class SnmpClient:
                 found[str(name)] = converted
         return found
 
-    async def _bulk(self, target: SnmpTarget, start_oids: list[str]) -> list[tuple[str, Any]]:
+    async def _bulk(
+        self, target: SnmpTarget, start_oids: list[str], repetitions: int
+    ) -> list[tuple[str, Any]]:
         engine, transport = await self._session(target)
         var_binds = [ObjectType(ObjectIdentity(oid)) for oid in start_oids]
-        reply = await bulk_cmd(
-            engine,
-            _auth_data(target.credential),
-            transport,
-            ContextData(),
-            0,
-            self.max_repetitions,
-            *var_binds,
-            lookupMib=False,
-        )
+        while True:
+            reply = await bulk_cmd(
+                engine,
+                _auth_data(target.credential),
+                transport,
+                ContextData(),
+                0,
+                repetitions,
+                *var_binds,
+                lookupMib=False,
+            )
+            if _status_name(reply) != "tooBig" or repetitions == 1:
+                break
+            repetitions //= 2  # the answer would not fit in one message: ask for fewer rows
         _raise_for(reply)
         return [(str(name), value) for name, value in reply[3]]
 
+    def _engine_key(self, credential: SnmpCredential) -> str:
+        """Which engine serves a credential: one shared by all (creating an engine blocks
+        for about half a second), except for an SNMPv3 user name that is already in the
+        shared engine with other keys: pysnmp keeps one key set per user name and engine."""
+        if credential.version == "v2c":
+            return _SHARED_ENGINE
+        keys = credential_key(credential)
+        owner = self._user_keys.setdefault(credential.username or "", keys)
+        return _SHARED_ENGINE if owner == keys else keys
+
     async def _session(self, target: SnmpTarget) -> tuple[SnmpEngine, UdpTransportTarget]:
         loop = asyncio.get_running_loop()
-        if self._engine is None or self._loop is not loop:
+        if self._loop is not loop:
             self.close()
-            self._engine, self._loop = SnmpEngine(), loop
-        key = (target.host, target.port, target.timeout_s, target.retries)
+            self._loop, self._engine_lock = loop, asyncio.Lock()
+        engine_key = self._engine_key(target.credential)
+        async with self._engine_lock:
+            engine = self._engines.get(engine_key)
+            if engine is None:
+                # Half a second of MIB loading: in a thread, so that requests already on
+                # their way to other devices are not timed out by a stalled event loop.
+                engine = self._engines[engine_key] = await asyncio.to_thread(new_engine)
+        key = (engine_key, target.host, target.port, target.timeout_s, target.retries)
         transport = self._transports.get(key)
         if transport is None:
             try:
@@ -233,15 +328,7 @@ class SnmpClient:
             except Exception:
                 raise SnmpError("address not resolved") from None
             self._transports[key] = transport
-        return self._engine, transport
-
-
-def _index_under(column: str, oid: str, after: str) -> str | None:
-    """The row index of ``oid`` in ``column``; None once the walk has left the column."""
-    prefix = column + "."
-    if not oid.startswith(prefix) or not _oid_after(oid, after):
-        return None
-    return oid[len(prefix) :]
+        return engine, transport
 
 
 def _oid_after(oid: str, previous: str) -> bool:
@@ -257,9 +344,10 @@ def _status_name(reply: tuple[Any, Any, Any, Any]) -> str | None:
 
 def _raise_for(reply: tuple[Any, Any, Any, Any]) -> None:
     indication = reply[0]
-    if isinstance(indication, errind.RequestTimedOut):
-        raise SnmpError("timeout")
     if indication:
+        for kind, reason in _INDICATION_REASONS.items():
+            if isinstance(indication, kind):
+                raise SnmpError(reason)
         raise SnmpError(str(indication))
     status = _status_name(reply)
     if status:

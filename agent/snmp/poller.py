@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 
 from agent.config import DeviceConfig, SnmpConfig
 from agent.errors import ConfigError
-from agent.snmp.client import Counter, SnmpClient, SnmpError, SnmpTarget, SnmpValue
+from agent.snmp.client import (
+    Counter,
+    SnmpClient,
+    SnmpError,
+    SnmpTarget,
+    SnmpValue,
+    TableCutOff,
+)
 from agent.snmp.profile import Profile, ProfileRegistry, TableSpec
 from agent.snmp.readings import (
     CounterRates,
@@ -69,6 +76,8 @@ class _DeviceState:
     up: bool | None = None
     uptime_ticks: int | None = None
     rates: CounterRates = field(default_factory=CounterRates)
+    walk_problem: str | None = None  # why a table walk was cut off in the last poll
+    walk_rows: dict[tuple[str, ...], int] = field(default_factory=dict)  # rows last found
 
     def went_down(self) -> None:
         self.identity, self.uptime_ticks = None, None
@@ -89,7 +98,9 @@ class SnmpPoller:
         self._config = config
         self._registry = registry
         self._clock = clock
-        self._client = SnmpClient(max_repetitions=config.max_repetitions)
+        self._client = SnmpClient(
+            max_repetitions=config.max_repetitions, max_rows=config.max_rows_per_table
+        )
         self._states = [self._state_for(device) for device in devices]
         self.stats = PollerStats()
 
@@ -130,6 +141,16 @@ class SnmpPoller:
 
     def close(self) -> None:
         self._client.close()
+
+    def profile_of(self, device_id: str) -> Profile | None:
+        """The profile a device was identified with (or is configured with), if known yet."""
+        for state in self._states:
+            if state.config.id != device_id:
+                continue
+            if state.identity is not None:
+                return state.identity.profile
+            return self._registry.get(state.config.profile) if state.config.profile else None
+        return None
 
     def _state_for(self, device: DeviceConfig) -> _DeviceState:
         credential = self._config.credentials.get(device.credentials)
@@ -196,18 +217,42 @@ class SnmpPoller:
         now_s = self._clock()
         self._notice_restart(state, values.get(SYS_UPTIME))
         metrics = scalar_metrics(profile, values.get, state.rates, now_s)
-        metrics.update(await self._aggregate_metrics(state, profile))
-        tables = {t.name: await self._table_rows(state, t, now_s) for t in profile.tables}
+        problems: list[str] = []
+        metrics.update(await self._aggregate_metrics(state, profile, problems))
+        tables = {t.name: await self._table_rows(state, t, now_s, problems) for t in profile.tables}
         state.rates.forget_unseen()
+        self._note_walk_problems(state, problems)
         return DeviceSample(
             device=state.config.id,
             kind=state.config.kind,
             model=state.config.model or state.identity.model,
             reachable=True,
             rtt_ms=rtt_ms,
+            error="; ".join(problems)[:500] or None,
             metrics=metrics,
             tables=tables,
         )
+
+    async def _walk(
+        self, state: _DeviceState, columns: list[str], problems: list[str]
+    ) -> dict[str, dict[str, SnmpValue]]:
+        """The walked columns; a walk cut off keeps the rows read before, and says why."""
+        key = tuple(columns)
+        try:
+            rows = await self._client.walk_columns(state.target, columns, state.walk_rows.get(key))
+        except TableCutOff as cut:
+            problems.append(cut.reason)
+            rows = cut.rows
+        state.walk_rows[key] = max((len(found) for found in rows.values()), default=0)
+        return rows
+
+    def _note_walk_problems(self, state: _DeviceState, problems: list[str]) -> None:
+        problem = problems[0] if problems else None
+        if problem and state.walk_problem is None:
+            log.warning("device %s: %s", state.config.id, problem)
+        elif problem is None and state.walk_problem is not None:
+            log.info("device %s: table walks complete again", state.config.id)
+        state.walk_problem = problem
 
     async def _read_identity(self, state: _DeviceState) -> DeviceIdentity:
         system = await self._client.get(state.target, [SYS_DESCR, SYS_OBJECT_ID, SYS_NAME])
@@ -236,22 +281,24 @@ class SnmpPoller:
             state.rates.clear()  # the device restarted: its counters started again from 0
         state.uptime_ticks = uptime
 
-    async def _aggregate_metrics(self, state: _DeviceState, profile: Profile) -> dict[str, float]:
+    async def _aggregate_metrics(
+        self, state: _DeviceState, profile: Profile, problems: list[str]
+    ) -> dict[str, float]:
         specs = [m for m in profile.metrics if m.aggregate]
         if not specs:
             return {}
-        columns = await self._client.walk_columns(state.target, [m.oid for m in specs])
+        columns = await self._walk(state, [m.oid for m in specs], problems)
         return aggregate_metrics(specs, columns)
 
     async def _table_rows(
-        self, state: _DeviceState, table: TableSpec, now_s: float
+        self, state: _DeviceState, table: TableSpec, now_s: float, problems: list[str]
     ) -> list[TableRow]:
-        columns = await self._client.walk_columns(state.target, table_columns(table))
+        columns = await self._walk(state, table_columns(table), problems)
         missing = [
             fallback for primary, fallback in fallback_columns(table) if not columns.get(primary)
         ]
         if missing:
-            columns.update(await self._client.walk_columns(state.target, missing))
+            columns.update(await self._walk(state, missing, problems))
         return table_rows(table, columns, state.rates, now_s)
 
     async def _identify_info(self, state: _DeviceState, slots: asyncio.Semaphore) -> DeviceInfo:

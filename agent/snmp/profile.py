@@ -15,36 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.errors import ConfigError, ProfileError
 from agent.snmp.client import Counter, SnmpValue
-from agent.wire import METRIC_NAME_PATTERN
+from agent.snmp.fields import MetricName, Oid, Regex
+from agent.snmp.trapspec import TrapSpec
 from agent.yamlconfig import describe_validation_error, read_yaml
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "profiles"
 FALLBACK_PROFILE = "generic-system"
 _Named = TypeVar("_Named", "MetricSpec", "TableSpec")
-_OID_RE = re.compile(r"^\.?[0-9]+(\.[0-9]+)+$")
-
-
-def _numeric_oid(text: str) -> str:
-    if not _OID_RE.match(text):
-        raise ValueError("must be a numeric OID like 1.3.6.1.2.1.1.3.0 (no MIB names)")
-    return text.lstrip(".")
-
-
-def _regex(text: str) -> str:
-    try:
-        re.compile(text)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-    return text
-
-
-Oid = Annotated[str, AfterValidator(_numeric_oid)]
-Regex = Annotated[str, AfterValidator(_regex)]
-MetricName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN)]
 ProfileName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 
 # Units a string value may carry, as (dimension, factor to the dimension's base unit).
@@ -244,6 +225,15 @@ class ProfileFile(_Strict):
     identity: Identity | None = None
     metrics: list[MetricSpec] = Field(default_factory=list)
     tables: list[TableSpec] = Field(default_factory=list)
+    traps: list[TrapSpec] = Field(default_factory=list, description="Notifications -> events.")
+
+    @model_validator(mode="after")
+    def _unique_traps(self) -> ProfileFile:
+        oids = [t.oid for t in self.traps]
+        repeated = sorted({o for o in oids if oids.count(o) > 1})
+        if repeated:
+            raise ValueError(f"traps: each OID once; repeated: {', '.join(repeated)}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -257,6 +247,19 @@ class Profile:
     identity: Identity
     metrics: tuple[MetricSpec, ...]
     tables: tuple[TableSpec, ...]
+    traps: tuple[TrapSpec, ...] = ()
+
+    def trap(self, trap_oid: str) -> TrapSpec | None:
+        """The mapping of a notification OID, if this profile (or one it extends) has one.
+
+        A v1 trap arrives as ``<enterprise>.0.<specific>`` (RFC 3584), so a notification
+        an SMIv2 MIB defines as ``<parent>.<n>`` (UPS-MIB upsTraps) is also found as
+        ``<parent>.0.<n>``."""
+        for wanted in (trap_oid, *_smiv2_form(trap_oid)):
+            found = next((t for t in self.traps if t.oid == wanted), None)
+            if found is not None:
+                return found
+        return None
 
     def match_score(self, sys_object_id: str, sys_descr: str) -> tuple[int, int] | None:
         """How well this profile fits: (longest sysObjectID prefix, sysDescr matched)."""
@@ -330,6 +333,14 @@ class ProfileRegistry:
                 f"unknown profile {name!r} (known: {', '.join(self.names())})"
             ) from None
 
+    def trap(self, trap_oid: str) -> TrapSpec | None:
+        """The mapping of a notification OID in any profile (by profile name), if any."""
+        for name in self.names():
+            found = self._profiles[name].trap(trap_oid)
+            if found is not None:
+                return found
+        return None
+
     def select(self, sys_object_id: str, sys_descr: str, kind: str | None = None) -> Profile:
         """The best match by sysObjectID prefix / sysDescr, preferring the device's kind."""
         best: tuple[tuple[int, int, int], str] | None = None
@@ -354,6 +365,7 @@ class ProfileRegistry:
             identity=identity,
             metrics=_merge_by_name([*(p.metrics for p in parents), parsed.metrics]),
             tables=_merge_by_name([*(p.tables for p in parents), parsed.tables]),
+            traps=_merge_traps([*(p.traps for p in parents), parsed.traps]),
         )
 
     def _parent(self, path: Path, parent: str, chain: tuple[str, ...]) -> Profile:
@@ -372,6 +384,19 @@ def _merge_by_name(groups: Iterable[Iterable[_Named]]) -> tuple[_Named, ...]:
         for item in group:
             merged.pop(item.name, None)
             merged[item.name] = item
+    return tuple(merged.values())
+
+
+def _smiv2_form(trap_oid: str) -> tuple[str, ...]:
+    parent, _, last = trap_oid.rpartition(".")
+    return (parent[:-2] + "." + last,) if parent.endswith(".0") else ()
+
+
+def _merge_traps(groups: Iterable[Iterable[TrapSpec]]) -> tuple[TrapSpec, ...]:
+    merged: dict[str, TrapSpec] = {}
+    for group in groups:
+        for trap in group:
+            merged[trap.oid] = trap
     return tuple(merged.values())
 
 

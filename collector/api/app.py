@@ -9,15 +9,31 @@ from prometheus_client import CollectorRegistry
 import agent
 from collector.api.gauges import DatabaseGauges
 from collector.api.routes import faults, health, rooms
+from collector.api.routes import reports as report_routes
+from collector.api.routes import sla as sla_routes
+from collector.api.workflow_app import READ_ACCESS, Clock, install_workflow
 from collector.db.session import Database
 from collector.errors import NotFoundError
+from collector.rules.model import Rule
+from collector.web import WebSettings, install_web
+from collector.workflow import Workflow
 
 
 def create_app(
-    db: Database, metrics_registry: CollectorRegistry, *, database_gauges: bool = True
+    db: Database,
+    metrics_registry: CollectorRegistry,
+    *,
+    database_gauges: bool = True,
+    web: WebSettings | None = None,
+    workflow: Workflow | None = None,
+    rule_pack: list[Rule] | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """The API over ``db``; ``/metrics`` shows ``metrics_registry`` (the ingest counters)
-    and, with ``database_gauges``, gauges read from SQL at scrape time."""
+    and, with ``database_gauges``, gauges read from SQL at scrape time. ``workflow`` (fault
+    life cycle with its SLA hooks), ``rule_pack`` and ``clock`` default to the real ones.
+    Every ``/api`` route needs credentials (``collector.api.auth``); ``/healthz`` and
+    ``/metrics`` do not."""
     app = FastAPI(title="roomwatch collector", version=agent.__version__)
     app.state.database = db
     app.state.database_up = True
@@ -27,8 +43,13 @@ def create_app(
         own.register(DatabaseGauges(db))
         app.state.registries.append(own)
     app.add_exception_handler(NotFoundError, _not_found)
-    for module in (rooms, faults, health):
-        app.include_router(module.router)
+    app.include_router(rooms.router, dependencies=READ_ACCESS)
+    app.include_router(faults.router)
+    app.include_router(health.router)
+    app.include_router(sla_routes.router)  # SLA policies, calendar, clocks (auth per route)
+    app.include_router(report_routes.router)  # inspection reports (auth per route)
+    install_workflow(app, workflow, rule_pack, clock)
+    install_web(app, web)  # the dashboard under /ui (collector/web)
     return app
 
 

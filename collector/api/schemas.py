@@ -97,6 +97,11 @@ class FaultOut(_Out):
     last_seen_at: datetime
     resolved_at: datetime | None
     fire_count: int
+    source: str = "rule"
+    flapping: bool = False
+    assignee: str | None = None
+    remote_sessions: int = 0
+    on_site_visits: int = 0
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Select, func, inspect, or_, select, text
 from sqlalchemy.orm import Session
 
-from collector.db.models import Device, DeviceState, Fault, FaultEvent, Room, RollupHourly, Site
+from collector.db.models import Device, DeviceState, Fault, FaultEvent, RollupHourly, Room, Site
 from collector.db.queries import (
     CLOSED_STATUSES,
     FaultPage,
@@ -112,7 +112,7 @@ def fault_periods(
 ) -> list[FaultPeriod]:
     """Faults of a device (and the room's agent faults, which hide every device) that were
     active at some time in [start, end], oldest first."""
-    about = Fault.device_id.is_(None)
+    about: ColumnElement[bool] = Fault.device_id.is_(None)
     if device_pk is not None:
         about = or_(Fault.device_id == device_pk, about)
     query = (
@@ -149,6 +149,17 @@ def rollups(
         avg = row.sum / row.count if row.count else 0.0
         by_metric[row.metric].append(RollupPoint(row.hour, row.count, avg, row.min, row.max))
     return dict(by_metric)
+
+
+def rollup_metric_keys(session: Session, device_pk: int, since: datetime) -> list[str]:
+    """Every metric key a device has hourly rollups for since ``since``."""
+    query = (
+        select(RollupHourly.metric)
+        .where(RollupHourly.device_id == device_pk, RollupHourly.hour >= since)
+        .distinct()
+        .order_by(RollupHourly.metric)
+    )
+    return list(session.scalars(query))
 
 
 def room_rollups(
@@ -228,6 +239,81 @@ def fault_detail(session: Session, fault_id: int) -> FaultDetail:
         evidence=dict(fault.evidence or {}),
         events=[FaultEventView(e.at, e.type, e.actor, dict(e.detail or {})) for e in events],
     )
+
+
+@dataclass(frozen=True)
+class WindowView:
+    id: int
+    name: str
+    reason: str
+    kind: str
+    scope: str  # "site", "room" or "device"
+    device: str | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    weekdays: list[int]
+    start_time: str | None
+    end_time: str | None
+    date_from: date | None
+    date_to: date | None
+
+
+def maintenance_windows(session: Session, room_id: str, site_id: str) -> list[WindowView] | None:
+    """Enabled maintenance windows that cover a room (its own, its devices', its site's);
+    None when the schema has no maintenance windows yet."""
+    if not has_table(session, "maintenance_windows"):
+        return None
+    from collector.db.workflow_models import MaintenanceWindow as W
+
+    query = (
+        select(W)
+        .where(
+            W.enabled.is_(True),
+            or_(W.room_id == room_id, (W.site_id == site_id) & W.room_id.is_(None)),
+        )
+        .order_by(W.kind, W.id)
+    )
+    return [
+        WindowView(
+            id=w.id,
+            name=w.name,
+            reason=w.reason,
+            kind=w.kind,
+            scope="device" if w.device else "room" if w.room_id else "site",
+            device=w.device,
+            starts_at=w.starts_at,
+            ends_at=w.ends_at,
+            weekdays=list(w.weekdays or []),
+            start_time=w.start_time,
+            end_time=w.end_time,
+            date_from=w.date_from,
+            date_to=w.date_to,
+        )
+        for w in session.scalars(query)
+    ]
+
+
+def password_users(session: Session) -> int:
+    """How many active users can sign in with a password (0 on a schema without users);
+    token-only users are programs, not people."""
+    if not has_table(session, "users"):
+        return 0
+    from collector.db.workflow_models import User
+
+    query = select(func.count()).where(User.active.is_(True), User.password_hash.is_not(None))
+    return session.scalar(query) or 0
+
+
+def lock_for_writing(session: Session) -> None:
+    """On SQLite, take the database's write lock now, at the start of the transaction.
+
+    SQLite's transactions start deferred: one that reads and writes later fails at once
+    ("database is locked") if another connection wrote in between, which a slow password
+    check makes likely while ingest writes. A write that changes nothing takes the lock first.
+    Other databases lock rows as they go and need nothing here.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE users SET id = id WHERE 0"))
 
 
 def has_table(session: Session, name: str) -> bool:

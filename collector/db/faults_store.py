@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from collector.db.models import Fault, FaultEvent
+from collector.db.models import Device, Fault, FaultEvent
+from collector.errors import NotFoundError
 
 ACTIVE_STATUSES = ("open", "acknowledged", "on_site", "waiting_customer", "waiting_parts")
 SYSTEM_ACTOR = "roomwatch"
@@ -20,6 +21,17 @@ def find_active(session: Session, open_key: str) -> Fault | None:
     return session.scalar(select(Fault).where(Fault.open_key == open_key))
 
 
+def get_fault(session: Session, fault_id: int, *, lock: bool = False) -> Fault:
+    """The fault, or NotFoundError; ``lock`` takes a row lock (PostgreSQL) for an update."""
+    query = select(Fault).where(Fault.id == fault_id)
+    if lock:
+        query = query.with_for_update()
+    fault = session.scalar(query)
+    if fault is None:
+        raise NotFoundError(f"fault {fault_id} does not exist")
+    return fault
+
+
 def active_keys(session: Session, key_prefix: str | None = None) -> Sequence[str]:
     query = select(Fault.open_key).where(Fault.open_key.is_not(None))
     if key_prefix is not None:
@@ -27,8 +39,30 @@ def active_keys(session: Session, key_prefix: str | None = None) -> Sequence[str
     return [key for key in session.scalars(query) if key is not None]
 
 
-def open_fault(session: Session, *, open_key: str, at: datetime, **fields: Any) -> Fault:
-    """Insert an active fault; if another writer opened the same key first, return theirs."""
+def active_by_rules(session: Session, room_id: str, rule_ids: Iterable[str]) -> list[Fault]:
+    """Active rule faults of a room whose rule is one of ``rule_ids``."""
+    ids = list(rule_ids)
+    if not ids:
+        return []
+    query = select(Fault).where(
+        Fault.room_id == room_id, Fault.open_key.is_not(None), Fault.rule_id.in_(ids)
+    )
+    return list(session.scalars(query))
+
+
+def transitions_since(session: Session, rule_id: str, target: str, since: datetime) -> int:
+    """Openings plus resolutions of (rule, target) at or after ``since`` (flap detection)."""
+    same = (Fault.rule_id == rule_id, Fault.target == target)
+    opened = session.scalar(select(func.count()).where(*same, Fault.opened_at >= since)) or 0
+    resolved = session.scalar(select(func.count()).where(*same, Fault.resolved_at >= since)) or 0
+    return int(opened) + int(resolved)
+
+
+def open_fault(session: Session, *, open_key: str | None, at: datetime, **fields: Any) -> Fault:
+    """Insert an active fault; if another writer opened the same key first, return theirs.
+
+    The ``opened`` event is added by the caller (``collector.workflow``), who knows the actor.
+    """
     fault = Fault(
         open_key=open_key, status="open", opened_at=at, last_seen_at=at, fire_count=1, **fields
     )
@@ -37,11 +71,10 @@ def open_fault(session: Session, *, open_key: str, at: datetime, **fields: Any) 
             session.add(fault)
             session.flush()
     except IntegrityError:
-        existing = find_active(session, open_key)
+        existing = find_active(session, open_key) if open_key is not None else None
         if existing is None:
             raise
         return existing
-    add_event(session, fault, at, "opened", {"level": fault.level, "evidence": fault.evidence})
     return fault
 
 
@@ -53,14 +86,12 @@ def touch_fault(fault: Fault, at: datetime, evidence: dict[str, Any]) -> None:
     fault.evidence = evidence
 
 
-def resolve_fault(
-    session: Session, fault: Fault, at: datetime, reason: str, actor: str = SYSTEM_ACTOR
-) -> None:
-    """Auto-resolution: the condition cleared; the recovery time is recorded."""
+def mark_resolved(fault: Fault, at: datetime) -> None:
+    """The fault stops being active: resolved at ``at``; its (rule, target) may open again."""
     fault.status = "resolved"
     fault.resolved_at = at
     fault.open_key = None
-    add_event(session, fault, at, "resolved", {"reason": reason}, actor)
+    fault.clear_since = None
 
 
 def add_event(
@@ -74,3 +105,41 @@ def add_event(
     event = FaultEvent(fault=fault, at=at, type=kind, actor=actor, detail=detail)
     session.add(event)
     return event
+
+
+def has_event(session: Session, fault_id: int, kind: str) -> bool:
+    query = select(FaultEvent.id).where(FaultEvent.fault_id == fault_id, FaultEvent.type == kind)
+    return session.scalar(query.limit(1)) is not None
+
+
+def events_of(session: Session, fault_id: int) -> list[FaultEvent]:
+    query = select(FaultEvent).where(FaultEvent.fault_id == fault_id).order_by(FaultEvent.id)
+    return list(session.scalars(query))
+
+
+def device_pk(session: Session, room_id: str, device: str) -> int | None:
+    return session.scalar(
+        select(Device.id).where(Device.room_id == room_id, Device.device == device)
+    )
+
+
+def device_kind(session: Session, room_id: str, device: str) -> tuple[str, str | None] | None:
+    """(kind, model) of a room's device, None when the room has no such device."""
+    row = session.execute(
+        select(Device.kind, Device.model).where(Device.room_id == room_id, Device.device == device)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def room_devices(session: Session, room_id: str) -> list[tuple[str, str | None]]:
+    """(device id, parent) of every device of a room (the room graph's links)."""
+    rows = session.execute(
+        select(Device.device, Device.parent).where(Device.room_id == room_id)
+    ).all()
+    return [(device, parent) for device, parent in rows]
+
+
+def search_text(query_text: str) -> Any:
+    """A WHERE clause matching a fault's title or target (case-insensitive)."""
+    like = f"%{query_text.lower()}%"
+    return or_(func.lower(Fault.title).like(like), func.lower(Fault.target).like(like))

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -197,6 +198,16 @@ class Fault(Base):
     resolved_at: Mapped[datetime | None]
     fire_count: Mapped[int] = mapped_column(Integer, default=1)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Added by migration 0002_workflow: life cycle beyond open/resolved.
+    source: Mapped[str] = mapped_column(String(16), default="rule", server_default="rule")
+    reporter: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    clear_since: Mapped[datetime | None]
+    remote_sessions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    on_site_visits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    acknowledged_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
     events: Mapped[list[FaultEvent]] = relationship(
         back_populates="fault", order_by="FaultEvent.id", cascade="all, delete-orphan"
     )
@@ -213,5 +224,8 @@ class FaultEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     fault: Mapped[Fault] = relationship(back_populates="events")
-from collector.db import sla_models as _sla_models  # noqa: E402,F401
+
+
 from collector.db import report_models as _report_models  # noqa: E402,F401
+from collector.db import sla_models as _sla_models  # noqa: E402,F401
+from collector.db import workflow_models as _workflow_models  # noqa: E402,F401

@@ -87,6 +87,11 @@ class FaultView:
     last_seen_at: datetime
     resolved_at: datetime | None
     fire_count: int
+    source: str = "rule"
+    flapping: bool = False
+    assignee: str | None = None
+    remote_sessions: int = 0
+    on_site_visits: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,9 +162,26 @@ def list_faults(
     level: int | None = None,
     limit: int = 50,
     offset: int = 0,
+    *,
+    exact_status: str | None = None,
+    rule_id: str | None = None,
+    source: str | None = None,
+    flapping: bool | None = None,
+    site_id: str | None = None,
 ) -> FaultPage:
-    """Faults, newest first; ``status="open"`` means neither resolved nor closed."""
+    """Faults, newest first; ``status="open"`` means neither resolved nor closed;
+    ``exact_status`` picks one life-cycle status (acknowledged, on_site, ...)."""
     query = _fault_query(status, room_id, level)
+    if exact_status is not None:
+        query = query.where(Fault.status == exact_status)
+    if rule_id is not None:
+        query = query.where(Fault.rule_id == rule_id)
+    if source is not None:
+        query = query.where(Fault.source == source)
+    if flapping is not None:
+        query = query.where(Fault.flapping.is_(flapping))
+    if site_id is not None:
+        query = query.where(Fault.room_id.in_(select(Room.id).where(Room.site_id == site_id)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = _fault_views(session, query.order_by(*_NEWEST).limit(limit).offset(offset))
     return FaultPage(total=total, items=items)
@@ -301,4 +323,9 @@ def _fault_view(fault: Fault, device: str | None) -> FaultView:
         last_seen_at=fault.last_seen_at,
         resolved_at=fault.resolved_at,
         fire_count=fault.fire_count,
+        source=fault.source,
+        flapping=fault.flapping,
+        assignee=fault.assignee,
+        remote_sessions=fault.remote_sessions,
+        on_site_visits=fault.on_site_visits,
     )

@@ -2,8 +2,11 @@
 
 The broker runs with the production security model (``deploy/mosquitto/``): no anonymous
 clients, a password file, and the ACL that lets an agent write only under its own id while
-collector users read everything. Persistence lives in the broker's work folder, so
-``restart()`` keeps sessions and queued messages, as a production restart would.
+collector users read everything; ``tls=BrokerTls(...)`` adds a TLS listener on ``tls_port``.
+Persistence lives in the broker's work folder, saved every ``autosave_interval_s`` as in
+``deploy/mosquitto/mosquitto.conf``, so ``restart()`` (SIGTERM: mosquitto saves everything)
+keeps sessions and queued messages as a production restart would, and ``kill()`` loses what
+arrived since the last save, as a crash would.
 
     with MosquittoBroker() as broker:
         broker.add_user("room-101", "s3cret")
@@ -18,10 +21,8 @@ the thread that started it dies, so no test leaves a mosquitto behind.
 from __future__ import annotations
 
 import atexit
-import base64
 import contextlib
 import ctypes
-import hashlib
 import os
 import shutil
 import signal
@@ -31,16 +32,25 @@ import tempfile
 import time
 import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from agent.wire import AGENT_ACL_PATTERN, COLLECTOR_ACL_READ
 from collector.demo.procs import MissingComponentError, free_port, require_binary, tcp_open
+from collector.mqttauth import password_hash
 
-__all__ = ["BrokerError", "MissingComponentError", "MosquittoBroker", "acl_text", "password_hash"]
+__all__ = [
+    "BrokerError",
+    "BrokerTls",
+    "MissingComponentError",
+    "MosquittoBroker",
+    "acl_text",
+    "password_hash",
+]
 
 MOSQUITTO_PACKAGE = "mosquitto"
-_PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
+AUTOSAVE_INTERVAL_S = 5  # as deploy/mosquitto/mosquitto.conf: a crash loses at most this much
 _LIVE: weakref.WeakSet[MosquittoBroker] = weakref.WeakSet()
 
 
@@ -48,12 +58,15 @@ class BrokerError(RuntimeError):
     """mosquitto failed to start or to reload its config."""
 
 
-def password_hash(password: str, salt: bytes | None = None) -> str:
-    """The ``$7$`` (PBKDF2-SHA512) hash mosquitto_passwd writes for ``password``."""
-    salt = salt if salt is not None else os.urandom(12)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, _PBKDF2_ITERATIONS, 64)
-    b64 = base64.b64encode
-    return f"$7${_PBKDF2_ITERATIONS}${b64(salt).decode()}${b64(digest).decode()}"
+@dataclass(frozen=True)
+class BrokerTls:
+    """Certificate files for a TLS listener (PEM). ``cafile`` verifies client certificates
+    when ``require_certificate`` is set (mutual TLS); passwords are checked either way."""
+
+    certfile: Path
+    keyfile: Path
+    cafile: Path | None = None
+    require_certificate: bool = False
 
 
 def acl_text(collector_users: Iterable[str]) -> str:
@@ -71,7 +84,14 @@ def acl_text(collector_users: Iterable[str]) -> str:
 class MosquittoBroker:
     """One mosquitto process with its own config, users, ACL, persistence and log."""
 
-    def __init__(self, workdir: Path | None = None, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        *,
+        port: int | None = None,
+        tls: BrokerTls | None = None,
+        autosave_interval_s: int = AUTOSAVE_INTERVAL_S,
+    ) -> None:
         """Prepare (not start) a broker in ``workdir`` (a temporary folder when None).
 
         Raises MissingComponentError naming the Debian package when mosquitto is missing.
@@ -85,6 +105,9 @@ class MosquittoBroker:
         self.host = "127.0.0.1"
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
+        self.tls = tls
+        self.tls_port = free_port() if tls is not None else None
+        self.autosave_interval_s = autosave_interval_s
         self._passwords: dict[str, str] = {}
         self._collectors: set[str] = set()
         self._process: subprocess.Popen[bytes] | None = None
@@ -97,6 +120,10 @@ class MosquittoBroker:
     @property
     def log_file(self) -> Path:
         return self.workdir / "mosquitto.log"
+
+    @property
+    def passwd_file(self) -> Path:
+        return self.workdir / "passwd"
 
     @property
     def data_dir(self) -> Path:
@@ -130,6 +157,11 @@ class MosquittoBroker:
         if self.running:
             self._reload()
 
+    def reload(self) -> None:
+        """SIGHUP: mosquitto re-reads its password file and ACL (e.g. after a file was edited
+        by ``roomwatch broker add-agent``); clients whose password changed are dropped."""
+        self._reload()
+
     def start(self, timeout_s: float = 10.0) -> None:
         """Start mosquitto and wait until it accepts connections."""
         if self.running:
@@ -141,6 +173,7 @@ class MosquittoBroker:
             if self._fixed_port or "Address already in use" not in self.log_tail():
                 break
             self.port = free_port()  # lost a race for the port: pick another
+            self.tls_port = free_port() if self.tls is not None else None
             self._write_files()
         self._reap()
         raise BrokerError(f"mosquitto did not start on {self.host}:{self.port}:\n{self.log_tail()}")
@@ -212,6 +245,7 @@ class MosquittoBroker:
             f"acl_file {self.workdir / 'acl'}",
             "persistence true",
             f"persistence_location {self.data_dir}/",
+            f"autosave_interval {self.autosave_interval_s}",
             "max_queued_messages 100000",
             f"log_dest file {self.log_file}",
             "log_type error",
@@ -221,6 +255,17 @@ class MosquittoBroker:
             "connection_messages true",
             f"listener {self.port} {self.host}",
         ]
+        if self.tls is not None:
+            lines += [
+                f"listener {self.tls_port} {self.host}",
+                f"certfile {self.tls.certfile}",
+                f"keyfile {self.tls.keyfile}",
+                "tls_version tlsv1.2",
+            ]
+            if self.tls.cafile is not None:
+                lines.append(f"cafile {self.tls.cafile}")
+            if self.tls.require_certificate:
+                lines.append("require_certificate true")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             lines.append("user root")  # else mosquitto drops to 'mosquitto' and loses our files
         return "\n".join(lines) + "\n"
@@ -240,7 +285,9 @@ class MosquittoBroker:
         while time.monotonic() < deadline:
             if not self.running:
                 return False
-            if tcp_open(self.port, self.host):
+            if tcp_open(self.port, self.host) and (
+                self.tls_port is None or tcp_open(self.tls_port, self.host)
+            ):
                 return True
             time.sleep(0.02)
         return False

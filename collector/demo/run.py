@@ -12,6 +12,7 @@ import json
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -40,7 +41,11 @@ class Demo:
         self.collector_password = secrets.token_urlsafe(16)
         self.api_port = free_port()
         self.broker = MosquittoBroker(workdir / "broker")
-        self.tsdb = VictoriaMetrics(workdir / "tsdb")
+        try:
+            self.tsdb: VictoriaMetrics | None = VictoriaMetrics(workdir / "tsdb")
+        except MissingComponentError as exc:
+            say(f"TSDB        none: {exc}; samples are kept in SQL only (latest state, rollups)")
+            self.tsdb = None
         self.rooms = [
             SimRoom(
                 room_id=f"room-{101 + i}",
@@ -54,6 +59,7 @@ class Demo:
         self.collector: ManagedProcess | None = None
         self.world = World(self.rooms)
         self.seen_faults: dict[int, str] = {}
+        self.api_token: str | None = None
 
     @property
     def api(self) -> str:
@@ -66,8 +72,9 @@ class Demo:
             self.broker.add_user(room.agent_id, room.password)
         self.broker.start()
         say(f"broker      mosquitto on 127.0.0.1:{self.broker.port} (per-agent ACL)")
-        self.tsdb.start()
-        say(f"TSDB        VictoriaMetrics on {self.tsdb.url} (InfluxDB write API)")
+        if self.tsdb is not None:
+            self.tsdb.start()
+            say(f"TSDB        VictoriaMetrics on {self.tsdb.url} (InfluxDB write API)")
         for room in self.rooms:
             room.start_devices()
             room.start_recorder()
@@ -75,6 +82,7 @@ class Demo:
         say(f"rooms       {len(self.rooms)} classrooms, {devices} SNMP devices (net-snmp snmpd)")
         self._start_collector()
         say(f"collector   API on {self.api}/api/rooms  and  {self.api}/api/faults?status=open")
+        say(f"dashboard   {self.api}/ui/  (rooms change colour as incidents come and go)")
         for room in self.rooms:
             room.start_agent(self.broker.port)
         say(f"agents      {len(self.rooms)} agents polling every {self.interval_s:g} s")
@@ -86,6 +94,7 @@ class Demo:
         config = self.workdir / "collector.yaml"
         config.write_text(yaml.safe_dump(self._collector_config(inventory), sort_keys=False))
         config.chmod(0o600)
+        self.api_token = self._create_api_token(config)
         self.collector = ManagedProcess(
             "collector",
             [sys.executable, "-m", "collector.cli", "collector", "--config", str(config)],
@@ -93,6 +102,26 @@ class Demo:
         )
         self.collector.start()
         wait_for(self._collector_ready, 30, "collector API")
+
+    def _create_api_token(self, config: Path) -> str:
+        """An admin for the demo, made with the CLI an operator uses; its API token is kept
+        in a file of the work directory (the API needs credentials, the console shows none)."""
+        command = [sys.executable, "-m", "collector.cli", "collector", "--config", str(config)]
+        created = subprocess.run(
+            [*command, "user", "add", "demo", "--role", "admin", "--no-password", "--token"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if created.returncode != 0:
+            raise RuntimeError(f"creating the demo's API user failed: {created.stderr.strip()}")
+        token = created.stdout.strip()
+        path = self.workdir / "api-token"
+        path.write_text(token + "\n")
+        path.chmod(0o600)
+        say(f"API         token of user 'demo' (admin) in {path}")
+        return token
 
     def _collector_ready(self) -> bool:
         assert self.collector is not None
@@ -110,7 +139,7 @@ class Demo:
                 "username": COLLECTOR_USER,
                 "password": self.collector_password,
             },
-            "tsdb": {"url": self.tsdb.url},
+            "tsdb": {"url": self.tsdb.url} if self.tsdb else {"enabled": False},
             "database": {"url": f"sqlite:///{self.workdir / 'collector.db'}"},
             "api": {"host": "127.0.0.1", "port": self.api_port},
             "inventory_file": str(inventory),
@@ -162,7 +191,7 @@ class Demo:
 
     def _report_fault_changes(self, elapsed: float) -> None:
         try:
-            faults = get_json(f"{self.api}/api/faults?limit=500") or {}
+            faults = get_json(f"{self.api}/api/faults?limit=500", self.api_token) or {}
         except OSError:
             return
         for fault in faults.get("items", []):
@@ -173,8 +202,8 @@ class Demo:
 
     def summary(self) -> str:
         try:
-            rooms = get_json(f"{self.api}/api/rooms") or {}
-            faults = get_json(f"{self.api}/api/faults?limit=500") or {}
+            rooms = get_json(f"{self.api}/api/rooms", self.api_token) or {}
+            faults = get_json(f"{self.api}/api/faults?limit=500", self.api_token) or {}
         except OSError:
             return "collector not reachable for a summary"
         items = rooms if isinstance(rooms, list) else rooms.get("items", [])
@@ -194,12 +223,15 @@ class Demo:
             room.stop()
         if self.collector is not None:
             self.collector.stop()
-        self.tsdb.stop()
+        if self.tsdb is not None:
+            self.tsdb.stop()
         self.broker.stop()
 
 
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=3) as response:
+def get_json(url: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=3) as response:
         return json.loads(response.read())
 
 

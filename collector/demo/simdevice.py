@@ -7,6 +7,10 @@ changed at run time with SNMP SET on a separate control community: ``set_values`
 metric names, ``set_rows`` table rows, ``set_raw`` typed values by OID. ``unplug()`` stops
 the process (SIGSTOP: it no longer answers), ``plug()`` lets it go on. Processes are killed
 on ``stop()`` and at interpreter exit; a missing ``snmpd`` is an error naming the package.
+
+``DeviceSpec.users`` adds SNMPv3 users (``createUser`` + ``rouser`` lines); ``credential()``
+is then the first user's. ``send_trap()`` sends v1/v2c/v3 traps and informs as the device
+(``simtraps``, net-snmp's ``snmptrap``). Badly behaved devices are in ``simfaulty``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from collector.demo.simspecs import (
     DeviceSpec,
     SimRow,
     SimulatorError,
+    SimUser,
     Typed,
     Value,
     encode,
@@ -51,9 +56,11 @@ from collector.demo.simspecs import (
     storage_row,
     ups,
 )
+from collector.demo.simtraps import TrapVersion, send_trap
 
 __all__ = [
-    "DeviceSpec", "SimRow", "SimulatedDevice", "SimulatorError", "encoder", "free_udp_port",
+    "DeviceSpec", "SimRow", "SimUser", "SimulatedDevice", "SimulatorError", "encoder",
+    "free_udp_port",
     "nas", "poe_switch", "projector", "ptz_camera", "room_device_spec", "room_kit",
     "snmpd_path", "storage_row", "ups",
 ]  # fmt: skip
@@ -181,9 +188,42 @@ class SimulatedDevice:
         }
         return DeviceConfig(**(fields | overrides))
 
-    def credential(self) -> SnmpCredential:
-        """The read-only community the agent must use."""
-        return SnmpCredential(community=SecretStr(self.spec.community))
+    @property
+    def engine_id(self) -> bytes:
+        """The SNMPv3 engine ID this device sends its traps with."""
+        return bytes.fromhex("80001f8804") + self.spec.name.encode()[:24]
+
+    def credential(self, version: str | None = None) -> SnmpCredential:
+        """What the agent must use: the first SNMPv3 user if the spec has one (or
+        ``version="v3"``), else the read-only community."""
+        if version == "v2c" or (version is None and not self.spec.users):
+            return SnmpCredential(community=SecretStr(self.spec.community))
+        if not self.spec.users:
+            raise SimulatorError(f"{self.spec.name}: no SNMPv3 user in the spec")
+        return user_credential(self.spec.users[0])
+
+    def send_trap(
+        self,
+        port: int,
+        trap_oid: str,
+        varbinds: Mapping[str, Typed] | None = None,
+        *,
+        version: TrapVersion = "v2c",
+        community: str | None = None,
+        user: SimUser | None = None,
+        inform: bool = False,
+    ) -> None:
+        """Send a notification to 127.0.0.1:``port`` as this device would (net-snmp's
+        ``snmptrap``): v1/v2c with its community, v3 as its first user from its engine ID."""
+        chosen_user = user or (self.spec.users[0] if self.spec.users else None)
+        if version == "v3" and chosen_user is None:
+            raise SimulatorError(f"{self.spec.name}: no SNMPv3 user to send a v3 trap as")
+        send_trap(
+            port, trap_oid, dict(varbinds or {}), version=version,
+            community=community or self.spec.community, user=chosen_user,
+            engine_id=self.engine_id, enterprise=self.spec.sys_object_id, inform=inform,
+            state_dir=self._workdir,
+        )  # fmt: skip
 
     def set_values(
         self, values: Mapping[str, Value], table: str | None = None, index: int | str | None = None
@@ -250,7 +290,7 @@ class SimulatedDevice:
         persistent.mkdir(exist_ok=True)
         env = {**os.environ, "SNMP_PERSISTENT_DIR": str(persistent), "MIBS": ""}
         command = [binary, "-f", "-Lf", str(log), "-C", "-c", str(config),
-                   "-I", "override,vacm_conf", f"udp:{HOST}:{self.port}"]  # fmt: skip
+                   "-I", "override,vacm_conf,usmConf", f"udp:{HOST}:{self.port}"]  # fmt: skip
         self._process = subprocess.Popen(
             command,
             env=env,
@@ -311,14 +351,46 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
+def user_credential(user: SimUser) -> SnmpCredential:
+    """The agent's credential for a simulated device's SNMPv3 user."""
+    fields: dict[str, Any] = {"version": "v3", "username": user.username}
+    if user.auth_key is not None:
+        fields |= {"auth_protocol": user.auth_protocol, "auth_key": SecretStr(user.auth_key)}
+    if user.priv_key is not None:
+        fields |= {"priv_protocol": user.priv_protocol, "priv_key": SecretStr(user.priv_key)}
+    return SnmpCredential(**fields)
+
+
+_NET_SNMP_AUTH = {"md5": "MD5", "sha": "SHA", "sha224": "SHA-224", "sha256": "SHA-256",
+                  "sha384": "SHA-384", "sha512": "SHA-512"}  # fmt: skip
+_NET_SNMP_PRIV = {"des": "DES", "aes": "AES", "aes192": "AES192", "aes256": "AES256",
+                  "aes192c": "AES192C", "aes256c": "AES256C"}  # fmt: skip
+_NET_SNMP_LEVEL = {"noAuthNoPriv": "noauth", "authNoPriv": "auth", "authPriv": "priv"}
+
+
+def _user_lines(user: SimUser) -> list[str]:
+    """net-snmp reads ``createUser`` from the -c file too (with -C it reads no other)."""
+    create = f"createUser {user.username}"
+    if user.auth_key is not None:
+        create += f' {_NET_SNMP_AUTH[user.auth_protocol]} "{user.auth_key}"'
+        if user.priv_key is not None:
+            create += f' {_NET_SNMP_PRIV[user.priv_protocol]} "{user.priv_key}"'
+    return [create, f"rouser {user.username} {_NET_SNMP_LEVEL[user.security_level]}"]
+
+
 def _config_text(spec: DeviceSpec, served: Mapping[str, Typed]) -> str:
     for text in (spec.community, *(v for _t, v in served.values() if isinstance(v, str))):
         if any(c in text for c in '"\n\r\\'):
             raise SimulatorError(f"{spec.name}: {text!r} has a quote, backslash or newline")
+    for user in spec.users:
+        if any(c in t for t in (user.username, user.auth_key or "", user.priv_key or "")
+               for c in '"\n\r\\ \t'):  # fmt: skip
+            raise SimulatorError(f"{spec.name}: user {user.username!r}: quote, space or backslash")
     lines = [
         f"rocommunity {spec.community} {HOST}",
         f"rwcommunity {CONTROL_COMMUNITY} {HOST}",
         "dontLogTCPWrappersConnects yes",
+        *(line for user in spec.users for line in _user_lines(user)),
     ]
     for oid, (kind, value) in sorted(served.items(), key=lambda item: _oid_key(item[0])):
         shown = f'"{value}"' if kind == "octet_str" else value

@@ -42,6 +42,27 @@ class SimRow:
     raw: dict[str, Typed] = field(default_factory=dict)  # column OID -> typed value
 
 
+@dataclass(frozen=True)
+class SimUser:
+    """An SNMPv3 user the device serves read-only (net-snmp ``createUser`` + ``rouser``).
+
+    Protocol names are the agent's (``sha256``, ``aes``, ...); no ``auth_key`` means
+    noAuthNoPriv, no ``priv_key`` authNoPriv.
+    """
+
+    username: str
+    auth_key: str | None = None
+    priv_key: str | None = None
+    auth_protocol: str = "sha"
+    priv_protocol: str = "aes"
+
+    @property
+    def security_level(self) -> str:
+        if self.auth_key is None:
+            return "noAuthNoPriv"
+        return "authPriv" if self.priv_key is not None else "authNoPriv"
+
+
 @dataclass
 class DeviceSpec:
     """What a simulated device is and serves; values by the profile's metric names.
@@ -58,6 +79,7 @@ class DeviceSpec:
     tables: dict[str, list[SimRow]] = field(default_factory=dict)
     raw: dict[str, Typed] = field(default_factory=dict)  # instance OID -> typed value
     community: str = "public"
+    users: list[SimUser] = field(default_factory=list)  # SNMPv3 users, read-only
 
 
 def initial_values(spec: DeviceSpec, profile: Profile) -> dict[str, Typed]:

@@ -5,6 +5,13 @@ worker takes a batch, writes its points to the TSDB, commits SQL (dedupe rows, l
 rollups, faults) in one transaction, and only then acknowledges the batch to the broker. If
 the TSDB or SQL fails, nothing is acknowledged and the batch is retried, so a crash or an
 outage re-delivers instead of losing; the (agent, seq) rows make re-delivery harmless.
+
+While a batch keeps failing, the broker holds everything after it (up to the session's
+receive maximum in flight, the rest queued), ``roomwatch_collector_pending_age_seconds``
+shows how long the oldest message has waited, and the log has one line when storing starts
+failing and one when it works again. (agent, seq) rows older than
+``ingest.dedupe_keep_days`` are pruned by ``prune_dedupe``, which the runner calls
+periodically.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from collector.ingest.tsdb import TsdbWriter
 
 log = logging.getLogger(__name__)
 
+RETRY_MAX_S = 10.0  # a TSDB or database that is back is used within this long
 Clock = Callable[[], datetime]
 Ack = Callable[["Received"], None]
 AnyMessage = MetricsMessage | EventsMessage | StatusMessage | InventoryMessage
@@ -53,6 +61,9 @@ class Received:
     payload: bytes
     mid: int = 0
     qos: int = 0
+    connection: int = 0
+    """Which broker connection it came in on (an ack is only valid on that one)."""
+    received_s: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -98,6 +109,11 @@ class IngestPipeline:
         self._stop = threading.Event()
         self._last_eval: dict[str, datetime] = {}
         self.retry_delay_s = 1.0
+        self.retry_max_s = RETRY_MAX_S
+        self._oldest_pending_s: float | None = None
+        self.heartbeat_s = time.monotonic()
+        """When the worker last showed it is alive (a watchdog reads it)."""
+        stats.pending_age.set_function(self.pending_age_s)
 
     # --- feeding -------------------------------------------------------------------------
     def submit(self, received: Received) -> None:
@@ -109,6 +125,7 @@ class IngestPipeline:
     def run(self, ack: Ack, tick: Callable[[], None] | None = None) -> None:
         """Process batches until ``stop()``; ``tick`` runs between batches (silence checks)."""
         while not self._stop.is_set():
+            self.heartbeat_s = time.monotonic()
             batch = self._take_batch()
             if batch:
                 self._store_until_done(batch, ack)
@@ -138,19 +155,50 @@ class IngestPipeline:
         self.stats.queue_depth.set(self._queue.qsize())
         return batch
 
+    def pending_age_s(self) -> float:
+        """Seconds the oldest received but unacknowledged message has waited (0: none)."""
+        oldest = self._oldest_pending_s
+        if oldest is None:
+            with self._queue.mutex:
+                oldest = self._queue.queue[0].received_s if self._queue.queue else None
+        return 0.0 if oldest is None else max(0.0, time.monotonic() - oldest)
+
     def _store_until_done(self, batch: list[Received], ack: Ack) -> None:
+        """Store the batch, retrying with backoff until it works; then acknowledge it."""
+        self._oldest_pending_s = batch[0].received_s
         delay = self.retry_delay_s
+        failing_since: float | None = None
         while not self._stop.is_set():
+            self.heartbeat_s = time.monotonic()
             try:
                 self.process(batch)
             except Exception as exc:
-                log.error("storing a batch of %d messages failed, will retry: %s", len(batch), exc)
+                if failing_since is None:
+                    failing_since = time.monotonic()
+                    log.error("storing ingested messages failed, retrying until it works: %s", exc)
+                self.stats.store_retries.inc()
                 self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
+                delay = min(delay * 2, self.retry_max_s)
                 continue
             for item in batch:
                 ack(item)
+            self._oldest_pending_s = None
+            if failing_since is not None:
+                log.info(
+                    "storing ingested messages works again after %.0f s",
+                    time.monotonic() - failing_since,
+                )
             return
+
+    def prune_dedupe(self) -> int:
+        """Forget (agent, seq) pairs received more than ``dedupe_keep_days`` ago."""
+        cutoff = self.clock() - timedelta(days=self.config.dedupe_keep_days)
+        with self.db.session() as session:
+            removed = ingest_store.prune_ingested(session, cutoff)
+        self.stats.dedupe_pruned.inc(removed)
+        if removed:
+            log.debug("forgot %d (agent, seq) pairs received before %s", removed, cutoff)
+        return removed
 
     # --- one batch -----------------------------------------------------------------------
     def process(self, received: list[Received]) -> list[Transition]:
@@ -218,8 +266,10 @@ class IngestPipeline:
         if isinstance(message, EventsMessage):
             ingest_store.set_agent_status(session, message.agent, True, self.clock())
             batch.points.extend(event_points(message, Placement(site=site_id, room=room_id)))
+            subject = Subject(room_id=room_id, agent_id=message.agent, site_id=site_id)
+            batch.transitions += self.faults.observe_events(session, subject, message.events)
         elif isinstance(message, StatusMessage):
-            self._store_status(session, message, room_id, batch)
+            self._store_status(session, message, placement, batch)
         elif isinstance(message, InventoryMessage):
             ingest_store.apply_inventory_message(session, room_id, message)
             ingest_store.set_agent_status(
@@ -261,31 +311,25 @@ class IngestPipeline:
         for agent_id, at in seen.items():
             ingest_store.set_agent_status(session, agent_id, True, at)
         for message in messages:
-            self._evaluate_faults(session, message, placements[message.agent][1], devices, batch)
+            self._evaluate_faults(session, message, placements[message.agent], devices, batch)
 
     def _evaluate_faults(
         self,
         session: Session,
         message: MetricsMessage,
-        room_id: str,
+        placement: tuple[str, str],
         devices: dict[str, dict[str, Device]],
         batch: _Batch,
     ) -> None:
         if not self._is_newest(message.agent, message.ts):
             return  # a backlog message: stored, but fault state only moves forward in time
-        batch.transitions += self.faults.agent_presence(
-            session, room_id, message.agent, True, message.ts
-        )
-        for sample in message.devices:
-            subject = Subject(
-                room_id=room_id,
-                agent_id=message.agent,
-                device_pk=devices[room_id][sample.device].id,
-            )
-            batch.transitions += self.faults.observe(session, subject, sample, message.ts)
+        site_id, room_id = placement
+        subject = Subject(room_id=room_id, agent_id=message.agent, site_id=site_id)
+        samples = [(sample, devices[room_id][sample.device].id) for sample in message.devices]
+        batch.transitions += self.faults.observe_message(session, subject, samples, message.ts)
 
     def _store_status(
-        self, session: Session, message: StatusMessage, room_id: str, batch: _Batch
+        self, session: Session, message: StatusMessage, placement: tuple[str, str], batch: _Batch
     ) -> None:
         """Status is applied in arrival order at arrival time: a Last Will is composed when the
         agent connects, so its own timestamp is older than the samples it follows."""
@@ -295,8 +339,9 @@ class IngestPipeline:
             session, message.agent, online, now, version=message.agent_version
         )
         self._last_eval[message.agent] = max(now, self._last_eval.get(message.agent, now))
+        site_id, room_id = placement
         batch.transitions += self.faults.agent_presence(
-            session, room_id, message.agent, online, now
+            session, room_id, message.agent, online, now, site_id=site_id
         )
 
     def _is_newest(self, agent: str, ts: datetime) -> bool:

@@ -60,3 +60,24 @@ class IngestStats:
             "Age of the newest sample stored in the last batch.",
             registry=registry,
         )
+        self.pending_age = Gauge(
+            "roomwatch_collector_pending_age_seconds",
+            "How long the oldest message received but not yet stored and acknowledged has"
+            " waited; grows while the TSDB or SQL is down.",
+            registry=registry,
+        )
+        self.store_retries = Counter(
+            "roomwatch_collector_store_retries_total",
+            "Batches that failed to store and were retried (nothing was acknowledged).",
+            registry=registry,
+        )
+        self.sessions_lost = Counter(
+            "roomwatch_collector_broker_sessions_lost_total",
+            "Reconnects where the broker no longer had this collector's session.",
+            registry=registry,
+        )
+        self.dedupe_pruned = Counter(
+            "roomwatch_collector_dedupe_pruned_total",
+            "Old (agent, seq) records deleted after ingest.dedupe_keep_days.",
+            registry=registry,
+        )

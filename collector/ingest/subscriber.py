@@ -2,13 +2,26 @@
 
 A message is acknowledged (PUBACK) only after the pipeline stored it; until then the broker
 keeps it for this session and re-delivers it after a reconnect or a collector restart.
+
+Every CONNECT has clean start **off**, the very first one included. mosquitto 2.0 writes a
+session to its persistence file only when the client's latest CONNECT had clean start off;
+a v5 session begun with clean start on (paho's ``MQTT_CLEAN_START_FIRST_ONLY``) lives in
+memory only, so a broker restart drops it, and everything agents publish between that
+restart and the collector's return is acknowledged to them and then discarded.
+
+An acknowledgement belongs to the connection the message came in on: message ids are per
+connection, so a PUBACK for a message received before a reconnect could acknowledge a
+different message on the new one. Such late acknowledgements are dropped; the broker sends
+those messages again (the session keeps them) and the pipeline stores them once.
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
+import threading
 from collections.abc import Callable
+from typing import Any, cast
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -23,11 +36,19 @@ log = logging.getLogger(__name__)
 
 
 class Subscriber:
-    def __init__(self, config: CollectorMqtt, on_message: Callable[[Received], None]) -> None:
+    def __init__(
+        self,
+        config: CollectorMqtt,
+        on_message: Callable[[Received], None],
+        on_session_lost: Callable[[], None] = lambda: None,
+    ) -> None:
         self.config = config
         self._deliver = on_message
+        self._on_session_lost = on_session_lost
         self.connected = False
         self._refused_logged = False
+        self._connections = 0
+        self._lock = threading.Lock()
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
@@ -44,7 +65,10 @@ class Subscriber:
                 keyfile=str(config.tls.key_file) if config.tls.key_file else None,
                 cert_reqs=ssl.CERT_NONE if config.tls.insecure_skip_verify else ssl.CERT_REQUIRED,
             )
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        # paho types the delays as int but computes with them as numbers; fractions work.
+        cast(Any, client).reconnect_delay_set(
+            min_delay=config.reconnect_min_s, max_delay=config.reconnect_max_s
+        )
         client.max_inflight_messages_set(config.receive_maximum)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -60,7 +84,7 @@ class Subscriber:
             self.config.host,
             self.config.port,
             keepalive=self.config.keepalive_s,
-            clean_start=False,
+            clean_start=False,  # always: see the module docstring
             properties=props,
         )
         self.client.loop_start()
@@ -70,11 +94,16 @@ class Subscriber:
         self.client.loop_stop()
 
     def ack(self, received: Received) -> None:
-        if received.qos > 0:
+        """Acknowledge a stored message, if it came in on the current connection."""
+        if received.qos == 0:
+            return
+        with self._lock:
+            if received.connection != self._connections or not self.connected:
+                return  # the broker re-sends it on this connection; it is a duplicate then
             self.client.ack(received.mid, received.qos)
 
     def _on_connect(
-        self, client: mqtt.Client, _userdata: object, _flags: object, reason: object, _props: object
+        self, client: mqtt.Client, _userdata: object, flags: Any, reason: object, _props: object
     ) -> None:
         if getattr(reason, "is_failure", False):
             if not self._refused_logged:
@@ -86,9 +115,27 @@ class Subscriber:
                 )
                 self._refused_logged = True
             return
-        self.connected = True
+        with self._lock:
+            self._connections += 1
+            first = self._connections == 1
+            self.connected = True
         self._refused_logged = False
-        log.info("connected to broker %s:%d", self.config.host, self.config.port)
+        session_present = bool(getattr(flags, "session_present", False))
+        if session_present:
+            log.info("connected to broker %s:%d", self.config.host, self.config.port)
+        elif first:
+            log.info(
+                "connected to broker %s:%d with a new session", self.config.host, self.config.port
+            )
+        else:
+            self._on_session_lost()
+            log.warning(
+                "broker %s:%d no longer had this collector's session (restarted without "
+                "persistence, or crashed before saving it): what it queued meanwhile is gone; "
+                "agents re-send their last spool.replay_window_s",
+                self.config.host,
+                self.config.port,
+            )
         client.subscribe([(topic, 1) for topic in subscriptions(self.config.shared_group)])
 
     def _on_disconnect(
@@ -99,11 +146,20 @@ class Subscriber:
         reason: object,
         _props: object,
     ) -> None:
-        if self.connected:
+        with self._lock:
+            was_connected, self.connected = self.connected, False
+        if was_connected:
             log.warning("lost the broker connection (%s); reconnecting", reason)
-        self.connected = False
 
     def _on_message(
         self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
     ) -> None:
-        self._deliver(Received(message.topic, bytes(message.payload), message.mid, message.qos))
+        self._deliver(
+            Received(
+                message.topic,
+                bytes(message.payload),
+                message.mid,
+                message.qos,
+                connection=self._connections,
+            )
+        )

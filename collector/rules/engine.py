@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
+from itertools import pairwise
 
 from agent.wire import DeviceSample, Event, TableRow
 from collector.rules.model import HISTORY_COMPUTES, Rule
@@ -96,9 +97,7 @@ class _History:
         self._peak: dict[tuple[str, str], float] = {}
         self._last_seen: dict[tuple[str, str], datetime] = {}
 
-    def compute(
-        self, rule: Rule, target: str, value: float | None, at: datetime
-    ) -> float | None:
+    def compute(self, rule: Rule, target: str, value: float | None, at: datetime) -> float | None:
         key = (rule.id, target)
         if rule.compute == "age_s":
             if value is not None:
@@ -121,7 +120,7 @@ class _History:
             points.popleft()
         if rule.compute == "changes":
             values = [v for _, v in points]
-            return float(sum(1 for a, b in zip(values, values[1:], strict=False) if a != b))
+            return float(sum(1 for a, b in pairwise(values) if a != b))
         first_at, first = points[0]
         span_s = (at - first_at).total_seconds()
         if span_s < window / 2:
@@ -134,7 +133,7 @@ class RuleEngine:
         self.rules = sorted(rules, key=lambda r: (r.level, r.id))
         self._metric_rules = [r for r in self.rules if not r.is_event_rule]
         self._event_rules = [r for r in self.rules if r.is_event_rule]
-        self._history = _History()
+        self.history = _History()
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -231,7 +230,7 @@ class RuleEngine:
             base = observation.metrics.get(rule.ratio_to)
             return raw / base if raw is not None and base else None
         assert at is not None
-        return self._history.compute(rule, target, raw, at)
+        return self.history.compute(rule, target, raw, at)
 
 
 def _observations(rule: Rule, sample: DeviceSample) -> Iterator[_Observation]:

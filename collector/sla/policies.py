@@ -8,7 +8,9 @@ documents the admin API accepts; SQL stores them as rows (``collector.db.sla_sto
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, time
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -35,17 +37,9 @@ LevelKey = Literal["L1", "L2", "L3", "L4"]
 Start = Literal["opened", "respond_breached", "on_site_breached", "fix_breached"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# Fault statuses a policy may notify on ("opened" is the creation of the fault).
-NotifyOn = Literal[
-    "opened",
-    "acknowledged",
-    "on_site",
-    "waiting_customer",
-    "waiting_parts",
-    "resolved",
-    "closed",
-]
-ROLES_DEFAULT = ("engineer_on_duty", "project_lead", "senior_engineer", "management")
+# Transitions a policy notifies on: "opened", a status ("acknowledged", "resolved", ...),
+# any other transition name the lifecycle reports, or "*" for every one.
+NotifyOn = Annotated[str, Field(pattern=r"^(\*|[a-z][a-z0-9_]{0,31})$")]
 
 SpanField = Annotated[
     Span,
@@ -88,7 +82,7 @@ class WorkingHoursSpec(_Strict):
         ranges = [_parse_range(text) for text in value]
         if not ranges:
             raise ValueError("at least one range of working hours is needed")
-        for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(ranges):
             if start < end:
                 raise ValueError("ranges must be in order and must not overlap")
         return value
@@ -177,7 +171,7 @@ class PolicyDoc(_Strict):
     working_hours: WorkingHoursSpec = Field(default_factory=WorkingHoursSpec)
     levels: dict[LevelKey, dict[Kind, DeadlineSpec]]
     escalation: EscalationSpec = Field(default_factory=EscalationSpec)
-    notify_on: list[NotifyOn] = Field(default_factory=lambda: ["opened", "resolved"])
+    notify_on: list[NotifyOn] = Field(default_factory=lambda: ["*"])
 
     @model_validator(mode="after")
     def _starts_exist(self) -> PolicyDoc:
@@ -193,7 +187,10 @@ class PolicyDoc(_Strict):
                     )
         return self
 
-    def deadlines(self, level: int | Level) -> dict[Kind, DeadlineSpec]:
+    def notifies(self, transition: str) -> bool:
+        return "*" in self.notify_on or transition in self.notify_on
+
+    def deadlines(self, level: int | Level) -> dict[str, DeadlineSpec]:
         """The clocks of a level (empty when the policy has none for it)."""
         return dict(self.levels.get(f"L{int(level)}", {}))  # type: ignore[call-overload]
 
@@ -253,8 +250,9 @@ def load_policy_file(path: Path) -> PolicyFile:
     return load_yaml_model(path, PolicyFile)
 
 
+@lru_cache(maxsize=1)
 def shipped_policies() -> PolicyFile:
-    """The policies roomwatch ships (``collector/sla/policies.yaml``)."""
+    """The policies roomwatch ships (``collector/sla/policies.yaml``), read once."""
     with resources.as_file(resources.files("collector.sla") / SHIPPED_FILE) as path:
         loaded = load_policy_file(path)
     if not loaded.policies:

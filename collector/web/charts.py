@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
+from itertools import pairwise
 from statistics import median
 from zoneinfo import ZoneInfo
 
@@ -100,6 +101,27 @@ def _compact(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _value_range(values: Sequence[float], metric: str) -> tuple[float, float]:
+    """The value axis: from 0 for most gauges, 0..100 for percentages, 0..1 for flags, and
+    some room around a flat line."""
+    if not values:
+        return 0.0, 1.0
+    low, high = min(values), max(values)
+    name = metric.split("{")[0]
+    if low >= 0 and high <= 1:
+        return 0.0, 1.0
+    if name.endswith("_pct") and low >= 0 and high <= 100:
+        return 0.0, 100.0
+    if low >= 0 and high - low > 0.2 * high:
+        low = 0.0
+    if high - low < 1e-9:
+        pad = abs(high) * 0.1 or 1.0
+        low, high = low - pad, high + pad
+        if min(values) >= 0:
+            low = max(low, 0.0)
+    return low, high
+
+
 def _nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
     if high <= low:
         high = low + 1.0
@@ -135,7 +157,7 @@ def _runs(points: Sequence[tuple[float, float]]) -> list[list[tuple[float, float
     """Split a line where samples are missing (a gap longer than 3 usual steps)."""
     if len(points) < 2:
         return [list(points)] if points else []
-    gaps = [b[0] - a[0] for a, b in zip(points, points[1:], strict=False)]
+    gaps = [b[0] - a[0] for a, b in pairwise(points)]
     limit = 3 * median(gaps)
     runs: list[list[tuple[float, float]]] = [[points[0]]]
     for gap, point in zip(gaps, points[1:], strict=False):
@@ -157,18 +179,17 @@ def time_chart(
 ) -> Chart:
     """A chart of ``series`` over [start, end] (unix seconds) with ``shades`` behind."""
     fmt = value_formatter(metric)
-    left, right, top, bottom = 60, 10, 10, 24
+    left, right, top, bottom = 74, 10, 10, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for s in series for _, v in s.points]
     values += [x for s in series for _, lo, hi in s.band for x in (lo, hi)]
     empty = not values
-    low, high = (min(values), max(values)) if values else (0.0, 1.0)
-    if low >= 0 and (high - low) > 0.2 * high or metric.endswith(("_pct", "reachable")):
-        low = min(low, 0.0)
-    if metric.split("{")[0].endswith("_pct") and high <= 100:
-        high = 100.0
-    ticks = _nice_ticks(low, high if high > low else low + 1.0)
+    low, high = _value_range(values, metric)
+    ticks = _nice_ticks(low, high)
     low, high = ticks[0], ticks[-1]
+    labels = [fmt(tick) for tick in ticks]
+    if len(set(labels)) < len(labels):  # the unit's precision cannot tell ticks apart
+        ticks, labels = [ticks[0], ticks[-1]], [labels[0], labels[-1]]
 
     def x(t: float) -> float:
         return left + (min(max(t, start), end) - start) / (end - start) * plot_w
@@ -189,12 +210,12 @@ def time_chart(
             f'width="{x1 - x0:.1f}" height="{plot_h}" fill="{LEVEL_FILL.get(shade.level, "#888")}"'
             f' fill-opacity="0.14"><title>{escape(shade.title)}</title></rect>'
         )
-    for tick in ticks:
+    for tick, label in zip(ticks, labels, strict=True):
         parts.append(
             f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" '
             f'y2="{y(tick):.1f}" stroke="#e5e7eb"/>'
             f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" '
-            f'font-size="11" fill="#6b7280">{escape(fmt(tick))}</text>'
+            f'font-size="11" fill="#6b7280">{escape(label)}</text>'
         )
     for t, label in _time_ticks(start, end, tz):
         parts.append(
@@ -233,14 +254,18 @@ def sparkline(values: Sequence[float | None], width: int = 120, height: int = 28
     if len(known) < 2:
         return Markup("")
     low, high = min(known), max(known)
-    span = (high - low) or 1.0
+    if high == low:  # a flat line sits in the middle, not on the floor
+        low, high = low - 1.0, high + 1.0
+    span = high - low
     step = width / max(len(values) - 1, 1)
     runs: list[list[str]] = [[]]
     for index, value in enumerate(values):
         if value is None:
             runs.append([])
             continue
-        runs[-1].append(f"{index * step:.1f},{height - 2 - (value - low) / span * (height - 4):.1f}")
+        runs[-1].append(
+            f"{index * step:.1f},{height - 2 - (value - low) / span * (height - 4):.1f}"
+        )
     lines = "".join(
         f'<polyline points="{" ".join(run)}" fill="none" stroke="currentColor" stroke-width="1.4"/>'
         for run in runs

@@ -3,7 +3,7 @@ the state it is drawn in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,7 @@ from collector.web.charts import value_formatter
 KEY_METRICS_FILE = Path(__file__).parent / "keymetrics.yaml"
 FALLBACK_KEYS = 3
 ALWAYS = ("reachable", "rtt_ms")
+MAX_ROWS_SHOWN = 3  # more rows (switch ports) are summed up in one value
 
 
 @lru_cache(maxsize=1)
@@ -60,14 +61,26 @@ def key_values(device: DeviceView) -> list[KeyValue]:
             if value is not None:
                 out.append(KeyValue(key, fmt(float(value))))
             continue
-        for row in state.tables.get(table, []):
-            value = row.get("metrics", {}).get(column)
-            if value is not None:
-                labels = row.get("labels", {})
-                out.append(KeyValue(metric_key(column, table, labels), fmt(float(value))))
+        rows = [
+            (row.get("labels", {}), float(row["metrics"][column]))
+            for row in state.tables.get(table, [])
+            if row.get("metrics", {}).get(column) is not None
+        ]
+        if len(rows) > MAX_ROWS_SHOWN:
+            out.append(KeyValue(key, _summary([value for _, value in rows], fmt)))
+            continue
+        for labels, value in rows:
+            out.append(KeyValue(metric_key(column, table, labels), fmt(value)))
     if state.rtt_ms is not None:
         out.append(KeyValue("rtt_ms", value_formatter("rtt_ms")(state.rtt_ms)))
     return out
+
+
+def _summary(values: list[float], fmt: Callable[[float], str]) -> str:
+    """Many rows in one value: ``6/8`` for 0/1 flags, ``min – max`` otherwise."""
+    if all(v in (0.0, 1.0) for v in values):
+        return f"{sum(values):.0f}/{len(values)}"
+    return f"{fmt(min(values))} – {fmt(max(values))}"
 
 
 def chart_ids(device: DeviceView, extra: Iterable[str] = ()) -> list[str]:

@@ -63,7 +63,10 @@ class Translator:
         """A metric key's display name: ``temperature_c`` → '温度 (°C)'; rows keep labels."""
         base, _, labels = key.partition("{")
         name = self.optional(f"metric.{base}", base)
-        return f"{name} {{{labels}" if labels else name
+        if not labels:
+            return name
+        values = [pair.partition("=")[2] for pair in labels.rstrip("}").split(",")]
+        return f"{name} ({' · '.join(values)})"
 
 
 def pick_language(request: Request, default: str) -> str:

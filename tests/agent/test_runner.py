@@ -67,15 +67,15 @@ def metrics_payload(seq: int) -> bytes:
 
 
 def messages(received: list[Received], kind: type[wire.Envelope]) -> list[wire.Envelope]:
-    return [r.message for r in received if isinstance(r.message, kind)]
+    """Each message of ``kind`` once, as the collector stores it: re-sent copies (the
+    agent replays recently acknowledged messages after a reconnect) share their seq."""
+    unique = {r.message.seq: r.message for r in received if isinstance(r.message, kind)}
+    return list(unique.values())
 
 
 def cycle_messages(received: list[Received]) -> list[wire.MetricsMessage]:
-    return [
-        r.message
-        for r in received
-        if isinstance(r.message, wire.MetricsMessage) and r.message.devices
-    ]
+    found = messages(received, wire.MetricsMessage)
+    return [m for m in found if isinstance(m, wire.MetricsMessage) and m.devices]
 
 
 def test_each_cycle_publishes_the_host_and_the_agents_own_counters(

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent import wire
+from collector.api.auth import create_user, issue_token
 from collector.config import CollectorConfig
 from collector.demo.broker import MosquittoBroker
 from collector.demo.procs import wait_for
@@ -88,7 +89,12 @@ class Stack:
         )
         self.service = CollectorService(config)
         self.service.start()
-        self.api = TestClient(self.service.app())
+        # The API needs credentials: a viewer's token, made as an admin would make it.
+        with self.service.db.session() as session:
+            now = datetime.now(UTC)
+            viewer = create_user(session, "e2e-viewer", "viewer", now)
+            token = issue_token(session, viewer, now, name="e2e").secret
+        self.api = TestClient(self.service.app(), headers={"Authorization": f"Bearer {token}"})
         self.room.start_agent(self.broker.port)
 
     def stop(self) -> None:

@@ -1,0 +1,389 @@
+"""SLA over HTTP: policies and the default policy, the site → policy mapping, calendar
+overrides and the calendar's days, escalation contacts (admins edit, everyone logged in
+reads), a fault's clocks and escalations, and logging a customer complaint (engineers)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from collector.api.auth import Admin, Engineer, Viewer, clock_of
+from collector.api.deps import DbSession
+from collector.api.schemas import ErrorOut
+from collector.db import sla_store
+from collector.db.models import Fault
+from collector.db.sla_models import SlaContact, SlaPolicy
+from collector.errors import NotFoundError
+from collector.sla.errors import PolicyError
+from collector.sla.policies import ContactDoc, PolicyDoc, WorkingHoursSpec
+from collector.sla.service import SlaService
+
+router = APIRouter(prefix="/api/sla", tags=["sla"])
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+}
+MAX_CALENDAR_DAYS = 366
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class PolicyOut(_Out):
+    policy: PolicyDoc
+    source: str = Field(description="file or api: who wrote it last")
+    updated_at: datetime
+    updated_by: str
+    default: bool
+    sites: list[str] = Field(description="Sites mapped to this policy")
+
+
+class DefaultPolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    policy_id: str
+
+
+class SitePolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    policy_id: str
+    note: str = ""
+
+
+class SitePolicyOut(_Out):
+    site_id: str
+    site_name: str
+    policy_id: str | None = Field(description="The site's own mapping; null = the default")
+    effective_policy_id: str | None
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    working: bool = Field(description="true: a working day; false: a holiday")
+    note: str = ""
+
+
+class OverrideOut(_Out):
+    day: date
+    working: bool
+    note: str
+    updated_at: datetime
+    updated_by: str
+
+
+class CalendarDayOut(_Out):
+    day: date
+    working: bool
+    reason: str
+
+
+class ContactOut(_Out):
+    id: int
+    name: str
+    role: str
+    site_id: str | None
+    email: str | None
+    phone: str | None
+    channels: list[str]
+    note: str
+
+
+class ClockOut(_Out):
+    kind: str
+    measure: str
+    policy_id: str
+    level: int
+    budget_s: float
+    state: str
+    started_at: datetime
+    deadline_at: datetime
+    remaining_s: float
+    paused_at: datetime | None
+    paused_total_s: float
+    stopped_at: datetime | None
+    stopped_by: str | None
+    met: bool | None
+    breached_at: datetime | None
+    overrun_min: int | None
+
+
+class EscalationOut(_Out):
+    id: int
+    trigger: str
+    clock_kind: str | None
+    rank: int
+    role: str
+    at: datetime
+    actor: str
+    text: str
+
+
+class ComplaintIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+    complainant: Annotated[str, Field(max_length=200)] = ""
+
+
+def _service(request: Request) -> SlaService:
+    found = getattr(request.app.state, "sla", None)
+    return found if isinstance(found, SlaService) else SlaService(clock=clock_of(request))
+
+
+def _conflict(exc: PolicyError) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+
+
+# ------------------------------------------------------------------ policies
+
+
+def _policy_out(session: DbSession, doc: PolicyDoc, row: SlaPolicy) -> PolicyOut:
+    sites = [s.site_id for s in sla_store.list_site_policies(session) if s.policy_id == doc.id]
+    return PolicyOut(
+        policy=doc,
+        source=row.source,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+        default=sla_store.default_policy_id(session) == doc.id,
+        sites=sites,
+    )
+
+
+@router.get("/policies", response_model=list[PolicyOut])
+def list_policies(session: DbSession, _viewer: Viewer) -> list[PolicyOut]:
+    return [_policy_out(session, doc, row) for doc, row in sla_store.list_policies(session)]
+
+
+@router.get("/policies/{policy_id}", response_model=PolicyOut, responses=_ERRORS)
+def get_policy(policy_id: str, session: DbSession, _viewer: Viewer) -> PolicyOut:
+    row = session.get(SlaPolicy, policy_id)
+    if row is None:
+        raise NotFoundError(f"no SLA policy {policy_id!r}")
+    return _policy_out(session, sla_store.policy_doc(row), row)
+
+
+@router.put("/policies/{policy_id}", response_model=PolicyOut, responses=_ERRORS)
+def put_policy(
+    policy_id: str, body: PolicyDoc, session: DbSession, admin: Admin, request: Request
+) -> PolicyOut:
+    """Create or replace a policy (the same document as in an SLA file). Running clocks
+    keep their deadlines; faults opened from now on use the new values."""
+    if body.id != policy_id:
+        raise HTTPException(422, f"the body's id {body.id!r} is not {policy_id!r}")
+    sla_store.put_policy(session, body, clock_of(request)(), admin.username, "api")
+    return get_policy(policy_id, session, admin)
+
+
+@router.delete("/policies/{policy_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
+def delete_policy(policy_id: str, session: DbSession, _admin: Admin) -> Response:
+    if session.get(SlaPolicy, policy_id) is None:
+        raise NotFoundError(f"no SLA policy {policy_id!r}")
+    try:
+        sla_store.delete_policy(session, policy_id)
+    except PolicyError as exc:
+        raise _conflict(exc) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/default-policy", response_model=DefaultPolicyIn)
+def get_default_policy(session: DbSession, _viewer: Viewer) -> DefaultPolicyIn:
+    return DefaultPolicyIn(policy_id=sla_store.default_policy_id(session) or "")
+
+
+@router.put("/default-policy", response_model=DefaultPolicyIn, responses=_ERRORS)
+def set_default_policy(body: DefaultPolicyIn, session: DbSession, _admin: Admin) -> DefaultPolicyIn:
+    """The policy of every site without its own mapping."""
+    try:
+        sla_store.set_default_policy(session, body.policy_id)
+    except PolicyError as exc:
+        raise _conflict(exc) from None
+    return body
+
+
+# ------------------------------------------------------------------ sites
+
+
+@router.get("/sites", response_model=list[SitePolicyOut])
+def list_sites(session: DbSession, _viewer: Viewer) -> list[SitePolicyOut]:
+    default = sla_store.default_policy_id(session)
+    return [
+        SitePolicyOut(
+            site_id=site_id,
+            site_name=name,
+            policy_id=policy_id,
+            effective_policy_id=policy_id or default,
+        )
+        for site_id, name, policy_id in sla_store.sites_overview(session)
+    ]
+
+
+@router.put("/sites/{site_id}", response_model=SitePolicyOut, responses=_ERRORS)
+def put_site(
+    site_id: str, body: SitePolicyIn, session: DbSession, admin: Admin, request: Request
+) -> SitePolicyOut:
+    """Map a site to the policy of its contract."""
+    try:
+        sla_store.set_site_policy(
+            session, site_id, body.policy_id, body.note, clock_of(request)(), admin.username
+        )
+    except PolicyError as exc:
+        raise _conflict(exc) from None
+    return next(s for s in list_sites(session, admin) if s.site_id == site_id)
+
+
+@router.delete("/sites/{site_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
+def delete_site(site_id: str, session: DbSession, _admin: Admin) -> Response:
+    """The site goes back to the default policy."""
+    if not sla_store.delete_site_policy(session, site_id):
+        raise NotFoundError(f"site {site_id!r} has no policy of its own")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ------------------------------------------------------------------ calendar
+
+
+@router.get("/calendar/overrides", response_model=list[OverrideOut])
+def list_overrides(
+    session: DbSession,
+    _viewer: Viewer,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> list[OverrideOut]:
+    rows = sla_store.list_overrides(session, start, end)
+    return [OverrideOut.model_validate(row) for row in rows]
+
+
+@router.put("/calendar/overrides/{day}", response_model=OverrideOut)
+def put_override(
+    day: date, body: OverrideIn, session: DbSession, admin: Admin, request: Request
+) -> OverrideOut:
+    """Declare a date a holiday or a working day; it wins over the holiday package."""
+    row = sla_store.put_override(
+        session, day, body.working, body.note, clock_of(request)(), admin.username
+    )
+    return OverrideOut.model_validate(row)
+
+
+@router.delete(
+    "/calendar/overrides/{day}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS
+)
+def delete_override(day: date, session: DbSession, _admin: Admin) -> Response:
+    if not sla_store.delete_override(session, day):
+        raise NotFoundError(f"no calendar override on {day}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/calendar/days", response_model=list[CalendarDayOut], responses=_ERRORS)
+def calendar_days(
+    session: DbSession,
+    _viewer: Viewer,
+    request: Request,
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+    policy: Annotated[str | None, Query(description="Whose working weekdays (default)")] = None,
+) -> list[CalendarDayOut]:
+    """Each day from ``from`` to ``to`` (at most a year): working or not, and why."""
+    if end < start or (end - start).days >= MAX_CALENDAR_DAYS:
+        raise HTTPException(
+            422, f"'to' must be on or after 'from', at most {MAX_CALENDAR_DAYS} days"
+        )
+    policy_id = policy or sla_store.default_policy_id(session)
+    doc = sla_store.get_policy(session, policy_id) if policy_id else None
+    if policy and doc is None:
+        raise NotFoundError(f"no SLA policy {policy!r}")
+    hours = doc.working_hours if doc is not None else WorkingHoursSpec()
+    calendar = _service(request).calendars.calendar(session, hours, None)
+    days = (start + timedelta(days=n) for n in range((end - start).days + 1))
+    return [CalendarDayOut.model_validate(calendar.day(d), from_attributes=True) for d in days]
+
+
+# ------------------------------------------------------------------ contacts
+
+
+@router.get("/contacts", response_model=list[ContactOut])
+def list_contacts(session: DbSession, _engineer: Engineer) -> list[ContactOut]:
+    """The people of the escalation chains (engineers and admins: personal data)."""
+    return [ContactOut.model_validate(row) for row in sla_store.list_contacts(session)]
+
+
+@router.post(
+    "/contacts", response_model=ContactOut, status_code=status.HTTP_201_CREATED, responses=_ERRORS
+)
+def create_contact(body: ContactDoc, session: DbSession, _admin: Admin) -> ContactOut:
+    try:
+        return ContactOut.model_validate(sla_store.put_contact(session, body))
+    except PolicyError as exc:
+        raise _conflict(exc) from None
+
+
+@router.put("/contacts/{contact_id}", response_model=ContactOut, responses=_ERRORS)
+def replace_contact(
+    contact_id: int, body: ContactDoc, session: DbSession, _admin: Admin
+) -> ContactOut:
+    if session.get(SlaContact, contact_id) is None:
+        raise NotFoundError(f"no contact {contact_id}")
+    try:
+        return ContactOut.model_validate(sla_store.put_contact(session, body, contact_id))
+    except PolicyError as exc:
+        raise _conflict(exc) from None
+
+
+@router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
+def delete_contact(contact_id: int, session: DbSession, _admin: Admin) -> Response:
+    if not sla_store.delete_contact(session, contact_id):
+        raise NotFoundError(f"no contact {contact_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ------------------------------------------------------------------ a fault's SLA
+
+
+def _fault(session: DbSession, fault_id: int) -> Fault:
+    fault = session.get(Fault, fault_id)
+    if fault is None:
+        raise NotFoundError(f"fault {fault_id} does not exist")
+    return fault
+
+
+@router.get("/faults/{fault_id}/clocks", response_model=list[ClockOut], responses=_ERRORS)
+def fault_clocks(
+    fault_id: int, session: DbSession, _viewer: Viewer, request: Request
+) -> list[ClockOut]:
+    """The fault's clocks: deadline, time left (in the clock's measure) and state."""
+    _fault(session, fault_id)
+    views = _service(request).clocks(session, fault_id)
+    return [ClockOut.model_validate(v, from_attributes=True) for v in views]
+
+
+@router.get("/faults/{fault_id}/escalations", response_model=list[EscalationOut], responses=_ERRORS)
+def fault_escalations(
+    fault_id: int, session: DbSession, _viewer: Viewer, request: Request
+) -> list[EscalationOut]:
+    _fault(session, fault_id)
+    steps = _service(request).escalations(session, fault_id)
+    return [EscalationOut.model_validate(s, from_attributes=True) for s in steps]
+
+
+@router.post(
+    "/faults/{fault_id}/complaints",
+    response_model=EscalationOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=_ERRORS,
+)
+def log_complaint(
+    fault_id: int, body: ComplaintIn, session: DbSession, engineer: Engineer, request: Request
+) -> EscalationOut:
+    """Log a customer complaint: it escalates at once (project lead, then higher)."""
+    fault = _fault(session, fault_id)
+    text = f"{body.complainant}: {body.text}" if body.complainant else body.text
+    try:
+        step = _service(request).complaint(
+            session, fault, clock_of(request)(), engineer.username, text
+        )
+    except PolicyError as exc:
+        raise _conflict(exc) from None
+    return EscalationOut.model_validate(step, from_attributes=True)

@@ -1,0 +1,95 @@
+"""``roomwatch collector --config F user ...``: create the first admin, issue tokens, list
+users, on the collector's database, without starting the collector.
+
+    user add NAME --role admin [--password-stdin] [--token]
+    user token NAME [--name LABEL]
+    user list
+
+A password comes from standard input (``--password-stdin``, first line) or a prompt; a
+user without one signs in with tokens only. ``--token`` (or ``user token``) prints a new
+API token alone on standard output, once; nothing else is printed there, so scripts can
+capture it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+# collector.db.workflow_models.ROLES, spelt here so `roomwatch agent` imports no SQL code.
+ROLES = ("viewer", "engineer", "admin")
+
+
+def add_user_parser(collector: argparse.ArgumentParser) -> None:
+    commands = collector.add_subparsers(dest="collector_command")
+    user = commands.add_parser("user", help="manage API users and tokens")
+    actions = user.add_subparsers(dest="user_command", required=True)
+    add = actions.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, required=True)
+    add.add_argument("--display-name", default="")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--no-password", action="store_true", help="token-only user, no prompt")
+    add.add_argument("--token", action="store_true", help="also issue an API token and print it")
+    token = actions.add_parser("token", help="issue an API token for a user and print it")
+    token.add_argument("name")
+    token.add_argument("--name", dest="label", default="cli")
+    actions.add_parser("list", help="list users")
+
+
+def run_user_command(config_path: Path, args: argparse.Namespace) -> int:
+    from agent.errors import ConfigError
+    from collector.api.auth import AuthError, create_user, issue_token
+    from collector.config import load_config
+    from collector.db import users_store
+    from collector.db.session import open_database
+    from collector.errors import NotFoundError
+
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"roomwatch collector: {exc}", file=sys.stderr)
+        return 2
+    db = open_database(config.database.url)
+    now = datetime.now(UTC)
+    try:
+        with db.session() as session:
+            if args.user_command == "list":
+                for user in users_store.list_users(session):
+                    state = "" if user.active else " (disabled)"
+                    print(f"{user.username}\t{user.role}{state}")
+                return 0
+            if args.user_command == "add":
+                password = _password(args)
+                user = create_user(session, args.name, args.role, now, password, args.display_name)
+                print(f"user {user.username} created ({user.role})", file=sys.stderr)
+                if args.token:
+                    print(issue_token(session, user, now, name="cli").secret)
+                return 0
+            user = users_store.get_user(session, args.name)
+            print(issue_token(session, user, now, name=args.label).secret)
+            return 0
+    except (AuthError, NotFoundError) as exc:
+        print(f"roomwatch collector: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        db.dispose()
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    if args.no_password:
+        return None
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n") or None
+    if not sys.stdin.isatty():
+        return None
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise SystemExit("roomwatch collector: the passwords differ")
+    return first or None
+
+
+__all__ = ["add_user_parser", "run_user_command"]

@@ -1,0 +1,190 @@
+"""Rendering an ``InspectionReport``: HTML through Jinja2, PDF through WeasyPrint.
+
+The PDF needs Pango (Debian ``libpango-1.0-0 libpangoft2-1.0-0``) and, for zh-CN, a CJK
+font: Debian ``fonts-noto-cjk`` provides "Noto Sans CJK SC", the first family the
+stylesheet asks for. Without one, Chinese text prints as boxes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from collector.levels import Level
+from collector.reports import charts
+from collector.reports.errors import RenderError
+from collector.reports.goals import hazard_text
+from collector.reports.i18n import Messages, change, minutes, number, percent
+from collector.reports.model import DeviceReport, Hazard, InspectionReport
+from collector.reports.period import Period
+from collector.reports.settings import HERE
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = HERE / "templates"
+MAX_FAULT_LINES = 500  # the archive's data keeps every fault; the document lists this many
+MAX_HAZARD_DETAILS = 60  # hazards with evidence, action and chart; the table lists all
+WORST_ROOMS = 15
+# devices="auto": every device up to this many, else only the exceptions
+ALL_DEVICES_UP_TO = 300
+EXCEPTION_BELOW = 0.999
+DeviceDetail = Literal["auto", "all", "exceptions"]
+
+
+def render_html(report: InspectionReport, lang: str, devices: DeviceDetail = "auto") -> str:
+    """The report as one HTML document (CSS and SVG charts inline).
+
+    ``devices``: list every device in "Running parameters", or only the exceptions
+    (availability below 99.9 %, faults, hazards); "auto" lists all up to 300 devices."""
+    messages = Messages(lang)
+    detail = devices
+    if detail == "auto":
+        detail = "all" if report.device_count <= ALL_DEVICES_UP_TO else "exceptions"
+    show_device = _device_filter(report, detail)
+    zone = ZoneInfo(report.period.timezone)
+    env = _environment()
+    env_globals: dict[str, Any] = {
+        "t": messages.t,
+        "lang": lang,
+        "r": report,
+        "css": Markup(_css()),
+        "charts": _charts(report),
+        "change": change,
+        "ratio": lambda a, b: None if not b else a / b,
+        "last_day": _last_day,
+        "level_label": lambda level: Level(level).label(lang),
+        "hazard": lambda h, part: hazard_text(h, part, messages),
+        "advisory_device_count": sum(len(a.devices) for a in report.advisories),
+        "max_faults": MAX_FAULT_LINES,
+        "max_hazard_details": MAX_HAZARD_DETAILS,
+        "device_detail": detail,
+        "show_device": show_device,
+        "shown_devices": sum(1 for room in report.rooms for d in room.devices if show_device(d)),
+    }
+    template = env.get_template("report.html.j2")
+    return template.render(**env_globals, zone=zone)
+
+
+def render_pdf(html: str) -> bytes:
+    """The PDF of a rendered report (WeasyPrint)."""
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:  # OSError: Pango or its friends are missing
+        raise RenderError(
+            f"PDF rendering needs WeasyPrint and Pango: {exc}. Install the Python package "
+            "weasyprint and the Debian packages libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk."
+        ) from exc
+    pdf = HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+    if pdf is None:
+        raise RenderError("WeasyPrint produced no PDF")
+    return bytes(pdf)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["percent"] = percent
+    env.filters["number"] = number
+    env.filters["minutes"] = minutes
+    env.filters["local"] = _local
+    return env
+
+
+@lru_cache(maxsize=1)
+def _css() -> str:
+    return (TEMPLATES / "report.css").read_text(encoding="utf-8")
+
+
+def _device_filter(report: InspectionReport, detail: str) -> Callable[[DeviceReport], bool]:
+    if detail == "all":
+        return lambda _device: True
+    hazards = {(h.room_id, h.device) for h in report.hazards}
+    room_of = {d.pk: room.id for room in report.rooms for d in room.devices}
+
+    def show(device: DeviceReport) -> bool:
+        low = device.availability is not None and device.availability < EXCEPTION_BELOW
+        hazard = (room_of.get(device.pk), device.device) in hazards
+        return low or device.fault_count > 0 or hazard
+
+    return show
+
+
+def _charts(report: InspectionReport) -> dict[str, Any]:
+    daily = report.daily_availability
+    first = report.period.start
+    daily_svg = charts.line_chart(
+        [(p.day - first).days for p in daily],
+        [p.value * 100 for p in daily],
+        first_day=first,
+        unit="%",
+        y_max=100.0,
+    )
+    rated = sorted(
+        (room for room in report.rooms if room.availability is not None),
+        key=lambda room: (room.availability, room.id),
+    )[:WORST_ROOMS]
+    worst = charts.bar_chart(
+        [room.name for room in rated],
+        [room.availability or 0.0 for room in rated],
+        lo=min([room.availability or 0.0 for room in rated], default=0.0) * 0.98,
+        hi=1.0,
+        threshold=0.995,
+    )
+    return {
+        "daily": Markup(daily_svg),
+        "worst_rooms": Markup(worst),
+        "hazards": [Markup(_hazard_chart(h, first)) for h in report.hazards[:MAX_HAZARD_DETAILS]],
+    }
+
+
+def _hazard_chart(hazard: Hazard, first: date) -> str:
+    series = hazard.series
+    if series is None or not series.days:
+        return ""
+    days_left = hazard.params.get("days")
+    extend = None
+    if isinstance(days_left, int) and series.fit is not None:
+        extend = max(series.days) + min(days_left, 120)
+    return charts.line_chart(
+        series.days,
+        series.values,
+        first_day=first,
+        unit=series.unit,
+        fit=series.fit,
+        limit=series.limit,
+        height=140,
+        extend_to=extend,
+    )
+
+
+def _last_day(period: Period) -> date:
+    return period.end - timedelta(days=1)
+
+
+@pass_context
+def _local(context: Context, at: datetime | None) -> str:
+    """A UTC time in the site's zone (the render's ``zone``)."""
+    zone: ZoneInfo = context["zone"]
+    if at is None:
+        return "—"
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,417 @@
+"""The SLA service the fault lifecycle calls: clocks start when a fault opens, stop at the
+matching transition, pause while waiting for the customer or parts; a periodic sweep
+records breaches and fires the escalation chain; complaints escalate at once. Every step
+and transition that concerns people is enqueued in the notification outbox in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from collector.db import faults_store, sla_store
+from collector.db.models import Fault
+from collector.db.sla_models import SlaClock
+from collector.notify.base import EMAIL_CHANNEL, Notification
+from collector.notify.outbox import enqueue
+from collector.sla import clocks as clock_math
+from collector.sla import escalation, messages
+from collector.sla.calendar import BusinessCalendar
+from collector.sla.clocks import ClockView
+from collector.sla.errors import PolicyError
+from collector.sla.escalation import EscalationStep
+from collector.sla.policies import KINDS, PolicyDoc, WorkingHoursSpec
+from collector.sla.providers import CalendarProvider, PolicyProvider, SqlPolicies
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+WAITING = frozenset({"waiting_customer", "waiting_parts"})
+# Which clocks a status stops (a later stop also stops the earlier clocks still running).
+STOPS: dict[str, tuple[str, ...]] = {
+    "acknowledged": ("respond",),
+    "on_site": ("respond", "on_site"),
+    "resolved": KINDS,
+    "closed": KINDS,
+}
+SLA_ACTOR = "roomwatch-sla"
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class SlaService:
+    """Policies and calendars come from the providers (SQL by default); time from
+    ``clock``. With ``notify`` off nothing is enqueued (the steps are still recorded).
+
+    The lifecycle calls ``start_clocks`` when a fault opens, ``on_status_change`` on every
+    status change and ``notify_transition`` for the transitions people hear about; the
+    collector's tick calls ``due_escalations``."""
+
+    def __init__(
+        self,
+        calendar_provider: CalendarProvider | None = None,
+        policies: PolicyProvider | None = None,
+        clock: Clock = system_clock,
+        *,
+        notify: bool = True,
+    ) -> None:
+        self.calendars = calendar_provider if calendar_provider is not None else CalendarProvider()
+        self.policies: PolicyProvider = policies if policies is not None else SqlPolicies()
+        self.clock = clock
+        self.notify = notify
+        self._warned_roles: set[tuple[str, str | None]] = set()
+
+    # ------------------------------------------------------------ lifecycle hooks
+
+    def start_clocks(self, session: Session, fault: Fault, at: datetime) -> None:
+        """Start the clocks of the fault's level under its site's policy (idempotent)."""
+        if fault.id is None:
+            session.flush()
+        site_id, timezone = sla_store.fault_site(session, fault)
+        policy = self.policies.policy_for_site(session, site_id)
+        if policy is None:
+            log.warning("fault %s: no SLA policy for site %s, no clocks started", fault.id, site_id)
+            return
+        calendar = self.calendars.calendar(session, policy.working_hours, timezone)
+        existing = {clock.kind for clock in sla_store.clocks_of(session, fault.id)}
+        for kind, spec in policy.deadlines(fault.level).items():
+            if spec.starts == "opened" and kind not in existing:
+                self._add_clock(session, fault, policy, calendar, kind, at)
+
+    def on_status_change(
+        self, session: Session, fault: Fault, old: str, new: str, at: datetime
+    ) -> None:
+        """Apply a transition: waiting states pause every running clock and leaving them
+        resumes; acknowledged / on_site / resolved / closed stop their clocks."""
+        if old == new:
+            return
+        site_id, timezone = sla_store.fault_site(session, fault)
+        policy = self._policy_of_fault(session, fault, site_id)
+        if policy is None:
+            return
+        calendar = self.calendars.calendar(session, policy.working_hours, timezone)
+        if new in WAITING and old not in WAITING:
+            self._note_breaches(session, fault, policy, calendar, at)
+            for clock in sla_store.clocks_of(session, fault.id):
+                clock_math.pause(clock, at)
+        elif old in WAITING and new not in WAITING:
+            for clock in sla_store.clocks_of(session, fault.id):
+                clock_math.resume(clock, at, self._clock_calendar(session, clock, calendar))
+        for clock in sla_store.clocks_of(session, fault.id):
+            if clock.kind in STOPS.get(new, ()):
+                clock_math.stop(clock, at, new, self._clock_calendar(session, clock, calendar))
+
+    def notify_transition(
+        self, session: Session, fault: Fault, transition: str, at: datetime
+    ) -> None:
+        """Enqueue the message of one fault transition ("opened", "resolved", ...) to the
+        first role of the chain (the engineer on duty), when the policy's ``notify_on``
+        lists it (or "*"). The same transition at the same instant is one message."""
+        site_id, timezone = sla_store.fault_site(session, fault)
+        policy = self._policy_of_fault(session, fault, site_id)
+        if policy is None or not policy.notifies(transition):
+            return
+        calendar = self.calendars.calendar(session, policy.working_hours, timezone)
+        self._notify_transition(session, fault, transition, at, site_id, calendar, policy)
+
+    def on_level_change(
+        self, session: Session, fault: Fault, old: int, new: int, at: datetime
+    ) -> None:
+        """A fault's level changed: running clocks take the new level's budgets (from their
+        start), clocks the new level lacks stop as met, clocks it adds start now."""
+        if old == new:
+            return
+        site_id, timezone = sla_store.fault_site(session, fault)
+        policy = self._policy_of_fault(session, fault, site_id)
+        if policy is None:
+            return
+        calendar = self.calendars.calendar(session, policy.working_hours, timezone)
+        deadlines = policy.deadlines(new)
+        existing = {}
+        for clock in sla_store.clocks_of(session, fault.id):
+            existing[clock.kind] = clock
+            if clock.stopped_at is not None:
+                continue
+            spec = deadlines.get(clock.kind)
+            if spec is None:
+                clock_math.stop(clock, at, "level_changed", calendar)
+                continue
+            clock.level = new
+            clock.measure = spec.within.measure
+            clock.budget_s = spec.within.seconds(calendar.working_day_s)
+            clock.deadline_at = calendar.advance(
+                clock.started_at, clock.budget_s + clock.paused_total_s, spec.within.measure
+            )
+        for kind, spec in deadlines.items():
+            if spec.starts == "opened" and kind not in existing:
+                self._add_clock(session, fault, policy, calendar, kind, at)
+
+    def stop_clock(
+        self, session: Session, fault_id: int, kind: str, at: datetime, by: str = "manual"
+    ) -> None:
+        """Stop one clock by hand (e.g. the replacement unit was delivered)."""
+        for clock in sla_store.clocks_of(session, fault_id):
+            if clock.kind == kind:
+                clock_math.stop(clock, at, by, self._clock_calendar(session, clock, None))
+
+    # ------------------------------------------------------------ reading
+
+    def clocks(self, session: Session, fault_id: int) -> list[ClockView]:
+        """The fault's clocks as of the injected clock's now."""
+        now = self.clock()
+        return [
+            clock_math.view(clock, now, self._clock_calendar(session, clock, None))
+            for clock in sla_store.clocks_of(session, fault_id)
+        ]
+
+    def escalations(self, session: Session, fault_id: int) -> list[EscalationStep]:
+        return [escalation.step_view(row) for row in sla_store.escalations_of(session, fault_id)]
+
+    # ------------------------------------------------------------ the sweep
+
+    def due_escalations(self, session: Session, now: datetime) -> list[EscalationStep]:
+        """Record breaches (starting clocks that run from a breach, e.g. the replacement),
+        then record and notify every escalation step that became due; each step is returned
+        once, ever (even with several collectors sweeping)."""
+        fired: list[EscalationStep] = []
+        policies: dict[str, PolicyDoc | None] = {}
+        for clock, fault in sla_store.running_clocks(session):
+            if clock.policy_id not in policies:
+                policies[clock.policy_id] = self.policies.policy(session, clock.policy_id)
+            policy = policies[clock.policy_id]
+            if fault.status in ("resolved", "closed"):
+                # The transition did not reach the SLA hooks: stop where the fault ended.
+                ended = fault.resolved_at or now
+                clock_math.stop(
+                    clock, ended, fault.status, self._clock_calendar(session, clock, None)
+                )
+                continue
+            if policy is None:
+                continue
+            site_id, _ = sla_store.fault_site(session, fault)
+            if clock_math.note_breach(clock, now):
+                self._breached(session, fault, clock, policy, now)
+            for index, step in escalation.due_steps(policy.escalation, clock, now):
+                row = sla_store.record_escalation(
+                    session,
+                    fault_id=fault.id,
+                    step_key=escalation.step_key(fault.id, clock.kind, index),
+                    trigger=step.when,
+                    clock_kind=clock.kind,
+                    rank=policy.escalation.chain().index(step.role),
+                    role=step.role,
+                    at=now,
+                    actor=SLA_ACTOR,
+                    text="",
+                )
+                if row is None:
+                    continue
+                subject, body = messages.escalation(
+                    fault, step.when, step.role, clock.kind, clock.deadline_at, clock.timezone
+                )
+                recipients = self._notify_role(
+                    session, fault, site_id, step.role, subject, body, f"esc|{row.id}", now
+                )
+                row.notified = len(recipients)
+                faults_store.add_event(
+                    session,
+                    fault,
+                    now,
+                    "sla_escalated",
+                    {"clock": clock.kind, "trigger": step.when, "role": step.role},
+                    SLA_ACTOR,
+                )
+                fired.append(escalation.step_view(row, recipients))
+        return fired
+
+    def complaint(
+        self, session: Session, fault: Fault, at: datetime, by: str, text: str
+    ) -> EscalationStep:
+        """Log a customer complaint: it escalates to the chain's complaint role, or one role
+        above the highest the fault reached, and is notified at once."""
+        site_id, timezone = sla_store.fault_site(session, fault)
+        policy = self._policy_of_fault(session, fault, site_id)
+        if policy is None:
+            raise PolicyError(f"fault {fault.id}: no SLA policy to escalate a complaint with")
+        chain = policy.escalation.chain()
+        rank = escalation.complaint_rank(
+            policy.escalation, sla_store.highest_rank(session, fault.id)
+        )
+        row = sla_store.record_escalation(
+            session,
+            fault_id=fault.id,
+            step_key=None,
+            trigger="complaint",
+            clock_kind=None,
+            rank=rank,
+            role=chain[rank],
+            at=at,
+            actor=by,
+            text=text,
+        )
+        assert row is not None  # no step_key, nothing to collide with
+        subject, body = messages.escalation(
+            fault,
+            "complaint",
+            chain[rank],
+            None,
+            None,
+            timezone or self.calendars.default_timezone,
+            text,
+        )
+        recipients = self._notify_role(
+            session, fault, site_id, chain[rank], subject, body, f"esc|{row.id}", at
+        )
+        row.notified = len(recipients)
+        faults_store.add_event(
+            session, fault, at, "complaint", {"text": text, "escalated_to": chain[rank]}, by
+        )
+        return escalation.step_view(row, recipients)
+
+    # ------------------------------------------------------------ internals
+
+    def _add_clock(
+        self,
+        session: Session,
+        fault: Fault,
+        policy: PolicyDoc,
+        calendar: BusinessCalendar,
+        kind: str,
+        start: datetime,
+    ) -> SlaClock | None:
+        spec = policy.deadlines(fault.level)[kind]
+        budget_s = spec.within.seconds(calendar.working_day_s)
+        return sla_store.add_clock(
+            session,
+            fault_id=fault.id,
+            kind=kind,
+            policy_id=policy.id,
+            level=fault.level,
+            measure=spec.within.measure,
+            budget_s=budget_s,
+            timezone=calendar.tz.key,
+            started_at=start,
+            deadline_at=calendar.advance(start, budget_s, spec.within.measure),
+        )
+
+    def _breached(
+        self, session: Session, fault: Fault, clock: SlaClock, policy: PolicyDoc, at: datetime
+    ) -> None:
+        """A clock breached: start the clocks that run from its breach (replacement)."""
+        faults_store.add_event(
+            session,
+            fault,
+            at,
+            "sla_breached",
+            {"clock": clock.kind, "deadline": clock.deadline_at.isoformat()},
+            SLA_ACTOR,
+        )
+        trigger = f"{clock.kind}_breached"
+        calendar = self._clock_calendar(session, clock, None)
+        existing = {c.kind for c in sla_store.clocks_of(session, fault.id)}
+        for kind, spec in policy.deadlines(clock.level).items():
+            if spec.starts == trigger and kind not in existing:
+                assert clock.breached_at is not None
+                self._add_clock(session, fault, policy, calendar, kind, clock.breached_at)
+
+    def _note_breaches(
+        self,
+        session: Session,
+        fault: Fault,
+        policy: PolicyDoc,
+        calendar: BusinessCalendar,
+        at: datetime,
+    ) -> None:
+        for clock in sla_store.clocks_of(session, fault.id):
+            running = clock.stopped_at is None and clock.paused_at is None
+            if running and clock_math.note_breach(clock, at):
+                self._breached(session, fault, clock, policy, at)
+
+    def _policy_of_fault(
+        self, session: Session, fault: Fault, site_id: str | None
+    ) -> PolicyDoc | None:
+        for clock in sla_store.clocks_of(session, fault.id):
+            found = self.policies.policy(session, clock.policy_id)
+            if found is not None:
+                return found
+        return self.policies.policy_for_site(session, site_id)
+
+    def _clock_calendar(
+        self, session: Session, clock: SlaClock, fallback: BusinessCalendar | None
+    ) -> BusinessCalendar:
+        """The calendar a clock counts in: its policy's hours in the zone it started in."""
+        policy = self.policies.policy(session, clock.policy_id)
+        if policy is None and fallback is not None:
+            return fallback
+        hours = policy.working_hours if policy is not None else WorkingHoursSpec()
+        return self.calendars.calendar(session, hours, clock.timezone)
+
+    def _notify_transition(
+        self,
+        session: Session,
+        fault: Fault,
+        status: str,
+        at: datetime,
+        site_id: str | None,
+        calendar: BusinessCalendar,
+        policy: PolicyDoc,
+    ) -> None:
+        chain = policy.escalation.chain()
+        if not chain:
+            return
+        running = [
+            (clock.kind, clock.deadline_at)
+            for clock in sla_store.clocks_of(session, fault.id)
+            if clock.stopped_at is None
+        ]
+        subject, body = messages.transition(fault, status, at, calendar.tz.key, running)
+        key = f"fault|{fault.id}|{status}|{at.isoformat()}"
+        self._notify_role(session, fault, site_id, chain[0], subject, body, key, at)
+
+    def _notify_role(
+        self,
+        session: Session,
+        fault: Fault,
+        site_id: str | None,
+        role: str,
+        subject: str,
+        body: str,
+        key: str,
+        at: datetime,
+    ) -> tuple[str, ...]:
+        """Enqueue one message per contact and channel of ``role``; returns who."""
+        contacts = sla_store.contacts_for(session, role, site_id)
+        if not contacts and (role, site_id) not in self._warned_roles:
+            self._warned_roles.add((role, site_id))
+            log.warning("no SLA contact with role %s for site %s: nobody notified", role, site_id)
+        reached: list[str] = []
+        data = {"fault_id": fault.id, "level": fault.level, "role": role, "room": fault.room_id}
+        for contact in contacts:
+            targets: Iterable[tuple[str, str]] = [
+                *([(EMAIL_CHANNEL, contact.email)] if contact.email else []),
+                *((channel, contact.name) for channel in contact.channels),
+            ]
+            for channel, recipient in targets:
+                if not self.notify:
+                    continue
+                enqueue(
+                    session,
+                    Notification(
+                        channel=channel,
+                        recipient=recipient,
+                        subject=subject,
+                        body=body,
+                        at=at,
+                        dedupe_key=f"{key}|{channel}|{contact.id}",
+                        fault_id=fault.id,
+                        data=data,
+                    ),
+                )
+            reached.append(contact.name)
+        return tuple(reached)

@@ -1,0 +1,132 @@
+"""Who is looking at the dashboard and what they may do.
+
+The API owns users, roles and sessions (``collector.api.auth``): the dashboard signs people
+in with the same web session cookie as ``POST /api/auth/login`` and asks the API who a
+request belongs to. Roles, weakest first: viewer (reads), engineer (acknowledges, moves
+faults along, writes maintenance logs), admin. The write controls are only drawn for
+engineers and admins, and the actions themselves go to the API, which checks the role again.
+
+A collector where nobody can sign in yet (a fresh install; the demo, whose only user is a
+token-only admin for scripts) shows the dashboard read-only to anyone who reaches it, with
+a banner saying how to create the first admin; once an active user has a password, every
+page needs a signed-in user.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from fastapi import Request, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from collector.api import auth
+from collector.api.deps import get_database
+from collector.db import dashboard_queries
+
+T = TypeVar("T")
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Viewer:
+    username: str | None = None
+    display_name: str = ""
+    role: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.username is not None
+
+    @property
+    def can_write(self) -> bool:
+        """Engineers and admins see the fault action controls; viewers never do."""
+        return self.role in ("engineer", "admin")
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username or ""
+
+
+def sign_in_required(session: Session) -> bool:
+    """Whether pages need a signed-in user: as soon as one active user has a password."""
+    return dashboard_queries.password_users(session) > 0
+
+
+def current_viewer(request: Request) -> Viewer:
+    """The signed-in user of this request (session cookie or API token), or anonymous."""
+    if auth.request_secret(request) is None:
+        return Viewer()
+    principal = _in_own_transaction(
+        request, lambda session: auth.principal_from_request(request, session)
+    )
+    if principal is None:
+        return Viewer()
+    return Viewer(principal.username, principal.display_name, principal.role)
+
+
+@dataclass(frozen=True)
+class SessionCookie:
+    """The session cookie a successful sign-in sets (the API's cookie, same flags)."""
+
+    value: str
+    secure: bool
+
+    def apply(self, response: Response) -> None:
+        response.set_cookie(
+            auth.SESSION_COOKIE,
+            self.value,
+            max_age=int(auth.SESSION_TTL.total_seconds()),
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+        )
+
+
+def sign_in(request: Request, username: str, password: str) -> SessionCookie | None:
+    """A new web session for valid credentials; None for wrong ones (the API logs those)."""
+
+    def login(session: Session) -> str | None:
+        issued = auth.login(session, username, password, auth.clock_of(request)())
+        return None if issued is None else issued.secret
+
+    secret = _in_own_transaction(request, login, write=True)
+    return None if secret is None else SessionCookie(secret, request.url.scheme == "https")
+
+
+def sign_out(request: Request, response: Response) -> None:
+    """End the request's web session and clear its cookie."""
+    found = auth.request_secret(request)
+    if found is not None and found[1] == "session":
+        secret = found[0]
+        _in_own_transaction(
+            request,
+            lambda session: auth.revoke_secret(session, secret, auth.clock_of(request)()),
+            write=True,
+        )
+    response.delete_cookie(auth.SESSION_COOKIE)
+
+
+def _in_own_transaction(request: Request, work: Callable[[Session], T], write: bool = False) -> T:
+    """``work`` in a short transaction of its own, apart from the page's reads.
+
+    Signing in and checking a session write (the token, its last use). On SQLite a
+    transaction that read first and writes later fails at once with "database is locked"
+    when another writer (ingest) committed in between, or is writing. ``write`` takes the
+    write lock first, waiting for it (sign-in, whose password check is slow); otherwise the
+    first attempt does not lock and a retry does.
+    """
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with get_database(request).session() as session:
+                if write or attempt > 1:
+                    dashboard_queries.lock_for_writing(session)
+                return work(session)
+        except OperationalError:
+            if attempt == ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover

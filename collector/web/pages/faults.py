@@ -1,0 +1,139 @@
+"""The fault board: open faults by urgency with their SLA clocks, history with filters, one
+fault in detail with the engineer's actions (acknowledge, move along, maintenance log,
+posted by the page's script to the API)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from collector.api.deps import DbSession
+from collector.db import dashboard_queries, queries
+from collector.db.dashboard_queries import FaultFilter
+from collector.db.queries import FaultStatusFilter, FaultView
+from collector.errors import NotFoundError
+from collector.web import actions
+from collector.web.context import PREFIX, Page, Zones
+from collector.web.sla_view import ClockView, clocks_for, now_of
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def urgency(fault: FaultView, clocks: list[ClockView], now: datetime) -> tuple[float, ...]:
+    """Sort key, most urgent first: level, then the least time left on a running clock
+    (breached clocks first), then the oldest."""
+    running = [c.remaining_s for c in clocks if c.ticking and c.remaining_s is not None]
+    left = min(running) if running else float("inf")
+    return (fault.level, left, fault.opened_at.timestamp())
+
+
+@router.get("/faults", response_class=HTMLResponse)
+def board(
+    request: Request,
+    session: DbSession,
+    view: Annotated[str, Query(pattern="^(open|history)$")] = "open",
+    status: Annotated[FaultStatusFilter, Query()] = "all",
+    level: Annotated[int | None, Query(ge=1, le=4)] = None,
+    site: Annotated[str, Query(max_length=64)] = "",
+    room: Annotated[str, Query(max_length=64)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    until: Annotated[str, Query(max_length=10)] = "",
+    page_no: Annotated[int, Query(alias="page", ge=1, le=10_000)] = 1,
+) -> Response:
+    page = Page.of(request, session)
+    if (denied := page.login_required()) is not None:
+        return denied
+    zones = Zones.load(session, page.settings.timezone)
+    now = now_of(request)
+    rooms = {r.id: r for r in queries.list_rooms(session)}
+    values: dict[str, Any] = {}
+    if view == "open":
+        items = dashboard_queries.open_faults(session)
+        clocks = clocks_for(request, session, [f.id for f in items])
+        items.sort(key=lambda f: urgency(f, clocks.get(f.id, []), now))
+        values.update(items=items, clocks=clocks, total=len(items))
+    else:
+        tz = zones.site(site or None)
+        filters = FaultFilter(
+            status=status,
+            site_id=site or None,
+            room_id=room or None,
+            level=level,
+            opened_from=_day_start(since, tz),
+            opened_until=_day_start(until, tz, next_day=True),
+            text=q.strip() or None,
+        )
+        found = dashboard_queries.fault_history(
+            session, filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE
+        )
+        values.update(
+            items=found.items,
+            clocks={},
+            total=found.total,
+            page_no=page_no,
+            pages=max(1, -(-found.total // PAGE_SIZE)),
+        )
+    return page.render(
+        "faults.html",
+        view=view,
+        now=now,
+        zones=zones,
+        rooms=rooms,
+        sites=sorted({(r.site_id, r.site_name) for r in rooms.values()}, key=lambda s: s[1]),
+        filters={
+            "status": status,
+            "level": level or "",
+            "site": site,
+            "room": room,
+            "q": q,
+            "since": since,
+            "until": until,
+        },
+        live_faults=view == "open",
+        actions_ready=actions.available(request),
+        **values,
+    )
+
+
+def _day_start(text: str, tz: object, next_day: bool = False) -> datetime | None:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    local = datetime.combine(day + timedelta(days=1 if next_day else 0), time(), tzinfo=tz)  # type: ignore[arg-type]
+    return local.astimezone(UTC)
+
+
+@router.get("/faults/{fault_id}", response_class=HTMLResponse)
+def fault_page(request: Request, fault_id: int, session: DbSession) -> Response:
+    page = Page.of(request, session)
+    if (denied := page.login_required()) is not None:
+        return denied
+    try:
+        detail = dashboard_queries.fault_detail(session, fault_id)
+    except NotFoundError:
+        return page.not_found()
+    zones = Zones.load(session, page.settings.timezone)
+    now = now_of(request)
+    room_id = detail.fault.room_id
+    room = next((r for r in queries.list_rooms(session) if r.id == room_id), None)
+    return page.render(
+        "fault.html",
+        fault=detail.fault,
+        evidence=detail.evidence,
+        events=detail.events,
+        room=room,
+        tz=zones.room(detail.fault.room_id),
+        now=now,
+        clocks=clocks_for(request, session, [fault_id]).get(fault_id, []),
+        log=actions.maintenance_log(session, fault_id),
+        transitions=actions.transitions(detail.fault.status) if page.viewer.can_write else [],
+        actions_ready=actions.available(request),
+        api=f"/api/faults/{fault_id}",
+        live_fault=fault_id,
+    )

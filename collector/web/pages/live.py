@@ -1,0 +1,28 @@
+"""Server-Sent Events for open pages: the grid recolours its tiles, room pages and the fault
+board reload their content when what they show changed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from collector.api.deps import get_database
+from collector.web.access import current_viewer, sign_in_required
+from collector.web.context import PREFIX
+from collector.web.feed import LiveFeed
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@router.get("/live")
+def live(request: Request) -> Response:
+    with get_database(request).session() as session:
+        closed = sign_in_required(session)
+    if closed and not current_viewer(request).signed_in:
+        return Response(status_code=401)
+    feed: LiveFeed = request.app.state.web_feed
+    return StreamingResponse(
+        feed.stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

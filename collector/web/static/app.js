@@ -1,0 +1,250 @@
+// roomwatch dashboard: grid filters, live updates over Server-Sent Events, SLA countdowns.
+// Pages work without this file; it only makes them live.
+(function () {
+  "use strict";
+  const body = document.body;
+  const zh = (body.dataset.lang || "zh-CN").startsWith("zh");
+
+  // --- durations, as collector/web/timefmt.py writes them ---------------------------------
+  const UNITS = zh
+    ? [["天", 86400], ["小时", 3600], ["分", 60], ["秒", 1]]
+    : [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]];
+  function duration(seconds) {
+    let left = Math.floor(Math.abs(seconds));
+    const words = [];
+    for (const [name, size] of UNITS) {
+      if (left >= size || (size === 1 && !words.length)) {
+        const count = Math.floor(left / size);
+        left -= count * size;
+        words.push(zh ? count + name : count + " " + name);
+        if (words.length === 2) break;
+      } else if (words.length) break;
+    }
+    return words.join(zh ? "" : " ");
+  }
+
+  // --- grid filters --------------------------------------------------------------------
+  const filters = document.getElementById("grid-filters");
+  function tileMatches(tile, f) {
+    const state = tile.dataset.state;
+    if (f.site && tile.dataset.site !== f.site) return false;
+    if (f.building && tile.dataset.building !== f.building) return false;
+    if (f.state === "faulty") { if (!state.startsWith("l")) return false; }
+    else if (f.state === "grey") { if (state !== "offline" && state !== "unmonitored") return false; }
+    else if (f.state && state !== f.state) return false;
+    const q = (f.q || "").trim().toLowerCase();
+    return !q || tile.dataset.search.includes(q);
+  }
+  function currentFilters() {
+    if (!filters) return {};
+    return Object.fromEntries(new FormData(filters).entries());
+  }
+  function applyFilters(pushUrl) {
+    if (!filters) return;
+    const f = currentFilters();
+    let shown = 0;
+    document.querySelectorAll(".tile").forEach((tile) => {
+      const ok = tileMatches(tile, f);
+      tile.hidden = !ok;
+      if (ok) shown++;
+    });
+    document.getElementById("no-match").hidden = shown > 0;
+    document.querySelectorAll(".count").forEach((c) => c.classList.toggle("active", c.dataset.filterState === f.state));
+    if (pushUrl) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(f)) if (v) params.set(k, v);
+      history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : ""));
+      document.querySelectorAll(".lang-switch a").forEach((a) => {
+        const target = new URL(a.href, location.href);
+        target.searchParams.set("next", location.pathname + location.search);
+        a.href = target.pathname + target.search;
+      });
+    }
+  }
+  if (filters) {
+    filters.addEventListener("input", () => applyFilters(true));
+    filters.addEventListener("change", () => applyFilters(true));
+    filters.addEventListener("submit", (e) => { e.preventDefault(); applyFilters(true); });
+    document.querySelectorAll(".count").forEach((c) => c.addEventListener("click", (e) => {
+      e.preventDefault();
+      const select = filters.querySelector("select[name=state]");
+      select.value = select.value === c.dataset.filterState ? "" : c.dataset.filterState;
+      applyFilters(true);
+    }));
+  }
+
+  // --- live updates ----------------------------------------------------------------------
+  const stateLabels = {};
+  const labelTemplate = document.getElementById("state-labels");
+  (labelTemplate ? labelTemplate.content.querySelectorAll("span") : []).forEach((s) => { stateLabels[s.dataset.state] = s.textContent; });
+
+  function updateTile(data) {
+    const tile = document.getElementById("tile-" + data.id);
+    if (!tile) return false;
+    const before = tile.dataset.state + "|" + data.open_faults;
+    tile.classList.remove("st-" + tile.dataset.state);
+    tile.classList.add("st-" + data.state);
+    tile.dataset.state = data.state;
+    tile.dataset.search = (data.name + " " + data.id + " " + data.top_fault).toLowerCase();
+    const fields = {
+      state: stateLabels[data.state] || data.state,
+      top_fault: data.top_fault,
+      devices: data.devices,
+      devices_up: data.devices - data.unreachable,
+      open_faults: data.open_faults,
+      last_seen: data.last_seen,
+    };
+    for (const [name, value] of Object.entries(fields)) {
+      const el = tile.querySelector('[data-field="' + name + '"]');
+      if (el) el.textContent = value;
+    }
+    if (before !== data.state + "|" + data.open_faults) {
+      tile.classList.remove("changed");
+      void tile.offsetWidth; // restart the flash animation
+      tile.classList.add("changed");
+    }
+    return true;
+  }
+
+  function formBusy() {
+    const main = document.getElementById("main");
+    const active = document.activeElement;
+    if (active && main.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName)) return true;
+    return Array.from(main.querySelectorAll("textarea, input[type=text]")).some((el) => el.value !== el.defaultValue);
+  }
+
+  let refreshing = false;
+  async function refreshMain(force) {
+    if (!force && (refreshing || formBusy())) return;
+    refreshing = true;
+    try {
+      const response = await fetch(location.href, { headers: { "X-Requested-With": "live" }, credentials: "same-origin" });
+      if (!response.ok) return;
+      const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = doc.getElementById("main");
+      if (fresh) {
+        document.getElementById("main").innerHTML = fresh.innerHTML;
+        tickClocks();
+      }
+    } finally {
+      refreshing = false;
+    }
+  }
+
+  const liveGrid = body.dataset.live === "grid";
+  const liveRoom = body.dataset.liveRoom;
+  const liveFaults = body.dataset.liveFaults === "1";
+  let roomSignature = null;
+  let faultSignature = null;
+
+  function onRooms(payload) {
+    if (liveGrid) {
+      const known = new Set();
+      for (const data of payload.tiles) {
+        known.add(data.id);
+        if (!updateTile(data)) { location.reload(); return; }
+      }
+      if (document.querySelectorAll(".tile").length !== known.size) { location.reload(); return; }
+      for (const [state, count] of Object.entries(payload.counts)) {
+        const el = document.querySelector('[data-count="' + state + '"]');
+        if (el) el.textContent = count;
+      }
+      applyFilters(false);
+    }
+    if (liveRoom) {
+      const data = payload.tiles.find((t) => t.id === liveRoom);
+      const signature = data ? [data.state, data.open_faults, data.unreachable, data.top_fault, data.agents_online].join("|") : "";
+      if (roomSignature !== null && signature !== roomSignature) refreshMain();
+      roomSignature = signature;
+    }
+    if (liveFaults) {
+      if (faultSignature !== null && payload.faults !== faultSignature) refreshMain();
+      faultSignature = payload.faults;
+    }
+  }
+
+  const status = document.getElementById("live-status");
+  if ((liveGrid || liveRoom || liveFaults) && window.EventSource) {
+    const source = new EventSource(body.dataset.liveUrl);
+    source.addEventListener("rooms", (event) => {
+      status.hidden = false;
+      status.classList.remove("down");
+      status.textContent = zh ? "实时" : "live";
+      body.dataset.liveReady = "1";
+      onRooms(JSON.parse(event.data));
+    });
+    source.addEventListener("error", () => {
+      status.hidden = false;
+      status.classList.add("down");
+      status.textContent = zh ? "重新连接中…" : "reconnecting…";
+    });
+  }
+
+  // --- fault actions: forms posted to the API as JSON ------------------------------------
+  function formBody(form) {
+    const data = Object.fromEntries(new FormData(form).entries());
+    if ("parts" in data) {
+      data.parts_replaced = data.parts.split(/[,，;\n]/).map((p) => p.trim()).filter(Boolean).map((p) => {
+        const m = p.match(/^(.*?)\s*[×xX]\s*(\d+)$/);
+        return m ? { name: m[1], quantity: parseInt(m[2], 10) } : { name: p };
+      });
+      delete data.parts;
+    }
+    return data;
+  }
+  document.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form.api-form");
+    if (!form) return;
+    event.preventDefault();
+    const result = document.getElementById("action-result");
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const response = await fetch(form.dataset.api, {
+        method: form.dataset.method || "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-Requested-With": "roomwatch-web" },
+        body: JSON.stringify(formBody(form)),
+      });
+      if (!response.ok) {
+        let detail = response.statusText;
+        try {
+          const payload = await response.json();
+          detail = typeof payload.detail === "string" ? payload.detail : JSON.stringify(payload.detail || payload);
+        } catch (e) { /* not JSON */ }
+        result.hidden = false;
+        result.classList.add("error");
+        result.textContent = body.dataset.textFailed + detail;
+        return;
+      }
+      form.reset();
+      form.querySelectorAll("textarea, input").forEach((el) => { el.defaultValue = el.value; });
+      await refreshMain(true);
+      const fresh = document.getElementById("action-result");
+      if (fresh) { fresh.hidden = false; fresh.classList.remove("error"); fresh.textContent = body.dataset.textDone; }
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  // --- SLA countdowns ----------------------------------------------------------------------
+  const breached = body.dataset.textBreached;
+  const left = body.dataset.textLeft;
+  function tickClocks() {
+    const now = Date.now();
+    document.querySelectorAll('.clock[data-live="1"]').forEach((clock) => {
+      if (!clock.dataset.deadline) return;
+      const remaining = (Date.parse(clock.dataset.deadline) - now) / 1000;
+      const budget = parseFloat(clock.dataset.budget || "0");
+      const amberAt = budget > 0 ? budget * 0.25 : 0;
+      const urgency = remaining < 0 ? "red" : remaining <= amberAt ? "amber" : "ok";
+      if (remaining < 0) clock.dataset.state = "breached";
+      clock.classList.remove("u-ok", "u-amber", "u-red");
+      clock.classList.add("u-" + urgency);
+      const text = clock.querySelector(".clock-left");
+      text.textContent = remaining < 0 ? breached + " " + duration(remaining) : duration(remaining) + " " + left;
+    });
+  }
+  tickClocks();
+  setInterval(tickClocks, 1000);
+})();

@@ -1,0 +1,250 @@
+"""Users and roles: 401 without credentials, 403 for a viewer writing, an engineer
+acknowledges, an admin edits rules and users; tokens and sessions are hashed at rest, shown
+once, revocable; secrets never appear in logs or responses; the CLI creates the first admin."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+from sqlalchemy import select
+
+from collector.api.app import create_app
+from collector.cli import main
+from collector.db.session import Database
+from collector.db.workflow_models import ApiToken, User
+from tests.collector.auth_support import bearer, token_for
+from tests.collector.scenario_support import T0, Clock
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def client(placed_database: Database) -> Iterator[TestClient]:
+    app = create_app(placed_database, CollectorRegistry(), clock=Clock(T0))
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def tokens(placed_database: Database) -> dict[str, str]:
+    return {
+        role: token_for(placed_database, f"{role}-user", role, password=PASSWORD)
+        for role in ("viewer", "engineer", "admin")
+    }
+
+
+def report(client: TestClient, token: str) -> int:
+    body = {"room_id": "r1", "level": 3, "title": "Mic crackles", "reporter": "phone"}
+    response = client.post("/api/faults", json=body, headers=bearer(token))
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def test_without_credentials_every_api_route_is_401_but_health_and_metrics_are_open(
+    client: TestClient,
+):
+    for path in ("/api/rooms", "/api/faults", "/api/rules", "/api/maintenance-windows"):
+        response = client.get(path)
+        assert response.status_code == 401, path
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert client.post("/api/faults", json={}).status_code == 401
+    assert client.get("/api/faults", headers=bearer("rw_not-a-token")).status_code == 401
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/metrics").status_code == 200
+
+
+def test_a_viewer_reads_but_may_not_write(client: TestClient, tokens: dict[str, str]):
+    fid = report(client, tokens["engineer"])
+    viewer = bearer(tokens["viewer"])
+    assert client.get(f"/api/faults/{fid}", headers=viewer).status_code == 200
+    assert client.get("/api/rooms", headers=viewer).status_code == 200
+    for path in (f"/api/faults/{fid}/acknowledge", f"/api/faults/{fid}/remote-sessions"):
+        response = client.post(path, json={}, headers=viewer)
+        assert response.status_code == 403, path
+    window = {
+        "name": "w",
+        "kind": "dates",
+        "room_id": "r1",
+        "date_from": "2026-07-01",
+        "date_to": "2026-08-31",
+    }
+    assert client.post("/api/maintenance-windows", json=window, headers=viewer).status_code == 403
+
+
+def test_an_engineer_acknowledges_but_may_not_edit_rules_or_users(
+    client: TestClient, tokens: dict[str, str]
+):
+    fid = report(client, tokens["engineer"])
+    engineer = bearer(tokens["engineer"])
+    acked = client.post(f"/api/faults/{fid}/acknowledge", json={}, headers=engineer)
+    assert acked.status_code == 200 and acked.json()["status"] == "acknowledged"
+    override = {"when": {"op": ">=", "value": 95}, "clear": {"op": "<", "value": 90}}
+    put = client.put("/api/rules/disk_nearly_full/overrides/s1", json=override, headers=engineer)
+    assert put.status_code == 403
+    assert client.get("/api/users", headers=engineer).status_code == 403
+
+
+def test_an_admin_edits_a_rule_for_a_site_and_manages_users(
+    client: TestClient, tokens: dict[str, str]
+):
+    admin = bearer(tokens["admin"])
+    override = {"when": {"op": ">=", "value": 95}, "clear": {"op": "<", "value": 90}}
+    put = client.put("/api/rules/disk_nearly_full/overrides/s1", json=override, headers=admin)
+    assert put.status_code == 200, put.text
+    rules = {r["id"]: r for r in client.get("/api/rules?site=s1", headers=admin).json()}
+    assert rules["disk_nearly_full"]["when"] == {"op": ">=", "value": 95.0}
+    assert rules["disk_nearly_full"]["overridden"] is True
+    everywhere = {r["id"]: r for r in client.get("/api/rules", headers=admin).json()}
+    assert everywhere["disk_nearly_full"]["when"] == {"op": ">=", "value": 90.0}
+    bad = {"when": {"op": ">=", "value": 80}, "clear": {"op": "<", "value": 90}}
+    overlap = client.put("/api/rules/disk_nearly_full/overrides/s1", json=bad, headers=admin)
+    assert overlap.status_code == 422 and "both hold" in overlap.json()["detail"]
+
+    created = client.post(
+        "/api/users",
+        json={"username": "wang", "role": "engineer", "password": "s3cret-enough"},
+        headers=admin,
+    )
+    assert created.status_code == 201 and "password" not in created.text
+    assert (
+        client.post(
+            "/api/users", json={"username": "wang", "role": "viewer"}, headers=admin
+        ).status_code
+        == 409
+    )
+    demote = client.patch("/api/users/admin-user", json={"role": "viewer"}, headers=admin)
+    assert demote.status_code == 409  # the last admin stays one
+
+
+def test_tokens_are_hashed_at_rest_shown_once_and_revocable(
+    client: TestClient, placed_database: Database, tokens: dict[str, str]
+):
+    engineer = bearer(tokens["engineer"])
+    issued = client.post(
+        "/api/users/engineer-user/tokens", json={"name": "laptop"}, headers=engineer
+    )
+    assert issued.status_code == 201
+    secret = issued.json()["token"]
+    listed = client.get("/api/users/engineer-user/tokens", headers=engineer).text
+    assert secret not in listed and issued.json()["info"]["prefix"] in listed
+    with placed_database.session() as session:
+        rows = list(session.scalars(select(ApiToken)))
+        users = list(session.scalars(select(User)))
+    assert all(secret not in (row.token_hash, row.prefix) for row in rows)
+    assert hashlib.sha256(secret.encode()).hexdigest() in {row.token_hash for row in rows}
+    assert all(u.password_hash and u.password_hash.startswith("$argon2") for u in users)
+    assert client.get("/api/faults", headers=bearer(secret)).status_code == 200
+    token_id = issued.json()["info"]["id"]
+    revoked = client.delete(f"/api/users/engineer-user/tokens/{token_id}", headers=engineer)
+    assert revoked.status_code == 204
+    assert client.get("/api/faults", headers=bearer(secret)).status_code == 401
+    other = client.post("/api/users/admin-user/tokens", json={}, headers=engineer)
+    assert other.status_code == 403
+
+
+def test_a_disabled_user_is_refused(client: TestClient, tokens: dict[str, str]):
+    admin = bearer(tokens["admin"])
+    assert (
+        client.patch("/api/users/viewer-user", json={"active": False}, headers=admin).status_code
+        == 200
+    )
+    assert client.get("/api/faults", headers=bearer(tokens["viewer"])).status_code == 401
+
+
+def test_session_cookie_sign_in_needs_the_header_to_write_and_sign_out_ends_it(
+    client: TestClient, tokens: dict[str, str]
+):
+    wrong = client.post("/api/auth/login", json={"username": "engineer-user", "password": "nope"})
+    assert wrong.status_code == 401
+    signed = client.post(
+        "/api/auth/login", json={"username": "engineer-user", "password": PASSWORD}
+    )
+    assert signed.status_code == 200 and signed.json()["role"] == "engineer"
+    cookie = signed.cookies.get("roomwatch_session")
+    assert cookie and "httponly" in signed.headers["set-cookie"].lower()
+    assert client.get("/api/auth/me").json()["via"] == "session"
+    body = {"room_id": "r1", "level": 4, "title": "How to export?", "reporter": "phone"}
+    assert client.post("/api/faults", json=body).status_code == 403  # no X-Requested-With
+    ok = client.post("/api/faults", json=body, headers={"X-Requested-With": "roomwatch"})
+    assert ok.status_code == 201
+    assert client.post("/api/auth/logout").status_code == 204
+    client.cookies.set("roomwatch_session", cookie)
+    assert client.get("/api/faults").status_code == 401
+
+
+def test_secrets_never_reach_the_logs(
+    client: TestClient, tokens: dict[str, str], caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.DEBUG)
+    admin = bearer(tokens["admin"])
+    issued = client.post("/api/users/admin-user/tokens", json={"name": "ci"}, headers=admin)
+    secret = issued.json()["token"]
+    client.post("/api/auth/login", json={"username": "admin-user", "password": PASSWORD})
+    client.post("/api/auth/login", json={"username": "admin-user", "password": "guess-1234"})
+    client.get("/api/faults", headers=bearer(secret))
+    text = caplog.text
+    assert secret not in text and tokens["admin"] not in text
+    assert PASSWORD not in text and "guess-1234" not in text
+    assert "failed sign-in" in text
+
+
+def test_the_cli_creates_the_first_admin_and_prints_a_working_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    config = tmp_path / "collector.yaml"
+    config.write_text(f"database:\n  url: {db_url}\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    code = main(
+        [
+            "collector",
+            "--config",
+            str(config),
+            "user",
+            "add",
+            "root",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--token",
+        ]
+    )
+    assert code == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("rw_") and "\n" not in token
+    assert main(["collector", "--config", str(config), "user", "list"]) == 0
+    assert capsys.readouterr().out.strip() == "root\tadmin"
+    assert (
+        main(
+            [
+                "collector",
+                "--config",
+                str(config),
+                "user",
+                "add",
+                "root",
+                "--role",
+                "viewer",
+                "--no-password",
+            ]
+        )
+        == 2
+    )
+    from collector.db.session import open_database
+
+    db = open_database(db_url)
+    try:
+        with TestClient(create_app(db, CollectorRegistry())) as client:
+            me = client.get("/api/auth/me", headers=bearer(token))
+            assert me.json()["role"] == "admin"
+            signed = client.post("/api/auth/login", json={"username": "root", "password": PASSWORD})
+            assert signed.status_code == 200
+    finally:
+        db.dispose()
