@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -410,6 +411,7 @@ def main() -> int:
         for device in devices:
             device.stop()
         broker.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def breakdown(config_path: Path, work: Path) -> None:

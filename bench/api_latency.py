@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -310,6 +311,7 @@ def main() -> int:
         return report(results, sizes, args)
     finally:
         server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def report(

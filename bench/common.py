@@ -234,8 +234,12 @@ def report_py_spy(spy: subprocess.Popen[str], output: Path, top: int = 25) -> No
         if not stack or not count.isdigit() or stack.split(";")[-1].startswith(_WAITING):
             continue
         total += int(count)
-        for frame in set(stack.split(";")):
-            name = frame.split(" (")[0] + " (" + frame.split(" (")[-1].split(":")[0] + ")"
+        # Function (file) without the line: a recursive function counts once per sample.
+        names = {
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0] + ")"
+            for f in stack.split(";")
+        }
+        for name in names:
             inclusive[name] = inclusive.get(name, 0) + int(count)
     print(f"py-spy: {total} samples of the busy threads (100/s); hottest, inclusive:")
     for name, samples in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:

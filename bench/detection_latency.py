@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -304,6 +305,7 @@ def main() -> int:
             collector.stop()
         tsdb.stop()
         broker.close()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def report(

@@ -65,7 +65,9 @@ def message(agent: int, seq: int, metrics: int) -> bytes:
 def publisher(port: int, agents: range, per_agent: int, metrics: int, go: mp.Event) -> None:
     clients = []
     for i in agents:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=agent_id(i), protocol=mqtt.MQTTv5)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=agent_id(i), protocol=mqtt.MQTTv5
+        )
         client.username_pw_set(agent_id(i), PASSWORD)
         client.max_inflight_messages_set(100)
         client.connect("127.0.0.1", port)
@@ -76,7 +78,9 @@ def publisher(port: int, agents: range, per_agent: int, metrics: int, go: mp.Eve
     infos = []
     for s in range(per_agent):
         for i, client in clients:
-            infos.append(client.publish(wire.topic(agent_id(i), wire.Kind.METRICS), payloads[i][s], qos=1))
+            infos.append(
+                client.publish(wire.topic(agent_id(i), wire.Kind.METRICS), payloads[i][s], qos=1)
+            )
     for info in infos:
         info.wait_for_publish(120)
     for _, client in clients:
@@ -139,9 +143,11 @@ def main() -> int:
         tsdb.start()
         raw_tsdb.start()
         api_port = free_port()
-        inventory = {"sites": [{"id": "s", "name": "Bench", "rooms": [
-            {"id": f"r{i}", "name": f"Room {i}", "agents": [agent_id(i)]} for i in range(args.agents)
-        ]}]}  # fmt: skip
+        rooms = [
+            {"id": f"r{i}", "name": f"Room {i}", "agents": [agent_id(i)]}
+            for i in range(args.agents)
+        ]
+        inventory = {"sites": [{"id": "s", "name": "Bench", "rooms": rooms}]}
         (work / "inventory.yaml").write_text(yaml.safe_dump(inventory))
         config = {
             "log_level": "WARNING",
@@ -155,7 +161,14 @@ def main() -> int:
         (work / "collector.yaml").write_text(yaml.safe_dump(config))
         collector = ManagedProcess(
             "collector",
-            [sys.executable, "-m", "collector.cli", "collector", "--config", str(work / "collector.yaml")],
+            [
+                sys.executable,
+                "-m",
+                "collector.cli",
+                "collector",
+                "--config",
+                str(work / "collector.yaml"),
+            ],
             work / "collector.log",
         )
         collector.start()
@@ -186,9 +199,13 @@ def main() -> int:
         msg_rate = total / elapsed
         value_rate = msg_rate * values_per_msg
         print(f"messages: {total} of {args.metrics} values from {args.agents} agents")
-        print(f"collector: {msg_rate:,.0f} messages/s, {value_rate:,.0f} values/s ({elapsed:.1f} s)")
+        print(
+            f"collector: {msg_rate:,.0f} messages/s, {value_rate:,.0f} values/s ({elapsed:.1f} s)"
+        )
         print(f"stored in TSDB: {stored} of {total * values_per_msg} values")
-        print(f"raw TSDB write ceiling (influxdb-client, 5000 lines/batch): {ceiling:,.0f} values/s")
+        print(
+            f"raw TSDB write ceiling (influxdb-client, 5000 lines/batch): {ceiling:,.0f} values/s"
+        )
         print(f"ratio collector / raw ceiling: {value_rate / ceiling:.2f}")
         return 0 if stored == total * values_per_msg else 1
     finally:

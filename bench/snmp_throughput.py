@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -255,6 +256,7 @@ def main() -> int:
         if exporter is not None:
             exporter.stop()
         switch.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 async def ours(
