@@ -7,7 +7,6 @@ list costs four statements whatever the number of rooms.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -113,33 +112,44 @@ def ping(session: Session) -> None:
 
 
 def list_rooms(session: Session, site_id: str | None = None) -> list[RoomSummary]:
-    """Every room (of one site) with agents, device counts and its worst open fault level."""
-    query = select(Room, Site.name).join(Site).order_by(Room.site_id, Room.id)
+    """Every room (of one site) with agents, device counts and its worst open fault level.
+
+    Four column queries whatever the number of rooms, scoped by a join on the site rather
+    than by lists of room ids (1,000-item IN lists dominated the time of this call).
+    """
+    query = (
+        select(Room.id, Room.name, Room.building, Room.site_id, Site.name)
+        .join(Site)
+        .order_by(Room.site_id, Room.id)
+    )
     if site_id is not None:
         query = query.where(Room.site_id == site_id)
     rows = session.execute(query).all()
-    ids = [room.id for room, _ in rows]
-    agents = _agents_by_room(session, ids)
-    devices = _device_counts(session, ids)
-    faults = _open_fault_stats(session, ids)
+    scope = _Scope(site_id=site_id)
+    agents = _agents_by_room(session, scope)
+    devices = _device_counts(session, scope)
+    faults = _open_fault_stats(session, scope)
     return [
-        _summary(room, site_name, agents[room.id], devices.get(room.id), faults.get(room.id))
-        for room, site_name in rows
+        _summary(row, agents.get(row[0], []), devices.get(row[0]), faults.get(row[0]))
+        for row in rows
     ]
 
 
 def get_room(session: Session, room_id: str) -> RoomDetail:
     """One room with every device's latest state and the room's open faults."""
-    row = session.execute(select(Room, Site.name).join(Site).where(Room.id == room_id)).first()
+    row = session.execute(
+        select(Room.id, Room.name, Room.building, Room.site_id, Site.name)
+        .join(Site)
+        .where(Room.id == room_id)
+    ).first()
     if row is None:
         raise NotFoundError(f"room {room_id!r} does not exist")
-    room, site_name = row
+    scope = _Scope(room_id=room_id)
     summary = _summary(
-        room,
-        site_name,
-        _agents_by_room(session, [room_id])[room_id],
-        _device_counts(session, [room_id]).get(room_id),
-        _open_fault_stats(session, [room_id]).get(room_id),
+        row,
+        _agents_by_room(session, scope).get(room_id, []),
+        _device_counts(session, scope).get(room_id),
+        _open_fault_stats(session, scope).get(room_id),
     )
     devices = session.execute(
         select(Device, DeviceState)
@@ -224,56 +234,67 @@ def _fault_views(session: Session, query: Select) -> list[FaultView]:
     return [_fault_view(fault, device) for fault, device in session.execute(query)]
 
 
-def _agents_by_room(session: Session, room_ids: Sequence[str]) -> dict[str, list[AgentView]]:
+@dataclass(frozen=True)
+class _Scope:
+    """Which rooms a summary query covers: all, one site's, or one room."""
+
+    site_id: str | None = None
+    room_id: str | None = None
+
+    def apply(self, query: Select, room_column: Any) -> Select:
+        if self.room_id is not None:
+            return query.where(room_column == self.room_id)
+        if self.site_id is not None:
+            return query.join(Room, Room.id == room_column).where(Room.site_id == self.site_id)
+        return query
+
+
+def _agents_by_room(session: Session, scope: _Scope) -> dict[str, list[AgentView]]:
     by_room: dict[str, list[AgentView]] = defaultdict(list)
-    query = select(Agent).where(Agent.room_id.in_(room_ids)).order_by(Agent.id)
-    for agent in session.scalars(query):
-        assert agent.room_id is not None
-        by_room[agent.room_id].append(
-            AgentView(
-                id=agent.id,
-                online=agent.online,
-                last_seen_at=agent.last_seen_at,
-                status_changed_at=agent.status_changed_at,
-                version=agent.version,
-                hostname=agent.hostname,
-            )
-        )
+    query = select(
+        Agent.room_id,
+        Agent.id,
+        Agent.online,
+        Agent.last_seen_at,
+        Agent.status_changed_at,
+        Agent.version,
+        Agent.hostname,
+    ).where(Agent.room_id.is_not(None))
+    query = scope.apply(query, Agent.room_id).order_by(Agent.id)
+    for room_id, agent_id, online, seen, changed, version, hostname in session.execute(query):
+        by_room[str(room_id)].append(AgentView(agent_id, online, seen, changed, version, hostname))
     return by_room
 
 
-def _device_counts(session: Session, room_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+def _device_counts(session: Session, scope: _Scope) -> dict[str, tuple[int, int]]:
     unreachable = func.sum(case((DeviceState.reachable.is_(False), 1), else_=0))
-    rows = session.execute(
-        select(Device.room_id, func.count(Device.id), unreachable)
-        .outerjoin(DeviceState, DeviceState.device_id == Device.id)
-        .where(Device.room_id.in_(room_ids))
-        .group_by(Device.room_id)
+    query = select(Device.room_id, func.count(Device.id), unreachable).outerjoin(
+        DeviceState, DeviceState.device_id == Device.id
     )
-    return {room: (int(total), int(down or 0)) for room, total, down in rows}
+    query = scope.apply(query, Device.room_id).group_by(Device.room_id)
+    return {room: (int(total), int(down or 0)) for room, total, down in session.execute(query)}
 
 
-def _open_fault_stats(session: Session, room_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
-    rows = session.execute(
-        select(Fault.room_id, func.count(Fault.id), func.min(Fault.level))
-        .where(Fault.room_id.in_(room_ids), Fault.status.not_in(CLOSED_STATUSES))
-        .group_by(Fault.room_id)
+def _open_fault_stats(session: Session, scope: _Scope) -> dict[str, tuple[int, int]]:
+    query = select(Fault.room_id, func.count(Fault.id), func.min(Fault.level)).where(
+        Fault.room_id.is_not(None), Fault.status.not_in(CLOSED_STATUSES)
     )
-    return {str(room): (int(count), int(worst)) for room, count, worst in rows}
+    query = scope.apply(query, Fault.room_id).group_by(Fault.room_id)
+    return {str(room): (int(count), int(worst)) for room, count, worst in session.execute(query)}
 
 
 def _summary(
-    room: Room,
-    site_name: str,
+    row: Any,
     agents: list[AgentView],
     devices: tuple[int, int] | None,
     faults: tuple[int, int] | None,
 ) -> RoomSummary:
+    room_id, name, building, site_id, site_name = row
     return RoomSummary(
-        id=room.id,
-        name=room.name,
-        building=room.building,
-        site_id=room.site_id,
+        id=room_id,
+        name=name,
+        building=building,
+        site_id=site_id,
         site_name=site_name,
         agents=agents,
         device_count=devices[0] if devices else 0,
