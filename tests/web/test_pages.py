@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -306,7 +307,12 @@ def test_live_feed_sends_a_snapshot_and_then_every_change():
         await stream.aclose()
         return events
 
-    events = asyncio.run(asyncio.wait_for(read_two(), 10))
+    # A thread of its own: Playwright's sync API may hold this thread's event loop.
+    found: list[list[str]] = []
+    worker = threading.Thread(target=lambda: found.append(asyncio.run(read_two())), daemon=True)
+    worker.start()
+    worker.join(10)
+    [events] = found
     assert events == ['event: rooms\ndata: {"n": 1}\n\n', 'event: rooms\ndata: {"n": 2}\n\n']
 
 
