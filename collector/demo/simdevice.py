@@ -67,7 +67,7 @@ __all__ = [
 
 HOST = "127.0.0.1"
 CONTROL_COMMUNITY = "roomwatch-sim-control"
-START_TIMEOUT_S = 5.0
+START_TIMEOUT_S = 20.0  # snmpd starts in ~50 ms; a loaded CI machine needs the margin
 SET_TIMEOUT_S = 0.5
 
 
