@@ -4,6 +4,7 @@ WeasyPrint draws the SVG into the PDF as vectors."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from datetime import date
@@ -58,10 +59,12 @@ def line_chart(
         return top + (hi - min(max(y, lo), hi)) / (hi - lo) * plot_h
 
     parts = [_svg_open(width, height)]
-    for tick in _ticks(lo, hi):
+    ticks = _ticks(lo, hi)
+    digits = _digits(ticks)
+    for tick in ticks:
         y = sy(tick)
         parts.append(_line(left, y, width - right, y, GRID, 0.5))
-        parts.append(_text(left - 4, y + 3, f"{_fmt(tick)}{unit}", anchor="end"))
+        parts.append(_text(left - 4, y + 3, f"{tick:.{digits}f}{unit}", anchor="end"))
     for x_day in _day_ticks(x_lo, x_hi):
         label = (first_day.fromordinal(first_day.toordinal() + x_day)).strftime("%m-%d")
         parts.append(_text(sx(x_day), height - 8, label, anchor="middle"))
@@ -170,8 +173,15 @@ def _day_ticks(lo: int, hi: int, count: int = 6) -> list[int]:
     return list(range(lo, hi + 1, step))
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.1f}"
+def _digits(ticks: Sequence[float]) -> int:
+    """Decimals that tell neighbouring ticks apart (99.9 and 99.95 need two)."""
+    if len(ticks) < 2:
+        return 0
+    step = min(b - a for a, b in itertools.pairwise(ticks))
+    digits = 0
+    while digits < 6 and abs(round(step, digits) - step) > step * 1e-6:
+        digits += 1
+    return digits
 
 
 def _clip(text: str, size: int) -> str:
