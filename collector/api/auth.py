@@ -28,7 +28,7 @@ from fastapi import Depends, HTTPException, Request, status
 from pwdlib import PasswordHash
 from sqlalchemy.orm import Session
 
-from collector.api.deps import get_database
+from collector.api.deps import SAFE_METHODS, get_database
 from collector.db import users_store
 from collector.db.workflow_models import ROLES, TOKEN_API, TOKEN_SESSION, ApiToken, User
 from collector.errors import CollectorError
@@ -41,7 +41,6 @@ TOKEN_PREFIX = "rw_"
 CSRF_HEADER = "X-Requested-With"
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _TOUCH_EVERY = timedelta(minutes=1)
 _hasher = PasswordHash.recommended()
 # Verifying against this when the user does not exist keeps the timing the same.
@@ -216,8 +215,10 @@ def require_role(role: str) -> Callable[[Request], Principal]:
         found = request_secret(request)
         principal = None
         if found is not None:
-            with get_database(request).session() as session:
-                principal = authenticate(session, found[0], clock_of(request)())
+            secret, at = found[0], clock_of(request)()
+            principal = get_database(request).transact(
+                lambda session: authenticate(session, secret, at)
+            )
         if principal is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -226,7 +227,7 @@ def require_role(role: str) -> Callable[[Request], Principal]:
             )
         if (
             principal.via == TOKEN_SESSION
-            and request.method not in _SAFE_METHODS
+            and request.method not in SAFE_METHODS
             and not request.headers.get(CSRF_HEADER)
         ):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{CSRF_HEADER} header required")

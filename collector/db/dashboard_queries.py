@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, inspect, or_, select, text
+from sqlalchemy import ColumnElement, Select, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from collector.db.models import Device, DeviceState, Fault, FaultEvent, RollupHourly, Room, Site
@@ -302,18 +302,6 @@ def password_users(session: Session) -> int:
 
     query = select(func.count()).where(User.active.is_(True), User.password_hash.is_not(None))
     return session.scalar(query) or 0
-
-
-def lock_for_writing(session: Session) -> None:
-    """On SQLite, take the database's write lock now, at the start of the transaction.
-
-    SQLite's transactions start deferred: one that reads and writes later fails at once
-    ("database is locked") if another connection wrote in between, which a slow password
-    check makes likely while ingest writes. A write that changes nothing takes the lock first.
-    Other databases lock rows as they go and need nothing here.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("UPDATE users SET id = id WHERE 0"))
 
 
 def has_table(session: Session, name: str) -> bool:

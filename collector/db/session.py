@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+WRITE_OPTION = "roomwatch_write"
+LOCKED_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 class Database:
@@ -21,12 +27,43 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
-        with self._sessions() as session, session.begin():
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error.
+
+        ``write`` is for a transaction that reads and then writes. SQLite starts transactions
+        deferred: one that read first fails at once ("database is locked") when another
+        connection committed in between, and waiting does not help. A write session takes
+        SQLite's write lock at its first statement instead (``BEGIN IMMEDIATE``), waiting for
+        it up to the busy timeout. That first statement runs when the session is first used,
+        so a write session opened early (a request's) still lets others finish first; but code
+        holding a write session must not wait on a second one that writes. PostgreSQL locks
+        rows as it goes and needs nothing here.
+        """
+        factory = self._write_sessions if write else self._sessions
+        with factory() as session, session.begin():
             yield session
+
+    def transact(self, work: Callable[[Session], T], write: bool = False) -> T:
+        """``work`` in a short transaction of its own, run again if SQLite says "locked".
+
+        For work that usually only reads but may write (a token's last use): the first
+        attempt does not take the write lock, and an attempt that failed on it retries with
+        a write session. ``write`` takes the lock from the first attempt.
+        """
+        for attempt in range(1, LOCKED_ATTEMPTS + 1):
+            try:
+                with self.session(write=write or attempt > 1) as session:
+                    return work(session)
+            except OperationalError as exc:
+                if attempt == LOCKED_ATTEMPTS or not is_locked(exc):
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -37,6 +74,8 @@ def open_database(url: str, migrate: bool = True) -> Database:
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
     if migrate:
         upgrade(engine)
     return Database(engine)
@@ -49,6 +88,11 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def is_locked(exc: OperationalError) -> bool:
+    """Whether SQLite refused a statement because another connection holds the lock."""
+    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
 
 
 def _engine_options(url: str) -> dict[str, Any]:
@@ -71,5 +115,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# thread ident -> the DB-API connection of the write transaction that thread began. A request's
+# session can end in another thread than the one that began it, hence not a threading.local.
+_writers: dict[int, Any] = {}
+_writers_lock = threading.Lock()
+
+
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    if not immediate:
+        connection.exec_driver_sql("BEGIN")
+        return
+    # A second write transaction begun by a thread that holds one waits for itself until the
+    # busy timeout: say so at once instead.
+    if threading.get_ident() in _writers:
+        raise RuntimeError(
+            "a write session was begun inside another one in the same thread; on SQLite it "
+            "would wait for itself (open the inner one after the outer one has ended)"
+        )
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    with _writers_lock:
+        _writers[threading.get_ident()] = connection.connection.dbapi_connection
+
+
+def _sqlite_end(connection: Any) -> None:
+    ended = connection.connection.dbapi_connection
+    with _writers_lock:
+        for ident in [i for i, held in _writers.items() if held is ended]:
+            del _writers[ident]

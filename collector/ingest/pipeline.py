@@ -210,7 +210,7 @@ class IngestPipeline:
         """
         batch = _Batch(received)
         decoded = [m for m in (self._decode(r) for r in received) if m is not None]
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             now = self.clock()
             fresh = ingest_store.claim_many(session, [(m.agent, m.seq) for m in decoded], now)
             self.stats.duplicates.inc(fresh.count(False))
@@ -355,7 +355,7 @@ class IngestPipeline:
         """Agents that stopped talking without a Last Will (power cut, network gone)."""
         now = self.clock()
         transitions: list[Transition] = []
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             for agent_id, room_id in lookup.silent_agents(
                 session, now - timedelta(seconds=silence_s)
             ):

@@ -94,7 +94,7 @@ class Outbox:
     def deliver_due(self, now: datetime | None = None) -> int:
         """Try every due message once; returns how many were delivered."""
         now = self.clock() if now is None else now
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             claimed = [
                 _outgoing(row)
                 for row in sla_store.outbox_claim_due(session, now, self.batch, self.lease)
@@ -102,11 +102,11 @@ class Outbox:
         delivered = 0
         for message in claimed:
             if not self._limit(message.channel).take(now):
-                with self.db.session() as session:
+                with self.db.session(write=True) as session:
                     sla_store.outbox_release(session, message.id, now)
                 continue
             error = self._send(message)
-            with self.db.session() as session:
+            with self.db.session(write=True) as session:
                 if error is None:
                     sla_store.outbox_sent(session, message.id, now)
                     delivered += 1

@@ -93,7 +93,7 @@ class SlaTicker:
         if self._next_sweep is None or now >= self._next_sweep:
             self._next_sweep = now + timedelta(seconds=self.config.sweep_every_s)
             try:
-                with self.db.session() as session:
+                with self.db.session(write=True) as session:
                     self.service.due_escalations(session, now)
             except Exception as exc:
                 log.error("SLA sweep failed: %s", exc)

@@ -14,13 +14,11 @@ page needs a signed-in user.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from fastapi import Request, Response
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from collector.api import auth
@@ -28,7 +26,6 @@ from collector.api.deps import get_database
 from collector.db import dashboard_queries
 
 T = TypeVar("T")
-ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -113,20 +110,7 @@ def sign_out(request: Request, response: Response) -> None:
 def _in_own_transaction(request: Request, work: Callable[[Session], T], write: bool = False) -> T:
     """``work`` in a short transaction of its own, apart from the page's reads.
 
-    Signing in and checking a session write (the token, its last use). On SQLite a
-    transaction that read first and writes later fails at once with "database is locked"
-    when another writer (ingest) committed in between, or is writing. ``write`` takes the
-    write lock first, waiting for it (sign-in, whose password check is slow); otherwise the
-    first attempt does not lock and a retry does.
+    Signing in and checking a session write (the token, its last use). ``write`` takes the
+    write lock first (sign-in, whose password check is slow while ingest writes).
     """
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            with get_database(request).session() as session:
-                if write or attempt > 1:
-                    dashboard_queries.lock_for_writing(session)
-                return work(session)
-        except OperationalError:
-            if attempt == ATTEMPTS:
-                raise
-            time.sleep(0.05 * attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return get_database(request).transact(work, write=write)

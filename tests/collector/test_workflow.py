@@ -4,6 +4,7 @@ evidence) required to resolve and close, and the survey rule (a)/(b)/(c)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from agent.wire import DeviceSample
 from collector.api.app import create_app
-from collector.db import workflow_store
+from collector.db import ingest_store, workflow_store
 from collector.db.session import Database
 from collector.faults import FaultTracker, Subject
 from collector.maintenance import MaintenanceCalendar
@@ -251,3 +252,34 @@ def test_device_maintenance_statistics(api: Api):
             session, T0 - timedelta(days=1), T0 + timedelta(days=1), "model"
         )
     assert [(s.key, s.faults) for s in by_model] == [("CAM-A", 2), ("(unknown model)", 1)]
+
+
+def test_engineers_actions_succeed_while_ingest_keeps_writing(api: Api):
+    """On SQLite a request that reads and then writes used to fail with "database is
+    locked" whenever ingest committed in between; now the request waits for its turn."""
+    stop = threading.Event()
+    written = 0
+
+    def ingest_like() -> None:
+        nonlocal written
+        seq = 0
+        while not stop.is_set():
+            with api.db.session(write=True) as session:
+                seq += 1
+                ingest_store.claim_many(session, [("agent-1", seq)], T0)
+                ingest_store.set_agent_status(session, "agent-1", seq % 2 == 0, T0)
+            written += 1
+
+    writer = threading.Thread(target=ingest_like)
+    writer.start()
+    try:
+        statuses = []
+        for _ in range(8):
+            fid = api.report()["id"]
+            api.post(f"/api/faults/{fid}/acknowledge", {"note": "on it"})
+            statuses.append(api.post(f"/api/faults/{fid}/transition", {"to": "on_site"})["status"])
+    finally:
+        stop.set()
+        writer.join()
+    assert statuses == ["on_site"] * 8
+    assert written > 8

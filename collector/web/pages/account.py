@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from collector.api.deps import DbSession
+from collector.api.deps import DbSession, ReadSession
 from collector.web import access
 from collector.web.context import PREFIX, Page, url
 from collector.web.i18n import COOKIE, LANGUAGES
@@ -45,7 +45,7 @@ def login_form(request: Request, session: DbSession, next: str = "") -> Response
 @router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
-    session: DbSession,
+    session: ReadSession,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=500)] = "",
@@ -69,7 +69,7 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, session: DbSession) -> Response:
+def logout(request: Request, session: ReadSession) -> Response:
     page = Page.of(request, session)
     response = RedirectResponse(url("/login"), status_code=303)
     if page.same_origin():
