@@ -64,6 +64,11 @@ def devices_of_room(count: int) -> list[tuple[str, str]]:
     return devices
 
 
+def victim_of(layout: list[tuple[str, str]]) -> str:
+    """The device the outages and faults of the bench hit: the first camera, else the last."""
+    return next((device for device, kind in layout if kind == "camera"), layout[-1][0])
+
+
 def build_site(path: Path, rooms: int, per_room: int, period: Period, seed: int = 7) -> int:
     """The site's inventory, rollups and faults, written with plain sqlite3 bulk inserts.
 
@@ -145,7 +150,7 @@ def build_site(path: Path, rooms: int, per_room: int, period: Period, seed: int 
     for first in range(0, period.days * 24, week):
         con.execute(generate, (first, first + week))
         con.commit()
-    _faults(con, rooms, ids, start, period.days, rng)
+    _faults(con, rooms, layout, ids, start, period.days, rng)
     con.commit()
     con.execute("ANALYZE")
     con.close()
@@ -160,7 +165,7 @@ def _metric_plan(rooms, layout, ids, rng):  # type: ignore[no-untyped-def]
         outage = n % 25 == 0  # one room in 25 lost a camera for a day
         for device, kind in layout:
             pk = ids[(room, device)]
-            if outage and device == "cam1":
+            if outage and device == victim_of(layout):
                 plan.append((pk, "reachable", "outage", 40, 0, 0, 0))
             else:
                 plan.append((pk, "reachable", "const", 1.0, 0, 0, 0))
@@ -210,8 +215,9 @@ def _metric_plan(rooms, layout, ids, rng):  # type: ignore[no-untyped-def]
     return plan
 
 
-def _faults(con, rooms, ids, start, days, rng) -> None:  # type: ignore[no-untyped-def]
+def _faults(con, rooms, layout, ids, start, days, rng) -> None:  # type: ignore[no-untyped-def]
     """About three faults per room, resolved, half with SLA clocks."""
+    victim = victim_of(layout)
     faults, clocks = [], []
     fault_id = 0
     for n in range(rooms):
@@ -227,12 +233,12 @@ def _faults(con, rooms, ids, start, days, rng) -> None:  # type: ignore[no-untyp
                 (
                     fault_id,
                     "device_unreachable",
-                    f"{room}/cam1",
+                    f"{room}/{victim}",
                     room,
-                    ids[(room, "cam1")],
+                    ids[(room, victim)],
                     level,
                     "resolved",
-                    "cam1 unreachable",
+                    f"{victim} unreachable",
                     stamp,
                     done,
                     done,
