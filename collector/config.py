@@ -57,6 +57,10 @@ class DatabaseConfig(_Section):
 class ApiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Reverse proxies whose X-Forwarded-For names the client (sign-in limits).",
+    )
 
 
 class FaultsConfig(_Section):

@@ -142,6 +142,7 @@ class CollectorService:
                 self.app(),
                 host=self.config.api.host,
                 port=self.config.api.port,
+                forwarded_allow_ips=self.config.api.forwarded_allow_ips,
                 log_level="warning",
                 # Open dashboards hold live (SSE) streams: do not wait for them to end.
                 timeout_graceful_shutdown=3,

@@ -29,6 +29,7 @@ from pwdlib import PasswordHash
 from sqlalchemy.orm import Session
 
 from collector.api.deps import SAFE_METHODS, get_database
+from collector.api.throttle import SignInThrottle
 from collector.db import users_store
 from collector.db.workflow_models import ROLES, TOKEN_API, TOKEN_SESSION, ApiToken, User
 from collector.errors import CollectorError
@@ -151,6 +152,32 @@ def login(session: Session, username: str, password: str, at: datetime) -> Issue
         log.warning("failed sign-in for user name %r", username[:64])
         return None
     return issue_token(session, user, at, name="web session", kind=TOKEN_SESSION, ttl=SESSION_TTL)
+
+
+def login_throttled(
+    request: Request, session: Session, username: str, password: str
+) -> IssuedSecret | None:
+    """``login`` behind the sign-in throttle (``collector.api.throttle``): raises
+    TooManySignIns, without checking the password, while the name or address is over its
+    limit."""
+    throttle = sign_in_throttle(request)
+    at = clock_of(request)()
+    address = request.client.host if request.client else None
+    throttle.check(username, address, at)
+    issued = login(session, username, password, at)
+    if issued is None:
+        throttle.failed(username, address, at)
+    else:
+        throttle.succeeded(username)
+    return issued
+
+
+def sign_in_throttle(request: Request) -> SignInThrottle:
+    state = request.app.state
+    throttle: SignInThrottle | None = getattr(state, "sign_in_throttle", None)
+    if throttle is None:
+        throttle = state.sign_in_throttle = SignInThrottle()
+    return throttle
 
 
 def revoke_secret(session: Session, secret: str, at: datetime) -> None:

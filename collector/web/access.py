@@ -84,10 +84,11 @@ class SessionCookie:
 
 
 def sign_in(request: Request, username: str, password: str) -> SessionCookie | None:
-    """A new web session for valid credentials; None for wrong ones (the API logs those)."""
+    """A new web session for valid credentials; None for wrong ones (the API logs those).
+    Raises TooManySignIns (``collector.api.throttle``) after too many failures."""
 
     def login(session: Session) -> str | None:
-        issued = auth.login(session, username, password, auth.clock_of(request)())
+        issued = auth.login_throttled(request, session, username, password)
         return None if issued is None else issued.secret
 
     secret = _in_own_transaction(request, login, write=True)

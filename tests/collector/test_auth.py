@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,13 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def client(placed_database: Database) -> Iterator[TestClient]:
-    app = create_app(placed_database, CollectorRegistry(), clock=Clock(T0))
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+def client(placed_database: Database, clock: Clock) -> Iterator[TestClient]:
+    app = create_app(placed_database, CollectorRegistry(), clock=clock)
     with TestClient(app) as client:
         yield client
 
@@ -177,6 +183,33 @@ def test_session_cookie_sign_in_needs_the_header_to_write_and_sign_out_ends_it(
     assert client.post("/api/auth/logout").status_code == 204
     client.cookies.set("roomwatch_session", cookie)
     assert client.get("/api/faults").status_code == 401
+
+
+def _sign_in(client: TestClient, username: str, password: str) -> int:
+    response = client.post("/api/auth/login", json={"username": username, "password": password})
+    return response.status_code
+
+
+def test_password_guessing_is_refused_after_five_failures_for_a_name(
+    client: TestClient, tokens: dict[str, str], clock: Clock
+):
+    assert [_sign_in(client, "engineer-user", f"guess-{n}") for n in range(5)] == [401] * 5
+    refused = client.post(
+        "/api/auth/login", json={"username": "Engineer-User", "password": PASSWORD}
+    )
+    assert refused.status_code == 429  # even the right password: it is not checked
+    assert 890 <= int(refused.headers["retry-after"]) <= 900
+    assert _sign_in(client, "viewer-user", PASSWORD) == 200  # other names are not held
+    clock.now = T0 + timedelta(minutes=15)
+    assert _sign_in(client, "engineer-user", PASSWORD) == 200
+    assert _sign_in(client, "engineer-user", "guess-6") == 401  # the success forgot them
+
+
+def test_one_address_trying_many_names_is_refused_after_twenty_failures(
+    client: TestClient, tokens: dict[str, str]
+):
+    assert {_sign_in(client, f"name-{n}", "guess") for n in range(20)} == {401}
+    assert _sign_in(client, "admin-user", PASSWORD) == 429
 
 
 def test_secrets_never_reach_the_logs(

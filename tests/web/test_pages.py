@@ -190,6 +190,18 @@ def test_the_viewer_sees_no_write_controls_and_the_engineer_does(site: Site):
     assert '<option value="on_site">' in page
 
 
+def test_sign_in_form_holds_a_guesser_off_after_five_failures(site: Site):
+    site.add_user("engineer", password="engineer-pass")
+    form = {"username": "engineer", "next": "/ui/faults"}
+    for n in range(5):
+        wrong = site.client.post("/ui/login", data={**form, "password": f"guess-{n}"})
+        assert wrong.status_code == 401
+    held = site.client.post("/ui/login", data={**form, "password": "engineer-pass"})
+    assert held.status_code == 429 and "登录失败次数过多，请 15 分钟后再试" in held.text
+    assert held.headers["retry-after"] == "900"
+    assert "roomwatch_session" not in held.cookies
+
+
 def test_sign_in_form_sets_the_api_session_that_acknowledges(site: Site):
     site.add_user("engineer", password="engineer-pass")
     client = site.client

@@ -16,12 +16,13 @@ from collector.api.auth import (
     create_user,
     hash_password,
     issue_token,
-    login,
+    login_throttled,
     request_secret,
     revoke_secret,
 )
 from collector.api.deps import DbSession
 from collector.api.schemas import ErrorOut
+from collector.api.throttle import TooManySignIns
 from collector.api.workflow_schemas import (
     LoginIn,
     MeOut,
@@ -39,10 +40,22 @@ router = APIRouter(tags=["users"])
 _ERRORS: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}}
 
 
-@router.post("/api/auth/login", response_model=MeOut, responses={401: {"model": ErrorOut}})
+@router.post(
+    "/api/auth/login",
+    response_model=MeOut,
+    responses={401: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+)
 def sign_in(body: LoginIn, session: DbSession, request: Request, response: Response) -> MeOut:
-    """Check the password and set the session cookie (HttpOnly, SameSite=Lax)."""
-    issued = login(session, body.username, body.password, request.app.state.clock())
+    """Check the password and set the session cookie (HttpOnly, SameSite=Lax). After 5
+    failures for a user name (20 from an address) in 15 minutes: 429 with Retry-After."""
+    try:
+        issued = login_throttled(request, session, body.username, body.password)
+    except TooManySignIns as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            str(exc),
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from None
     if issued is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong user name or password")
     response.set_cookie(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collector.api.deps import DbSession, ReadSession
+from collector.api.throttle import TooManySignIns
 from collector.web import access
 from collector.web.context import PREFIX, Page, url
 from collector.web.i18n import COOKIE, LANGUAGES
@@ -53,7 +54,19 @@ def login(
     page = Page.of(request, session)
     if not page.same_origin():
         return page.forbidden()
-    cookie = access.sign_in(request, username, password)
+    try:
+        cookie = access.sign_in(request, username, password)
+    except TooManySignIns as exc:
+        held = page.render(
+            "login.html",
+            status_code=429,
+            next=safe_next(next),
+            error=page.t("login.throttled", minutes=(exc.retry_after_s + 59) // 60),
+            enabled=page.closed,
+            username=username,
+        )
+        held.headers["Retry-After"] = str(exc.retry_after_s)
+        return held
     if cookie is None:
         return page.render(
             "login.html",
