@@ -71,6 +71,11 @@ class FaultsConfig(_Section):
         default_factory=list, description="Site rule files, applied over the built-in pack."
     )
     evaluate_every_s: float = Field(default=5.0, gt=0, description="Silence check period.")
+    advisories_every_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Vendor advisories matched again against firmware the agents report.",
+    )
 
 
 class IngestConfig(_Section):

@@ -27,6 +27,7 @@ from collector.ingest.stats import IngestStats
 from collector.ingest.subscriber import Subscriber
 from collector.ingest.tsdb import TsdbWriter
 from collector.maintenance import MaintenanceCalendar
+from collector.reports.service import ReportService
 from collector.rules.book import RuleBook
 from collector.rules.model import load_rule_pack
 from collector.sla.runtime import SlaTicker, load_sla_data
@@ -68,8 +69,10 @@ class CollectorService:
             config.mqtt, self.pipeline.submit, on_session_lost=self.stats.sessions_lost.inc
         )
         self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
+        self.reports = ReportService(self.db, self.workflow, config.timezone, clock)
         self._next_silence_check = 0.0
         self._next_prune = 0.0
+        self._next_advisories = time.monotonic() + config.faults.advisories_every_s
 
     def _sync_inventory(self) -> None:
         if self.config.inventory_file is None:
@@ -100,6 +103,13 @@ class CollectorService:
                 self.pipeline.prune_dedupe()
             except Exception as exc:
                 log.error("pruning old dedupe records failed: %s", exc)
+        if now >= self._next_advisories:
+            # A device upgraded (or downgraded) since: its advisory fault resolves (or opens).
+            self._next_advisories = now + self.config.faults.advisories_every_s
+            try:
+                self.reports.apply_advisories()
+            except Exception as exc:
+                log.error("matching vendor advisories failed: %s", exc)
         if now < self._next_silence_check:
             return
         self._next_silence_check = now + self.config.faults.evaluate_every_s

@@ -161,7 +161,7 @@ class ReportService:
             return report_store.get_report(session, report_id)
 
     def apply_advisories(self) -> AppliedAdvisories:
-        with self.db.session() as session:
+        with self.db.session(write=True) as session:
             applied = apply_advisories(session, self.opener, self.clock())
         if applied.opened or applied.resolved:
             log.info(

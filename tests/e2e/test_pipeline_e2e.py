@@ -14,10 +14,13 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
 
 from agent import wire
 from collector.api.auth import create_user, issue_token
 from collector.config import CollectorConfig
+from collector.db import report_store
+from collector.db.models import Device
 from collector.demo.broker import MosquittoBroker
 from collector.demo.procs import wait_for
 from collector.demo.rooms import SimRoom
@@ -85,6 +88,7 @@ class Stack:
                 "database": {"url": f"sqlite:///{self.tmp / 'collector.db'}"},
                 "inventory_file": str(inventory),
                 "ingest": {"batch_wait_s": 0.05},
+                "faults": {"advisories_every_s": 1},
             }
         )
         self.service = CollectorService(config)
@@ -255,3 +259,39 @@ def test_malformed_payload_is_counted_and_the_collector_keeps_storing(stack: Sta
         "later batches stored",
     )
     assert stack.api is not None and stack.api.get("/healthz").status_code == 200
+
+
+def test_a_vendor_advisory_opens_its_fault_on_the_firmware_the_agent_reported(stack: Stack):
+    """Nobody applies the advisory by hand: the collector matches advisories periodically
+    against the model and firmware the agent read from the camera over SNMP."""
+    assert stack.service is not None
+    db = stack.service.db
+
+    def camera() -> Device | None:
+        with db.session() as session:
+            return session.scalar(
+                select(Device).where(Device.room_id == ROOM, Device.device == "cam-1")
+            )
+
+    wait_for(lambda: (camera() or Device()).firmware is not None, 30, "cam-1 firmware reported")
+    reported = camera()
+    assert reported is not None and reported.model and reported.firmware == "2.4.1"
+    with db.session() as session:
+        report_store.put_advisory(
+            session,
+            "RC-E2E-1",
+            datetime.now(UTC),
+            model=reported.model,
+            firmware_min="2.0",
+            firmware_max="2.4.9",
+            severity="high",
+            title="PTZ motor stalls after 30 days of uptime",
+        )
+    target = f"{ROOM}/cam-1/advisory{{id=RC-E2E-1}}"
+    wait_for(
+        lambda: any(f["target"] == target for f in stack.faults(status="open")),
+        15,
+        "the advisory's fault for cam-1",
+    )
+    [fault] = [f for f in stack.faults(status="open") if f["target"] == target]
+    assert fault["level"] == 4 and fault["rule_id"] == "vendor_advisory"
