@@ -140,6 +140,11 @@ class TransitionIn(_In):
     )
 
 
+class LevelIn(_In):
+    level: Level
+    note: str = Field(min_length=1, max_length=2000, description="Why: what the diagnosis showed.")
+
+
 class CloseIn(_In):
     note: str = Field(default="", max_length=2000)
     log: LogEntry | None = None

@@ -22,6 +22,7 @@ STATUS_NAMES = {
     "waiting_parts": ("等待备件", "waiting for parts"),
     "resolved": ("已修复", "resolved"),
     "closed": ("已关闭", "closed"),
+    "level_changed": ("级别变更", "level changed"),
 }
 TRIGGER_NAMES = {
     "warning": ("即将超时", "about to breach"),

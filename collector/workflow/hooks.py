@@ -29,6 +29,10 @@ class FaultHooks(Protocol):
         self, session: Session, fault: Fault, old: str, new: str, at: datetime
     ) -> None: ...
 
+    def level_changed(
+        self, session: Session, fault: Fault, old: int, new: int, at: datetime
+    ) -> None: ...
+
     def notify(self, session: Session, fault: Fault, transition: str, at: datetime) -> None: ...
 
 
@@ -43,12 +47,18 @@ class NoHooks:
     ) -> None:
         return None
 
+    def level_changed(
+        self, session: Session, fault: Fault, old: int, new: int, at: datetime
+    ) -> None:
+        return None
+
     def notify(self, session: Session, fault: Fault, transition: str, at: datetime) -> None:
         return None
 
 
 class ServiceHooks:
-    """Calls an SLA service (``start_clocks``, ``on_status_change``) and, for notifications,
+    """Calls an SLA service (``start_clocks``, ``on_status_change``, ``on_level_change``) and,
+    for notifications,
     the service's ``notify_transition(session, fault, transition, at)`` when it has one —
     it knows the contacts and channels of the fault's site — else nothing is sent."""
 
@@ -62,6 +72,11 @@ class ServiceHooks:
         self, session: Session, fault: Fault, old: str, new: str, at: datetime
     ) -> None:
         self.sla.on_status_change(session, fault, old, new, at)
+
+    def level_changed(
+        self, session: Session, fault: Fault, old: int, new: int, at: datetime
+    ) -> None:
+        self.sla.on_level_change(session, fault, old, new, at)
 
     def notify(self, session: Session, fault: Fault, transition: str, at: datetime) -> None:
         notify = getattr(self.sla, "notify_transition", None)

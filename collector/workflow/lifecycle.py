@@ -5,7 +5,8 @@
       └─▶ waiting_customer / waiting_parts ┘   (resolved ─▶ open: reopened)
 
 Every change is a ``FaultEvent`` with actor and time, calls the SLA hooks
-(``status_changed``) and sends one notification (``notify``; not inside a maintenance
+(``status_changed``; ``level_changed`` when an engineer reclassifies) and sends one
+notification (``notify``; not inside a maintenance
 window). The collector itself resolves rule faults when their condition clears (actor
 ``roomwatch``); a person resolving or closing a fault gives the maintenance log.
 """
@@ -176,6 +177,24 @@ class Workflow:
         if duration_min is not None:
             detail["duration_min"] = duration_min
         faults_store.add_event(session, fault, at, "remote_session", detail, actor)
+        return fault
+
+    def change_level(
+        self, session: Session, fault: Fault, level: Level, actor: str, at: datetime, note: str
+    ) -> Fault:
+        """Reclassify an active fault (the diagnosis showed it graver or milder than it
+        looked). Its SLA clocks take the new level's budgets from their start; the change
+        is an event (``level_changed``, from, to, why) and one notification."""
+        if fault.status not in ACTIVE_STATUSES:
+            raise TransitionNotAllowed(f"fault {fault.id} is {fault.status}: its level is final")
+        old = fault.level
+        if old == int(level):
+            return fault
+        fault.level = int(level)
+        detail = {"from": old, "to": int(level), "note": note}
+        faults_store.add_event(session, fault, at, "level_changed", detail, actor)
+        self.hooks.level_changed(session, fault, old, int(level), at)
+        self._notify(session, fault, "level_changed", at)
         return fault
 
     def save_log(

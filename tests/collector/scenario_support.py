@@ -85,6 +85,9 @@ class RecordingHooks:
     def status_changed(self, session: Any, fault: Fault, old: str, new: str, at: datetime) -> None:
         self.calls.append(("status", fault.id, f"{old}>{new}"))
 
+    def level_changed(self, session: Any, fault: Fault, old: int, new: int, at: datetime) -> None:
+        self.calls.append(("level", fault.id, f"L{old}>L{new}"))
+
     def notify(self, session: Any, fault: Fault, transition: str, at: datetime) -> None:
         self.calls.append(("notify", fault.id, transition))
 

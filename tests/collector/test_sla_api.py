@@ -4,13 +4,16 @@ overrides and contacts; viewers read them and a fault's clocks; engineers log co
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
+from sqlalchemy import select
 
 from collector.api.app import create_app
 from collector.db.session import Database
+from collector.db.sla_models import OutboxMessage
 from collector.sla.policies import shipped_policies
 from collector.sla.service import SlaService
 from tests.collector.auth_support import auth_headers
@@ -165,3 +168,51 @@ def test_contacts_are_personal_data_for_engineers_and_edited_by_admins(sla_app):
         headers=headers["admin"],
     )
     assert unknown.status_code == 409
+
+
+def test_an_engineer_reclassifies_a_fault_and_its_clocks_follow(sla_app):
+    """A phone report taken as L3 turns out to stop the recording: the engineer makes it L1
+    with the reason, and the clocks run on the L1 budgets from when the fault was opened."""
+    client, db, headers = sla_app
+    engineer = headers["engineer"]
+    report = {"room_id": "r1", "level": 3, "title": "Picture stutters", "reporter": "phone"}
+    fault = client.post("/api/faults", json=report, headers=engineer).json()
+    assert {c["kind"] for c in fault["sla_clocks"]} == {"respond", "on_site", "fix"}
+    url = f"/api/faults/{fault['id']}/level"
+    why = {"level": 1, "note": "The recorder stops every few minutes: no lesson is recorded"}
+    assert client.post(url, json=why, headers=headers["viewer"]).status_code == 403
+    assert client.post(url, json={"level": 1, "note": ""}, headers=engineer).status_code == 422
+    assert client.post(url, json={"level": 5, "note": "x"}, headers=engineer).status_code == 422
+
+    client.app.state.clock.now = NOW + timedelta(minutes=10)
+    changed = client.post(url, json=why, headers=engineer)
+    assert changed.status_code == 200, changed.text
+    detail = changed.json()
+    assert detail["level"] == 1
+    deadlines = {c["kind"]: c["deadline_at"][:19] for c in detail["sla_clocks"]}
+    # L1 of the 7x24 policy: respond 30 min, on site 2 h, fixed 8 h, from 16:00 (+08:00).
+    assert deadlines == {
+        "respond": "2025-09-30T08:30:00",
+        "on_site": "2025-09-30T10:00:00",
+        "fix": "2025-09-30T16:00:00",
+    }
+    event = detail["events"][-1]
+    assert event["type"] == "level_changed" and event["actor"] == "test-engineer"
+    assert event["detail"] == {"from": 3, "to": 1, "note": why["note"]}
+    with db.session() as session:
+        subjects = session.scalars(
+            select(OutboxMessage.subject).where(OutboxMessage.fault_id == fault["id"])
+        ).all()
+    assert any("级别变更 level changed" in s and "L1" in s for s in subjects)
+
+    log = {
+        "phenomenon": "Recorder stops",
+        "cause": "Failing disk",
+        "solution": "Disk replaced",
+        "engineer": "Li",
+    }
+    resolve = {"to": "resolved", "log": log}
+    done = client.post(f"/api/faults/{fault['id']}/transition", json=resolve, headers=engineer)
+    assert done.status_code == 200, done.text
+    final = client.post(url, json={"level": 2, "note": "after the fact"}, headers=engineer)
+    assert final.status_code == 409 and "final" in final.text

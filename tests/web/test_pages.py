@@ -188,6 +188,21 @@ def test_the_viewer_sees_no_write_controls_and_the_engineer_does(site: Site):
     assert f'data-api="/api/faults/{site.fault_id}/acknowledge"' in page
     assert f'data-api="/api/faults/{site.fault_id}/log" data-method="PUT"' in page
     assert '<option value="on_site">' in page
+    assert f'data-api="/api/faults/{site.fault_id}/level"' in page
+
+
+def test_an_engineer_changes_the_level_from_the_fault_page(site: Site):
+    engineer = site.add_user("engineer")
+    page = site.client.get(f"/ui/faults/{site.fault_id}", headers=engineer).text
+    level = page.index('id="level-form"')
+    assert '<option value="1" selected>' in page[level:]  # the camera fault is L1
+    # What the page's script sends: the form's fields as JSON, the level as a string.
+    form = {"level": "3", "note": "Only the backup camera; lessons still record"}
+    response = site.client.post(f"/api/faults/{site.fault_id}/level", json=form, headers=engineer)
+    assert response.status_code == 200, response.text
+    page = site.client.get(f"/ui/faults/{site.fault_id}", headers=engineer).text
+    assert 'class="page-head lvl-head-3"' in page
+    assert "Only the backup camera" in page  # the reason is in the event list
 
 
 def test_sign_in_form_holds_a_guesser_off_after_five_failures(site: Site):

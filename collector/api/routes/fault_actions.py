@@ -1,6 +1,6 @@
-"""What engineers do with a fault: acknowledge it, move it through its life cycle, record
-remote sessions, write the maintenance log (from a prefilled draft), close it, and follow
-its satisfaction survey. Every action needs ``engineer`` and is a fault event."""
+"""What engineers do with a fault: acknowledge it, move it through its life cycle, change its
+level, record remote sessions, write the maintenance log (from a prefilled draft), close it,
+and follow its satisfaction survey. Every action needs ``engineer`` and is a fault event."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from collector.api.schemas import ErrorOut
 from collector.api.workflow_schemas import (
     CloseIn,
     FaultDetailOut,
+    LevelIn,
     MaintenanceLogOut,
     NoteIn,
     RemoteSessionIn,
@@ -58,6 +59,19 @@ def close(
 ) -> FaultDetailOut:
     """Close a resolved fault with its maintenance log."""
     return _transition(fault_id, "closed", body.note, body.log, session, engineer, request)
+
+
+@router.post("/level", response_model=FaultDetailOut, responses=_ERRORS)
+def change_level(
+    fault_id: int, body: LevelIn, session: DbSession, engineer: Engineer, request: Request
+) -> FaultDetailOut:
+    """Reclassify an active fault (L1-L4) with the reason; its SLA clocks take the new
+    level's budgets, counted from when each started."""
+    fault = faults_store.get_fault(session, fault_id, lock=True)
+    workflow_of(request).change_level(
+        session, fault, body.level, engineer.username, request.app.state.clock(), body.note
+    )
+    return fault_detail(session, fault, request)
 
 
 @router.post("/remote-sessions", response_model=FaultDetailOut, responses=_ERRORS)
