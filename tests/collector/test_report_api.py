@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +54,46 @@ def test_generate_list_and_download(clients: tuple[TestClient, TestClient]):
     again = engineer.post(f"/api/reports/{report['id']}/regenerate")
     assert again.status_code == 201 and again.json()["regenerated_from"] == report["id"]
     assert viewer.get("/api/reports/999/pdf").status_code == 404
+
+
+def _finished_job(viewer: TestClient, url: str) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = viewer.get(url).json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"report job {url} still {job['state']} after 120 s")
+
+
+def test_a_long_generation_answers_202_and_its_job_names_the_report(
+    clients: tuple[TestClient, TestClient],
+):
+    """A large site's report takes minutes: the request does not wait for it."""
+    viewer, engineer = clients
+    accepted = engineer.post(
+        "/api/reports", params={"wait": 0}, json={"site": "s1", "period": QUARTER}
+    )
+    # Jobs run one at a time: this one waits behind the first (seconds: PDF included).
+    wrong = engineer.post(
+        "/api/reports", params={"wait": 0}, json={"site": "nope", "period": QUARTER}
+    )
+    assert accepted.status_code == 202 and wrong.status_code == 202, accepted.text
+    url = accepted.headers["location"]
+    assert url == f"/api/reports/jobs/{accepted.json()['id']}"
+    assert accepted.json()["state"] in ("queued", "running")
+    assert accepted.json()["request"]["site"] == "s1" and accepted.json()["actor"] == "wang"
+    assert viewer.get(wrong.headers["location"]).json()["state"] == "queued"
+    job = _finished_job(viewer, url)
+    assert job["state"] == "done" and job["error"] is None
+    report = viewer.get(job["report_url"]).json()
+    assert report["id"] == job["report_id"] and report["params"]["period"] == "2026Q3"
+    assert viewer.get(f"/api/reports/{job['report_id']}/pdf").content.startswith(b"%PDF")
+
+    failed = _finished_job(viewer, wrong.headers["location"])
+    assert failed["state"] == "failed" and "nope" in failed["error"]
+    assert failed["report_id"] is None
+    assert viewer.get("/api/reports/jobs/0123456789abcdef").status_code == 404
 
 
 def test_bad_requests_say_what_is_wrong(clients: tuple[TestClient, TestClient]):

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from collector.api.auth import Engineer, Viewer
@@ -17,6 +17,7 @@ from collector.api.schemas import ErrorOut
 from collector.db import report_store
 from collector.reports.checklist import ItemCheck, default_items, site_items
 from collector.reports.errors import RenderError, ReportError
+from collector.reports.jobs import ReportJob, ReportJobs
 from collector.reports.service import ReportService
 
 router = APIRouter(tags=["reports"])
@@ -204,17 +205,48 @@ def list_reports(
     return [ArchivedOut.model_validate(row) for row in rows]
 
 
+class JobOut(BaseModel):
+    id: str
+    state: Literal["queued", "running", "done", "failed"]
+    request: dict[str, Any]
+    actor: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    report_id: int | None
+    report_url: str | None
+    error: str | None
+
+
+_GENERATE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    202: {"model": JobOut, "description": "Still generating: poll the job's URL"},
+    503: {"model": ErrorOut},
+}
+_WAIT = Annotated[
+    float,
+    Query(ge=0, le=300, description="Seconds to wait for the report before answering 202."),
+]
+
+
 @router.post(
     "/api/reports",
     response_model=ArchivedOut,
     status_code=status.HTTP_201_CREATED,
-    responses=_ERRORS,
+    responses=_GENERATE_ERRORS,
 )
-def generate_report(body: ReportRequest, engineer: Engineer, request: Request) -> ArchivedOut:
-    """Generate and archive the report of a site for a period (HTML, and PDF unless off)."""
+def generate_report(
+    body: ReportRequest, engineer: Engineer, request: Request, wait: _WAIT = 30
+) -> Any:
+    """Generate and archive the report of a site for a period (HTML, and PDF unless off).
+
+    Generation runs in the background, one report at a time. Finished within ``wait``
+    seconds: 201 with the archived report. Otherwise 202 with the job (``Location``: its
+    URL, ``GET /api/reports/jobs/{id}``), which names the report once it is done."""
     service = reports_of(request)
-    generated = _run(
-        lambda: service.generate(
+
+    def generate() -> int:
+        generated = service.generate(
             body.site,
             body.period,
             body.lang,
@@ -222,8 +254,20 @@ def generate_report(body: ReportRequest, engineer: Engineer, request: Request) -
             pdf=body.pdf,
             devices=body.devices,
         )
-    )
-    return ArchivedOut.model_validate(service.archived(generated.archived_id or 0))
+        return generated.archived_id or 0
+
+    job = report_jobs(request).submit(body.model_dump(), engineer.username, generate)
+    return _finished_or_accepted(request, service, job, wait)
+
+
+@router.get("/api/reports/jobs/{job_id}", response_model=JobOut, responses=_ERRORS)
+def get_job(job_id: str, _viewer: Viewer, request: Request) -> JobOut:
+    """A report generation's state; ``report_id`` once it is done, ``error`` if it failed.
+    Jobs live in the collector's memory: after a restart they are gone (404)."""
+    job = report_jobs(request).get(job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"report job {job_id!r} does not exist")
+    return _job_out(job)
 
 
 @router.get("/api/reports/{report_id}", response_model=ArchivedOut, responses=_ERRORS)
@@ -258,13 +302,21 @@ def download_html(report_id: int, session: DbSession, _viewer: Viewer) -> HTMLRe
     "/api/reports/{report_id}/regenerate",
     response_model=ArchivedOut,
     status_code=status.HTTP_201_CREATED,
-    responses=_ERRORS,
+    responses=_GENERATE_ERRORS,
 )
-def regenerate_report(report_id: int, engineer: Engineer, request: Request) -> ArchivedOut:
-    """The same site, period and language again, with today's data: a new archived report."""
+def regenerate_report(
+    report_id: int, engineer: Engineer, request: Request, wait: _WAIT = 30
+) -> Any:
+    """The same site, period and language again, with today's data: a new archived report
+    (in the background, answered as ``POST /api/reports`` is)."""
     service = reports_of(request)
-    generated = _run(lambda: service.regenerate(report_id, engineer.username))
-    return ArchivedOut.model_validate(service.archived(generated.archived_id or 0))
+    service.archived(report_id)  # 404 now rather than in the job
+
+    def generate() -> int:
+        return service.regenerate(report_id, engineer.username).archived_id or 0
+
+    job = report_jobs(request).submit({"regenerate": report_id}, engineer.username, generate)
+    return _finished_or_accepted(request, service, job, wait)
 
 
 # --- inspections --------------------------------------------------------------------------
@@ -483,6 +535,49 @@ def apply_advisories(_engineer: Engineer, request: Request) -> AdvisoryApplyOut:
     applied = reports_of(request).apply_advisories()
     return AdvisoryApplyOut(
         opened=applied.opened, resolved=applied.resolved, matched=applied.matched
+    )
+
+
+def report_jobs(request: Request) -> ReportJobs:
+    state = request.app.state
+    jobs: ReportJobs | None = getattr(state, "report_jobs", None)
+    if jobs is None:
+        jobs = state.report_jobs = ReportJobs()
+    return jobs
+
+
+def _finished_or_accepted(
+    request: Request, service: ReportService, job: ReportJob, wait: float
+) -> Any:
+    if not report_jobs(request).wait(job, wait):
+        url = str(request.url_for("get_job", job_id=job.id).path)
+        return JSONResponse(
+            _job_out(job).model_dump(mode="json"),
+            status_code=status.HTTP_202_ACCEPTED,
+            headers={"Location": url},
+        )
+    failure = job.exception
+    if failure is not None:  # answered as if generated in this request: 404, 422, 503, 500
+
+        def fail() -> None:
+            raise failure
+
+        _run(fail)
+    return ArchivedOut.model_validate(service.archived(job.report_id or 0))
+
+
+def _job_out(job: ReportJob) -> JobOut:
+    return JobOut(
+        id=job.id,
+        state=job.state,
+        request=dict(job.what),
+        actor=job.actor,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        report_id=job.report_id,
+        report_url=f"/api/reports/{job.report_id}" if job.report_id else None,
+        error=job.error,
     )
 
 

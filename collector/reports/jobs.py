@@ -1,0 +1,103 @@
+"""Report generation in the background: a large site's report takes minutes (1,000 rooms:
+about 5, docs/performance.md), longer than an HTTP request should wait behind a proxy.
+
+``ReportJobs`` runs one generation at a time on its own thread (they are CPU-bound; two at
+once would only share the cores) and remembers the last ``keep`` jobs in memory: a restart
+forgets queued and running jobs, which then never reach the archive (the caller sees 404 for
+the job and generates again). What a finished job produced is in the archive like any other
+report.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from collector.errors import CollectorError
+
+log = logging.getLogger(__name__)
+
+JobState = Literal["queued", "running", "done", "failed"]
+KEEP = 200
+
+
+@dataclass
+class ReportJob:
+    id: str
+    what: dict[str, object]  # the request's parameters, for the job's status
+    actor: str
+    created_at: datetime
+    state: JobState = "queued"
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    report_id: int | None = None
+    error: str | None = None
+    exception: BaseException | None = field(default=None, repr=False)
+    future: Future[int] | None = field(default=None, repr=False)
+
+
+class ReportJobs:
+    def __init__(self, keep: int = KEEP, clock: Callable[[], datetime] | None = None) -> None:
+        self.keep = keep
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._jobs: OrderedDict[str, ReportJob] = OrderedDict()
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report")
+
+    def submit(self, what: dict[str, object], actor: str, generate: Callable[[], int]) -> ReportJob:
+        """Queue ``generate`` (which returns the archived report's id)."""
+        job = ReportJob(secrets.token_hex(8), what, actor, self.clock())
+
+        def run() -> int:
+            job.state, job.started_at = "running", self.clock()
+            report_id = 0
+            try:
+                report_id = job.report_id = generate()
+            except CollectorError as exc:
+                job.error, job.exception = str(exc), exc  # what the user asked is wrong
+                raise
+            except Exception as exc:
+                log.exception("report job %s failed", job.id)
+                job.error = f"report generation failed: {type(exc).__name__}: {exc}"
+                job.exception = exc
+                raise
+            finally:
+                job.finished_at = self.clock()
+                job.state = "failed" if job.error is not None else "done"
+            return report_id
+
+        with self._lock:
+            self._jobs[job.id] = job
+            while len(self._jobs) > self.keep:
+                oldest = next(iter(self._jobs.values()))
+                if oldest.state in ("queued", "running"):
+                    break  # never forget unfinished work
+                del self._jobs[oldest.id]
+        job.future = self._executor.submit(run)
+        return job
+
+    def wait(self, job: ReportJob, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the job; whether it has finished (done or failed)."""
+        assert job.future is not None
+        try:
+            job.future.result(timeout=seconds)
+        except FutureTimeout:
+            return False
+        except Exception:  # recorded on the job
+            return True
+        return True
+
+    def get(self, job_id: str) -> ReportJob | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
