@@ -51,6 +51,7 @@ __all__ = [
 
 MOSQUITTO_PACKAGE = "mosquitto"
 AUTOSAVE_INTERVAL_S = 5  # as deploy/mosquitto/mosquitto.conf: a crash loses at most this much
+RUNNING_LINE = " running\n"  # "mosquitto version X running": started, signal handlers set
 _LIVE: weakref.WeakSet[MosquittoBroker] = weakref.WeakSet()
 
 
@@ -167,8 +168,9 @@ class MosquittoBroker:
         if self.running:
             return
         for _attempt in range(3):
+            started_before = self._log_count(RUNNING_LINE)
             self._spawn()
-            if self._wait_ready(timeout_s):
+            if self._wait_ready(timeout_s, started_before):
                 return
             if self._fixed_port or "Address already in use" not in self.log_tail():
                 break
@@ -280,13 +282,17 @@ class MosquittoBroker:
         )
         _LIVE.add(self)
 
-    def _wait_ready(self, timeout_s: float) -> bool:
+    def _wait_ready(self, timeout_s: float, started_before: int) -> bool:
+        # Listening is not enough: mosquitto sets up its signal handlers after opening its
+        # sockets, and a SIGHUP (add_user) before that kills it. It logs "running" after.
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self.running:
                 return False
-            if tcp_open(self.port, self.host) and (
-                self.tls_port is None or tcp_open(self.tls_port, self.host)
+            if (
+                tcp_open(self.port, self.host)
+                and (self.tls_port is None or tcp_open(self.tls_port, self.host))
+                and self._log_count(RUNNING_LINE) > started_before
             ):
                 return True
             time.sleep(0.02)

@@ -240,9 +240,16 @@ def test_an_agent_killed_mid_write_again_and_again_opens_its_spool_and_drains_it
     runs = runs_from_one([value for _ts, value in points])  # every restart counts 1, 2, 3...
     assert len({ts for ts, _v in points}) == len(points)  # no sample twice
     assert must_arrive <= {ts for ts, _v in points}
-    wait_until(
-        lambda: stack.collector.rollup_count(agent.agent_id) == len(points), 10, "SQL rollups"
-    )
+    try:
+        wait_until(
+            lambda: stack.collector.rollup_count(agent.agent_id) == len(points), 30, "SQL rollups"
+        )
+    except TimeoutError:
+        folded = stack.collector.rollup_count(agent.agent_id)
+        raise AssertionError(
+            f"SQL rollups folded {folded} samples, the TSDB holds {len(points)}; collector log:\n"
+            + stack.collector.log_text()[-4000:]
+        ) from None
     assert agent.spool().pending == 0
     assert list(agent.state_dir.glob("*corrupt*")) == []
     assert "damaged" not in agent.log_text()
