@@ -11,9 +11,11 @@ from collector.api.gauges import DatabaseGauges
 from collector.api.routes import faults, health, rooms
 from collector.api.routes import reports as report_routes
 from collector.api.routes import sla as sla_routes
+from collector.api.throttle import SignInThrottle
 from collector.api.workflow_app import READ_ACCESS, Clock, install_workflow
 from collector.db.session import Database
 from collector.errors import NotFoundError
+from collector.reports.jobs import ReportJobs
 from collector.rules.model import Rule
 from collector.web import WebSettings, install_web
 from collector.workflow import Workflow
@@ -37,6 +39,8 @@ def create_app(
     app = FastAPI(title="roomwatch collector", version=agent.__version__)
     app.state.database = db
     app.state.database_up = True
+    app.state.sign_in_throttle = SignInThrottle()
+    app.state.report_jobs = ReportJobs()  # its thread starts with the first report
     app.state.registries = [metrics_registry]
     if database_gauges:
         own = CollectorRegistry(auto_describe=True)

@@ -173,10 +173,7 @@ def login_throttled(
 
 
 def sign_in_throttle(request: Request) -> SignInThrottle:
-    state = request.app.state
-    throttle: SignInThrottle | None = getattr(state, "sign_in_throttle", None)
-    if throttle is None:
-        throttle = state.sign_in_throttle = SignInThrottle()
+    throttle: SignInThrottle = request.app.state.sign_in_throttle  # made by create_app
     return throttle
 
 

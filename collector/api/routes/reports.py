@@ -539,10 +539,7 @@ def apply_advisories(_engineer: Engineer, request: Request) -> AdvisoryApplyOut:
 
 
 def report_jobs(request: Request) -> ReportJobs:
-    state = request.app.state
-    jobs: ReportJobs | None = getattr(state, "report_jobs", None)
-    if jobs is None:
-        jobs = state.report_jobs = ReportJobs()
+    jobs: ReportJobs = request.app.state.report_jobs  # made by create_app
     return jobs
 
 
