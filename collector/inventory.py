@@ -23,6 +23,7 @@ from agent.yamlconfig import load_yaml_model
 from collector.db import inventory_store
 from collector.db.inventory_store import SyncReport
 from collector.db.session import Database
+from collector.timetable import Timetable
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class InventoryRoom(_Strict):
     building: Text | None = None
     agents: list[AgentId] = Field(default_factory=list, description="Usually exactly one.")
     devices: list[InventoryDevice] = Field(default_factory=list)
+    timetable: Timetable | None = Field(default=None, description="Default: the site's.")
 
     @field_validator("devices")
     @classmethod
@@ -70,6 +72,9 @@ class InventorySite(_Strict):
     id: ObjectId
     name: Text
     timezone: str | None = Field(default=None, description="IANA name; default: collector's.")
+    timetable: Timetable | None = Field(
+        default=None, description="When classes are held (collector.timetable)."
+    )
     rooms: list[InventoryRoom] = Field(default_factory=list)
 
     @field_validator("timezone")

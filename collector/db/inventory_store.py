@@ -50,15 +50,24 @@ class SyncReport:
 
 def apply_inventory(session: Session, inventory: Inventory) -> SyncReport:
     """Upsert the whole inventory; see ``collector.inventory.sync_inventory``."""
-    sites = [{"id": s.id, "name": s.name, "timezone": s.timezone} for s in inventory.sites]
+    sites = [
+        {"id": s.id, "name": s.name, "timezone": s.timezone, "timetable": _timetable(s)}
+        for s in inventory.sites
+    ]
     rooms = [
-        {"id": r.id, "site_id": s.id, "name": r.name, "building": r.building}
+        {
+            "id": r.id,
+            "site_id": s.id,
+            "name": r.name,
+            "building": r.building,
+            "timetable": _timetable(r),
+        }
         for s, r in inventory.rooms()
     ]
     placed = inventory.agent_rooms()
     devices = [_device_row(room.id, d) for _, room in inventory.rooms() for d in room.devices]
-    _upsert(session, Site, sites, ["id"], ["name", "timezone"])
-    _upsert(session, Room, rooms, ["id"], ["site_id", "name", "building"])
+    _upsert(session, Site, sites, ["id"], ["name", "timezone", "timetable"])
+    _upsert(session, Room, rooms, ["id"], ["site_id", "name", "building", "timetable"])
     agents = [{"id": a, "room_id": r, "online": False} for a, r in sorted(placed.items())]
     _upsert(session, Agent, agents, ["id"], ["room_id"])
     _upsert_devices(session, devices)
@@ -70,6 +79,11 @@ def apply_inventory(session: Session, inventory: Inventory) -> SyncReport:
         agents_unplaced=_unplace_agents(session, set(placed)),
         devices_unlisted=_unlist_devices(session, inventory),
     )
+
+
+def _timetable(place: Any) -> dict[str, Any] | None:
+    timetable = place.timetable
+    return None if timetable is None else dict(timetable.model_dump(mode="json"))
 
 
 def _device_row(room_id: str, device: Any) -> dict[str, Any]:

@@ -77,6 +77,8 @@ class Site(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # collector.timetable.Timetable as JSON; None: no timetable (always "in class")
+    timetable: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rooms: Mapped[list[Room]] = relationship(back_populates="site")
 
 
@@ -86,6 +88,7 @@ class Room(Base):
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     building: Mapped[str | None] = mapped_column(String(200))
+    timetable: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # None: the site's
     site: Mapped[Site] = relationship(back_populates="rooms")
     devices: Mapped[list[Device]] = relationship(back_populates="room")
     agents: Mapped[list[Agent]] = relationship(back_populates="room")
