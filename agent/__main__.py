@@ -21,15 +21,18 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent import __version__
 from agent.config import AgentConfig, load_config
 from agent.errors import AgentError, ConfigError
-from agent.healthhttp import HealthServer
 from agent.host import HostProbe
 from agent.publisher import Publisher, needs_new_connection
 from agent.runner import DevicePoller, Runner, TrapSource, open_spool
 from agent.sdnotify import Notifier
+
+if TYPE_CHECKING:
+    from agent.healthhttp import HealthServer
 
 log = logging.getLogger("agent")
 
@@ -151,6 +154,8 @@ def _build_parts(
 def _health_server(config: AgentConfig, runner: Runner) -> HealthServer | None:
     if not config.health_http.enabled:
         return None
+    from agent.healthhttp import HealthServer  # http.server: loaded only when it is on
+
     server = HealthServer(config.health_http, config.agent_id, runner.health_snapshot)
     server.start()
     return server

@@ -21,11 +21,14 @@ One net-snmp snmpd serves a switch (``simspecs.poe_switch``: sysUpTime, the PoE 
   with labels -> one DeviceSample each); the peer: one scrape of a module with the same GETs,
   the same walks and a metric with ``ifName``/``ifAlias`` lookups per column.
 
-The peer's scrapes are driven by ``wrk`` (HTTP, ``--concurrency`` connections, one thread),
-so its rate includes its HTTP and text-format work, as ours includes building samples. Both
-use max-repetitions 25. The snmp.yml is written by hand (0.21 format, no generator). CPU
-time of each side and of snmpd per operation is printed too: when snmpd is the limit, the
-ratio says so. Exit status 3 when a peer is missing.
+Ours speaks v2c, so it runs on the agent's own BER codec and UDP transport
+(``agent.snmp.ber``, ``agent.snmp.v2c``), as the agent does for v2c devices; pysnmp is not
+loaded (the bench says so). The peer's scrapes are driven by ``wrk`` (HTTP,
+``--concurrency`` connections, one thread), so its rate includes its HTTP and text-format
+work, as ours includes building samples. Both use max-repetitions 25. The snmp.yml is
+written by hand (0.21 format, no generator). CPU time of each side and of snmpd per
+operation is printed too: when snmpd is the limit, the ratio says so. Exit status 3 when a
+peer is missing.
 """
 
 from __future__ import annotations
@@ -323,6 +326,8 @@ def report(
         f"{args.ports} rows, max-repetitions {MAX_REPETITIONS}"
     )
     print(f"peer: prometheus-snmp-exporter {peer_version}, scraped by wrk")
+    pysnmp = "loaded" if "pysnmp" in sys.modules else "not loaded"
+    print(f"ours: SNMPv2c through agent.snmp.ber / agent.snmp.v2c (pysnmp {pysnmp})")
     header = f"{'workload':<8} {'side':<14} {'ops/s':>9} {'CPU ms/op':>10} {'snmpd ms/op':>12}"
     print(header)
     for name, result in ours_.items():

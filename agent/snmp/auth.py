@@ -1,8 +1,10 @@
-"""Where SNMP credentials become pysnmp auth data, for polling and for receiving traps.
+"""Where SNMP credentials become what goes on the wire: community octets for the v2c codec,
+pysnmp auth data for SNMPv3 (and SET), and what the trap receiver accepts.
 
 The only module that reads a community or a key's secret value. Nothing here logs, and no
 error raised here contains a secret. pysnmp's own debug logging (``pysnmp.debug``) prints
-localized keys and must never be switched on in the agent.
+localized keys and must never be switched on in the agent. pysnmp is imported only by the
+functions that need it: an agent polling v2c devices only never loads it.
 """
 
 from __future__ import annotations
@@ -10,34 +12,43 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pysnmp.entity import config as lcd
-from pysnmp.hlapi.v3arch.asyncio import CommunityData, UsmUserData
-from pysnmp.proto import rfc1902
-
 from agent.config import AuthProtocol, PrivProtocol, SnmpCredential
 
-AUTH_PROTOCOLS: dict[AuthProtocol, tuple[int, ...]] = {
-    "md5": lcd.USM_AUTH_HMAC96_MD5,
-    "sha": lcd.USM_AUTH_HMAC96_SHA,
-    "sha224": lcd.USM_AUTH_HMAC128_SHA224,
-    "sha256": lcd.USM_AUTH_HMAC192_SHA256,
-    "sha384": lcd.USM_AUTH_HMAC256_SHA384,
-    "sha512": lcd.USM_AUTH_HMAC384_SHA512,
+# Names in pysnmp.entity.config, looked up when a v3 credential is first used.
+AUTH_PROTOCOLS: dict[AuthProtocol, str] = {
+    "md5": "USM_AUTH_HMAC96_MD5",
+    "sha": "USM_AUTH_HMAC96_SHA",
+    "sha224": "USM_AUTH_HMAC128_SHA224",
+    "sha256": "USM_AUTH_HMAC192_SHA256",
+    "sha384": "USM_AUTH_HMAC256_SHA384",
+    "sha512": "USM_AUTH_HMAC384_SHA512",
 }
 # aes192/aes256 extend short keys as net-snmp's AES192/AES256 do (draft-blumenthal);
 # aes192c/aes256c as Cisco and net-snmp's AES192C/AES256C do (draft-reeder).
-PRIV_PROTOCOLS: dict[PrivProtocol, tuple[int, ...]] = {
-    "des": lcd.USM_PRIV_CBC56_DES,
-    "aes": lcd.USM_PRIV_CFB128_AES,
-    "aes192": lcd.USM_PRIV_CFB192_AES_BLUMENTHAL,
-    "aes256": lcd.USM_PRIV_CFB256_AES_BLUMENTHAL,
-    "aes192c": lcd.USM_PRIV_CFB192_AES,
-    "aes256c": lcd.USM_PRIV_CFB256_AES,
+PRIV_PROTOCOLS: dict[PrivProtocol, str] = {
+    "des": "USM_PRIV_CBC56_DES",
+    "aes": "USM_PRIV_CFB128_AES",
+    "aes192": "USM_PRIV_CFB192_AES_BLUMENTHAL",
+    "aes256": "USM_PRIV_CFB256_AES_BLUMENTHAL",
+    "aes192c": "USM_PRIV_CFB192_AES",
+    "aes256c": "USM_PRIV_CFB256_AES",
 }
 
 
-def auth_data(credential: SnmpCredential) -> CommunityData | UsmUserData:
-    """The pysnmp auth data to send requests with."""
+def community_octets(credential: SnmpCredential) -> bytes:
+    """The v2c community as sent in a message: ISO-8859-1 as pysnmp encoded it, UTF-8 for
+    text beyond it (which pysnmp refused)."""
+    community = _community(credential)
+    try:
+        return community.encode("latin-1")
+    except UnicodeEncodeError:
+        return community.encode()
+
+
+def auth_data(credential: SnmpCredential) -> Any:
+    """The pysnmp auth data (CommunityData or UsmUserData) to send requests with."""
+    from pysnmp.hlapi.v3arch.asyncio import CommunityData, UsmUserData
+
     if credential.version == "v2c":
         return CommunityData(_community(credential), mpModel=1)
     return UsmUserData(credential.username or "", **usm_keys(credential))
@@ -45,13 +56,15 @@ def auth_data(credential: SnmpCredential) -> CommunityData | UsmUserData:
 
 def usm_keys(credential: SnmpCredential) -> dict[str, Any]:
     """Protocols and keys of a v3 credential, as UsmUserData keyword arguments."""
+    from pysnmp.entity import config as lcd
+
     keys: dict[str, Any] = {}
     if credential.auth_key is not None and credential.auth_protocol is not None:
         keys["authKey"] = credential.auth_key.get_secret_value()
-        keys["authProtocol"] = AUTH_PROTOCOLS[credential.auth_protocol]
+        keys["authProtocol"] = getattr(lcd, AUTH_PROTOCOLS[credential.auth_protocol])
     if credential.priv_key is not None and credential.priv_protocol is not None:
         keys["privKey"] = credential.priv_key.get_secret_value()
-        keys["privProtocol"] = PRIV_PROTOCOLS[credential.priv_protocol]
+        keys["privProtocol"] = getattr(lcd, PRIV_PROTOCOLS[credential.priv_protocol])
     return keys
 
 
@@ -74,12 +87,17 @@ def credential_key(credential: SnmpCredential) -> str:
 
 def accept_community(engine: Any, credential: SnmpCredential, security_name: str) -> None:
     """Let a v1/v2c notification with this credential's community in, as ``security_name``."""
+    from pysnmp.entity import config as lcd
+
     lcd.add_v1_system(engine, security_name, _community(credential), securityName=security_name)
 
 
 def accept_user(engine: Any, credential: SnmpCredential, engine_id: bytes | None) -> None:
     """Let v3 notifications from this credential's user in, keys localized to ``engine_id``
     (the sender's, for traps; None = this engine's own, for informs)."""
+    from pysnmp.entity import config as lcd
+    from pysnmp.proto import rfc1902
+
     keys = usm_keys(credential)
     lcd.add_v3_user(
         engine,

@@ -53,6 +53,7 @@ class PollerStats:
     polls: int = 0
     timeouts: int = 0
     failures: int = 0
+    malformed_replies: int = 0  # datagrams that could not be parsed, dropped
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,13 @@ class SnmpPoller:
         self._config = config
         self._registry = registry
         self._clock = clock
+        self.stats = PollerStats()
         self._client = SnmpClient(
-            max_repetitions=config.max_repetitions, max_rows=config.max_rows_per_table
+            max_repetitions=config.max_repetitions,
+            max_rows=config.max_rows_per_table,
+            on_malformed=self._count_malformed,
         )
         self._states = [self._state_for(device) for device in devices]
-        self.stats = PollerStats()
 
     async def poll_all(self, deadline_s: float | None = None) -> list[DeviceSample]:
         """One sample per configured device, in configuration order.
@@ -141,6 +144,9 @@ class SnmpPoller:
 
     def close(self) -> None:
         self._client.close()
+
+    def _count_malformed(self) -> None:
+        self.stats.malformed_replies += 1
 
     def profile_of(self, device_id: str) -> Profile | None:
         """The profile a device was identified with (or is configured with), if known yet."""

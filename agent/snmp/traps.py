@@ -38,9 +38,10 @@ from agent import wire
 from agent.config import AgentConfig, DeviceConfig, SnmpConfig, SnmpCredential
 from agent.errors import AgentError
 from agent.snmp.auth import accept_community, accept_user, credential_key
-from agent.snmp.client import SnmpValue, new_engine, to_python
 from agent.snmp.profile import Profile, ProfileRegistry
+from agent.snmp.pysnmp_path import new_engine, to_python
 from agent.snmp.trapspec import trap_event, trap_oid_of
+from agent.snmp.values import SnmpValue
 
 log = logging.getLogger(__name__)
 
