@@ -112,6 +112,7 @@ class Publisher:
         self._early_acks: dict[int, ReasonCode] = {}  # PUBACKs that beat their registration
         self._live_after_seq = 0
         self._inventory: InventoryBuilder | None = None
+        self._session_up = False  # guarded by _lock with _inventory: see publish_inventory
         self._connected = False
         self._ever_connected = False
         self._stopping = False
@@ -186,9 +187,14 @@ class Publisher:
             self._ever_connected = previous._ever_connected
 
     def publish_inventory(self, build: InventoryBuilder) -> None:
-        """Publish the retained inventory now (if connected) and again on every connect."""
-        self._inventory = build
-        if self._connected:
+        """Publish the retained inventory now (if connected) and again on every connect.
+
+        Under the lock with ``_on_connect``: whichever comes second publishes it, so an
+        inventory handed over while the connection comes up is sent exactly once."""
+        with self._lock:
+            self._inventory = build
+            online = self._session_up
+        if online:
             self._publish_retained(wire.Kind.INVENTORY, build)
 
     def wait_idle(self, timeout_s: float) -> bool:
@@ -306,9 +312,11 @@ class Publisher:
             if self._ever_connected:
                 self._counts["reconnects"] += 1
             self._ever_connected = True
+            self._session_up = True
+            inventory = self._inventory
         self._publish_retained(wire.Kind.STATUS, partial(self._status, state="online"))
-        if self._inventory is not None:
-            self._publish_retained(wire.Kind.INVENTORY, self._inventory)
+        if inventory is not None:
+            self._publish_retained(wire.Kind.INVENTORY, inventory)
         try:
             replayed = self._spool.requeue_acknowledged()
             self._live_after_seq = self._spool.last_seq()
@@ -326,6 +334,8 @@ class Publisher:
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
     ) -> None:
+        with self._lock:
+            self._session_up = False
         was_connected, self._connected = self._connected, False
         if was_connected and not self._stopping:
             self._report_problem(f"lost the connection to broker {self.broker}: {reason}")
