@@ -47,6 +47,11 @@ class DevicePoller(Protocol):
 
     async def identify(self) -> list[wire.DeviceInfo]: ...
 
+    @property
+    def malformed_replies(self) -> int:
+        """Replies dropped because they could not be parsed, since the start."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -241,6 +246,7 @@ class Runner:
             return []
         self._failures.ok("SNMP poller")
         self.counters.device_timeouts += sum(1 for s in samples if not s.reachable)
+        self.counters.snmp_malformed_replies = self._poller.malformed_replies
         return samples
 
     def _agent_sample(self) -> wire.DeviceSample:

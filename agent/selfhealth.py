@@ -28,6 +28,7 @@ class AgentCounters:
     publish_failures: int = 0
     reconnects: int = 0
     device_timeouts: int = 0
+    snmp_malformed_replies: int = 0  # SNMP datagrams that could not be parsed, dropped
     spool_in_memory: int = 0  # 1 when the disk spool failed and messages live in memory
     traps_received: int = 0  # SNMP traps (agent.snmp.traps.TrapStats)
     traps_unknown: int = 0

@@ -145,6 +145,10 @@ class SnmpPoller:
     def close(self) -> None:
         self._client.close()
 
+    @property
+    def malformed_replies(self) -> int:
+        return self.stats.malformed_replies
+
     def _count_malformed(self) -> None:
         self.stats.malformed_replies += 1
 

@@ -163,6 +163,7 @@ class SwappedCamera:
         self.firmware = "1.0"
         self.reachable = True
         self.identified = 0
+        self.malformed_replies = 0
 
     async def poll_all(self, deadline_s: float | None = None) -> list[wire.DeviceSample]:
         error = None if self.reachable else "timeout"
@@ -192,6 +193,7 @@ def test_the_inventory_is_republished_when_a_device_comes_back_changed(
         camera.reachable = False
         await runner.run_cycle()
         camera.reachable, camera.firmware = True, "2.0"
+        camera.malformed_replies = 3  # the new unit answered garbage three times
         await runner.run_cycle()
         await runner.run_cycle()
 
@@ -208,6 +210,10 @@ def test_the_inventory_is_republished_when_a_device_comes_back_changed(
     assert firmware == [["1.0"], ["2.0"]]
     assert camera.identified == 2
     assert runner.counters.device_timeouts == 1
+    last = sorted(messages(received, wire.MetricsMessage), key=lambda m: m.seq)[-1]
+    assert isinstance(last, wire.MetricsMessage)
+    [agent] = [d for d in last.devices if d.device == "agent"]
+    assert agent.metrics["snmp_malformed_replies"] == 3
 
 
 @pytest.fixture
