@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from agent.wire import DeviceSample, Event
 from collector.db import faults_store, workflow_store
+from collector.db.faults_store import SYSTEM_ACTOR
 from collector.db.models import Fault
 from collector.db.workflow_models import (
     OUTCOME_CLEARED,
@@ -41,7 +42,8 @@ from collector.levels import Level
 from collector.maintenance import MaintenanceCalendar
 from collector.rules.book import RuleBook
 from collector.rules.engine import RuleEngine, State, Verdict, device_of_target
-from collector.rules.model import FlapPolicy
+from collector.rules.model import FlapPolicy, Rule
+from collector.timetable import Timetable
 from collector.workflow import Workflow
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ AGENT_DEVICE = "agent"
 class Transition:
     """A fault opened, resolved or started flapping, for counters and logs."""
 
-    kind: str  # "opened" | "resolved" | "flapping"
+    kind: str  # "opened" | "resolved" | "flapping" | "raised" (a class began)
     fault_id: int
     level: Level
     title: str
@@ -81,6 +83,16 @@ class _Room:
     _graph: RoomGraph | None = None
     _roots: dict[str, Fault] | None = None
     suppressing_rules: frozenset[str] = field(default_factory=frozenset)
+    _timetable: tuple[Timetable | None, str] | None = None
+
+    def in_class(self, at: datetime, default_timezone: str) -> bool:
+        """Whether the room's timetable has a class at ``at``; always, without one."""
+        if self._timetable is None:
+            stored, zone = faults_store.room_timetable(self.session, self.room_id)
+            timetable = None if stored is None else Timetable.model_validate(stored)
+            self._timetable = (timetable, zone or default_timezone)
+        timetable, zone = self._timetable
+        return timetable is None or timetable.in_class(at, zone)
 
     @property
     def graph(self) -> RoomGraph:
@@ -249,7 +261,7 @@ class FaultTracker:
             if fault is not None:
                 faults_store.touch_fault(fault, at, verdict.evidence())
                 fault.clear_since = None
-                return None
+                return self._raise_for_class(room, verdict, fault, at)
         if key not in room.suppressed:
             since = self._pending_since.setdefault(key, at)
             if at - since < timedelta(seconds=verdict.rule.for_s):
@@ -282,7 +294,7 @@ class FaultTracker:
             room_id=subject.room_id,
             device_id=subject.device_pk,
             agent_id=subject.agent_id,
-            level=int(verdict.rule.level),
+            level=int(self._level_now(room, verdict.rule, at)),
             title=verdict.title()[:300],
             description=verdict.rule.description,
             evidence=verdict.evidence(),
@@ -298,6 +310,39 @@ class FaultTracker:
         if count >= policy.transitions and not fault.flapping:
             self.workflow.mark_flapping(room.session, fault, at, count)
         return _transition("opened", fault)
+
+    def _level_now(self, room: _Room, rule: Rule, at: datetime) -> Level:
+        """The rule's level, or its ``outside_class_level`` while the room has no class."""
+        if rule.outside_class_level is None:
+            return rule.level
+        in_class = room.in_class(at, self.calendar.default_timezone)
+        return rule.level if in_class else rule.outside_class_level
+
+    def _raise_for_class(
+        self, room: _Room, verdict: Verdict, fault: Fault, at: datetime
+    ) -> Transition | None:
+        """A fault opened outside class hours becomes the rule's level once a class is
+        scheduled, with its SLA clocks from now; never if a person set its level."""
+        rule = verdict.rule
+        if rule.outside_class_level is None or fault.level != int(rule.outside_class_level):
+            return None
+        if self._level_now(room, rule, at) == rule.outside_class_level:
+            return None
+        if any(
+            e.type == "level_changed" and e.actor != SYSTEM_ACTOR
+            for e in faults_store.events_of(room.session, fault.id)
+        ):
+            return None
+        self.workflow.change_level(
+            room.session,
+            fault,
+            rule.level,
+            SYSTEM_ACTOR,
+            at,
+            "a class is scheduled: the lesson is not being recorded",
+            clocks_from_now=True,
+        )
+        return _transition("raised", fault)
 
     def _clear(self, room: _Room, verdict: Verdict, at: datetime) -> Transition | None:
         key = verdict.open_key
@@ -364,7 +409,7 @@ class FaultTracker:
             room_id=subject.room_id,
             device_id=subject.device_pk,
             agent_id=subject.agent_id,
-            level=int(verdict.rule.level),
+            level=int(self._level_now(room, verdict.rule, at)),
             title=verdict.title()[:300],
             reason=reason,
             root_fault_id=root_id,

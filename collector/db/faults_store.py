@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from collector.db.models import Device, Fault, FaultEvent
+from collector.db.models import Device, Fault, FaultEvent, Room, Site
 from collector.errors import NotFoundError
 
 ACTIVE_STATUSES = ("open", "acknowledged", "on_site", "waiting_customer", "waiting_parts")
@@ -129,6 +129,19 @@ def device_kind(session: Session, room_id: str, device: str) -> tuple[str, str |
         select(Device.kind, Device.model).where(Device.room_id == room_id, Device.device == device)
     ).first()
     return (row[0], row[1]) if row else None
+
+
+def room_timetable(session: Session, room_id: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The room's timetable as stored (its own, else its site's; None: none) and the site's
+    time zone (None: the collector's)."""
+    row = session.execute(
+        select(Room.timetable, Site.timetable, Site.timezone)
+        .join(Site, Room.site_id == Site.id)
+        .where(Room.id == room_id)
+    ).one_or_none()
+    if row is None:
+        return None, None
+    return row[0] or row[1], row[2]
 
 
 def room_devices(session: Session, room_id: str) -> list[tuple[str, str | None]]:

@@ -154,6 +154,12 @@ class FlapPolicy(_Strict):
 class Rule(_Strict):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,99}$")]
     level: Level
+    outside_class_level: Level | None = Field(
+        default=None,
+        description="Opens at this (less urgent) level while the room's timetable has no "
+        "class, and is raised to 'level' once a class is scheduled (collector.timetable). "
+        "A room without a timetable is always in class.",
+    )
     title: str = Field(
         description="Template: {device}, {room}, {value}, {label}, row labels and evidence."
     )
@@ -216,6 +222,11 @@ class Rule(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
+        if self.outside_class_level is not None and self.outside_class_level <= self.level:
+            raise ValueError(
+                f"rule {self.id}: 'outside_class_level' must be less urgent than 'level' "
+                f"(L{int(self.level)})"
+            )
         if self.event is not None:
             if self.metric is not None or self.when is not None:
                 raise ValueError(f"rule {self.id}: an event rule has no 'metric' or 'when'")

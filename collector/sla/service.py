@@ -121,10 +121,17 @@ class SlaService:
         self._notify_transition(session, fault, transition, at, site_id, calendar, policy)
 
     def on_level_change(
-        self, session: Session, fault: Fault, old: int, new: int, at: datetime
+        self,
+        session: Session,
+        fault: Fault,
+        old: int,
+        new: int,
+        at: datetime,
+        from_now: bool = False,
     ) -> None:
         """A fault's level changed: running clocks take the new level's budgets (from their
-        start), clocks the new level lacks stop as met, clocks it adds start now."""
+        start; with ``from_now``, from ``at``: the fault became graver now, as when a class
+        begins), clocks the new level lacks stop as met, clocks it adds start now."""
         if old == new:
             return
         site_id, timezone = sla_store.fault_site(session, fault)
@@ -142,6 +149,10 @@ class SlaService:
             if spec is None:
                 clock_math.stop(clock, at, "level_changed", calendar)
                 continue
+            if from_now:
+                clock.started_at, clock.paused_total_s = at, 0.0
+                if clock.paused_at is not None:
+                    clock.paused_at = at
             clock.level = new
             clock.measure = spec.within.measure
             clock.budget_s = spec.within.seconds(calendar.working_day_s)

@@ -30,7 +30,7 @@ class FaultHooks(Protocol):
     ) -> None: ...
 
     def level_changed(
-        self, session: Session, fault: Fault, old: int, new: int, at: datetime
+        self, session: Session, fault: Fault, old: int, new: int, at: datetime, from_now: bool
     ) -> None: ...
 
     def notify(self, session: Session, fault: Fault, transition: str, at: datetime) -> None: ...
@@ -48,7 +48,7 @@ class NoHooks:
         return None
 
     def level_changed(
-        self, session: Session, fault: Fault, old: int, new: int, at: datetime
+        self, session: Session, fault: Fault, old: int, new: int, at: datetime, from_now: bool
     ) -> None:
         return None
 
@@ -74,9 +74,9 @@ class ServiceHooks:
         self.sla.on_status_change(session, fault, old, new, at)
 
     def level_changed(
-        self, session: Session, fault: Fault, old: int, new: int, at: datetime
+        self, session: Session, fault: Fault, old: int, new: int, at: datetime, from_now: bool
     ) -> None:
-        self.sla.on_level_change(session, fault, old, new, at)
+        self.sla.on_level_change(session, fault, old, new, at, from_now)
 
     def notify(self, session: Session, fault: Fault, transition: str, at: datetime) -> None:
         notify = getattr(self.sla, "notify_transition", None)

@@ -180,11 +180,19 @@ class Workflow:
         return fault
 
     def change_level(
-        self, session: Session, fault: Fault, level: Level, actor: str, at: datetime, note: str
+        self,
+        session: Session,
+        fault: Fault,
+        level: Level,
+        actor: str,
+        at: datetime,
+        note: str,
+        clocks_from_now: bool = False,
     ) -> Fault:
         """Reclassify an active fault (the diagnosis showed it graver or milder than it
-        looked). Its SLA clocks take the new level's budgets from their start; the change
-        is an event (``level_changed``, from, to, why) and one notification."""
+        looked). Its SLA clocks take the new level's budgets from their start (or from now,
+        when the fault only now became graver: a class begins with the recorder down); the
+        change is an event (``level_changed``, from, to, why) and one notification."""
         if fault.status not in ACTIVE_STATUSES:
             raise TransitionNotAllowed(f"fault {fault.id} is {fault.status}: its level is final")
         old = fault.level
@@ -193,7 +201,7 @@ class Workflow:
         fault.level = int(level)
         detail = {"from": old, "to": int(level), "note": note}
         faults_store.add_event(session, fault, at, "level_changed", detail, actor)
-        self.hooks.level_changed(session, fault, old, int(level), at)
+        self.hooks.level_changed(session, fault, old, int(level), at, clocks_from_now)
         self._notify(session, fault, "level_changed", at)
         return fault
 

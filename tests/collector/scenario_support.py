@@ -85,7 +85,9 @@ class RecordingHooks:
     def status_changed(self, session: Any, fault: Fault, old: str, new: str, at: datetime) -> None:
         self.calls.append(("status", fault.id, f"{old}>{new}"))
 
-    def level_changed(self, session: Any, fault: Fault, old: int, new: int, at: datetime) -> None:
+    def level_changed(
+        self, session: Any, fault: Fault, old: int, new: int, at: datetime, from_now: bool
+    ) -> None:
         self.calls.append(("level", fault.id, f"L{old}>L{new}"))
 
     def notify(self, session: Any, fault: Fault, transition: str, at: datetime) -> None:
@@ -215,10 +217,15 @@ def healthy_room() -> dict[str, DeviceSample]:
 
 class Scenario:
     def __init__(
-        self, db: Database, tsdb_url: str, hooks: FaultHooks | None = None, start: datetime = T0
+        self,
+        db: Database,
+        tsdb_url: str,
+        hooks: FaultHooks | None = None,
+        start: datetime = T0,
+        inventory: dict[str, Any] | None = None,
     ) -> None:
         self.db = db
-        sync_inventory(db, Inventory.model_validate(INVENTORY))
+        sync_inventory(db, Inventory.model_validate(inventory or INVENTORY))
         self.clock = Clock(start)
         self.seq = 0
         self.calendar = MaintenanceCalendar("Asia/Shanghai")
