@@ -31,7 +31,7 @@ class CollectorMqtt(_Section):
     )
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     keepalive_s: int = Field(default=30, ge=5, le=3600)
-    receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    receive_maximum: int = Field(default=4000, ge=1, le=65535)
     reconnect_min_s: float = Field(default=1.0, gt=0, description="First retry after a loss.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Retries back off to this.")
 
@@ -79,7 +79,7 @@ class FaultsConfig(_Section):
 
 
 class IngestConfig(_Section):
-    batch_max: int = Field(default=500, ge=1, le=100_000)
+    batch_max: int = Field(default=2000, ge=1, le=100_000)
     batch_wait_s: float = Field(default=0.2, ge=0, le=10)
     invalid_log_every_s: float = Field(
         default=60.0, gt=0, description="Log an agent's invalid messages at most this often."

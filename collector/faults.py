@@ -19,7 +19,7 @@ its cameras' verdicts arrive.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from agent.wire import DeviceSample, Event
 from collector.db import faults_store, workflow_store
 from collector.db.faults_store import SYSTEM_ACTOR
-from collector.db.models import Fault
+from collector.db.models import Device, Fault
 from collector.db.workflow_models import (
     OUTCOME_CLEARED,
     OUTCOME_OPENED,
@@ -49,6 +49,7 @@ from collector.workflow import Workflow
 log = logging.getLogger(__name__)
 
 AGENT_DEVICE = "agent"
+_ROOMS_PER_STATEMENT = 500  # rooms per IN (...) list when loading a batch's rooms
 
 
 @dataclass(frozen=True)
@@ -172,9 +173,16 @@ class FaultTracker:
         room = self._room(session, subject.room_id)
         ordered = room.graph.parents_first(samples, lambda item: item[0].device)
         transitions: list[Transition] = []
+        pending = self._pending_since
+
+        def waited_on(key: str) -> bool:  # a clear or hold verdict on any other key is a no-op
+            return key in room.active or key in room.suppressed or key in pending
+
         for sample, device_pk in ordered:
             device_subject = Subject(subject.room_id, subject.agent_id, device_pk, subject.site_id)
-            verdicts = self.engine.evaluate(subject.room_id, sample, at, subject.site_id)
+            verdicts = self.engine.evaluate(
+                subject.room_id, sample, at, subject.site_id, relevant=waited_on
+            )
             for verdict in verdicts:
                 transition = self._apply(room, device_subject, verdict, at)
                 if transition is not None:
@@ -220,31 +228,58 @@ class FaultTracker:
         return self.observe(session, subject, _presence(online), at)
 
     # --- one verdict ----------------------------------------------------------------------
-    def _room(self, session: Session, room_id: str) -> _Room:
-        """The room's state for this session (one batch): loaded once, then kept current."""
+    def load_rooms(self, session: Session, room_ids: Iterable[str]) -> None:
+        """Load the state of every room a batch touches in three statements (instead of
+        three per room when ``_room`` meets them one by one)."""
         if self._rooms_session is not session:
             self._rooms_session, self._rooms = session, {}
-        if room_id not in self._rooms:
-            self._rooms[room_id] = self._load_room(session, room_id)
+        missing = sorted(set(room_ids) - self._rooms.keys())
+        for start in range(0, len(missing), _ROOMS_PER_STATEMENT):
+            self._rooms.update(
+                self._load_rooms(session, missing[start : start + _ROOMS_PER_STATEMENT])
+            )
+
+    def _room(self, session: Session, room_id: str) -> _Room:
+        """The room's state for this session (one batch): loaded once, then kept current."""
+        if self._rooms_session is not session or room_id not in self._rooms:
+            self.load_rooms(session, [room_id])
         return self._rooms[room_id]
 
-    def _load_room(self, session: Session, room_id: str) -> _Room:
-        active = {
-            key
-            for key in session.scalars(
-                select(Fault.open_key).where(Fault.room_id == room_id, Fault.open_key.is_not(None))
+    def _load_rooms(self, session: Session, room_ids: list[str]) -> dict[str, _Room]:
+        """Active fault keys, active suppressed firings and the graph of each room."""
+        active: dict[str, set[str]] = {room_id: set() for room_id in room_ids}
+        for room_id, key in session.execute(
+            select(Fault.room_id, Fault.open_key).where(
+                Fault.room_id.in_(room_ids), Fault.open_key.is_not(None)
             )
-            if key is not None
-        }
-        suppressed = {
-            s.open_key
-            for s in workflow_store.list_suppressed(
-                session, room_id=room_id, active=True, limit=10_000
+        ):
+            if room_id is not None and key is not None:
+                active[room_id].add(key)
+        suppressed: dict[str, set[str]] = {room_id: set() for room_id in room_ids}
+        for room_id, key in session.execute(
+            select(SuppressedFiring.room_id, SuppressedFiring.open_key).where(
+                SuppressedFiring.room_id.in_(room_ids), SuppressedFiring.open_key.is_not(None)
             )
-            if s.open_key is not None
-        }
+        ):
+            if room_id is not None and key is not None:
+                suppressed[room_id].add(key)
+        links: dict[str, list[tuple[str, str | None]]] = {room_id: [] for room_id in room_ids}
+        for room_id, device, parent in session.execute(
+            select(Device.room_id, Device.device, Device.parent).where(Device.room_id.in_(room_ids))
+        ):
+            links[room_id].append((device, parent))
         suppressing = frozenset(r.id for r in self.engine.rules if r.suppresses_dependents)
-        return _Room(session, room_id, active, suppressed, suppressing_rules=suppressing)
+        return {
+            room_id: _Room(
+                session,
+                room_id,
+                active[room_id],
+                suppressed[room_id],
+                _graph=RoomGraph.from_links(links[room_id]),
+                suppressing_rules=suppressing,
+            )
+            for room_id in room_ids
+        }
 
     def _apply(
         self, room: _Room, subject: Subject, verdict: Verdict, at: datetime
@@ -446,12 +481,19 @@ class FaultTracker:
 
 
 def _presence(online: bool) -> DeviceSample:
-    return DeviceSample(
+    return _PRESENCE[online]
+
+
+# The agent as a device (metric ``online``); samples are frozen, so two serve every message.
+_PRESENCE = {
+    online: DeviceSample(
         device=AGENT_DEVICE,
         kind="agent",
         reachable=online,
         metrics={"online": 1.0 if online else 0.0},
     )
+    for online in (True, False)
+}
 
 
 def _with_site(session: Session, subject: Subject) -> Subject:

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from agent.wire import DeviceInfo, DeviceSample, InventoryMessage
-from collector.db.dialect import bulk_upsert, chunks, upsert_insert
+from collector.db.dialect import bulk_upsert, chunks, dialect_name, upsert_insert
 from collector.db.models import (
     SOURCE_AGENT,
     Agent,
@@ -31,6 +31,7 @@ _MERGED_FIELDS = ("model", "vendor", "firmware", "address", "parent")
 _TEXT_MAX = 200  # devices.model/vendor/firmware/address, agents.hostname
 _VERSION_MAX = 64  # agents.version
 _STATE_COLUMNS = ("reachable", "rtt_ms", "error", "sampled_at", "metrics", "tables")
+_CLAIMS_PER_STATEMENT = 5000  # 3 parameters a row; SQLite allows 32766 per statement
 
 
 def claim(session: Session, agent_id: str, seq: int, now: datetime) -> bool:
@@ -44,18 +45,46 @@ def claim_many(session: Session, keys: Sequence[tuple[str, int]], now: datetime)
     A key repeated within ``keys`` is True only at its first position. Keys are inserted in
     sorted order so two collectors claiming overlapping batches cannot deadlock.
     """
-    table = IngestedMessage.__table__
-    insert = upsert_insert(session, table)  # type: ignore[arg-type]
-    statement = insert.on_conflict_do_nothing().returning(table.c.agent_id, table.c.seq)
-    rows = [{"agent_id": a, "seq": s, "received_at": now} for a, s in sorted(set(keys))]
-    fresh: set[tuple[str, int]] = set()
-    for chunk in chunks(rows):
-        fresh.update((a, s) for a, s in session.execute(statement, chunk))
+    unique = sorted(set(keys))
+    if dialect_name(session) == "sqlite":
+        fresh = _claim_sqlite(session, unique, now)
+    else:
+        table = IngestedMessage.__table__
+        insert = upsert_insert(session, table)  # type: ignore[arg-type]
+        statement = insert.on_conflict_do_nothing().returning(table.c.agent_id, table.c.seq)
+        rows = [{"agent_id": a, "seq": s, "received_at": now} for a, s in unique]
+        fresh = set()
+        for chunk in chunks(rows):
+            fresh.update((a, s) for a, s in session.execute(statement, chunk))
     flags = []
     for key in keys:
         flags.append(key in fresh)
         fresh.discard(key)
     return flags
+
+
+def _claim_sqlite(
+    session: Session, keys: list[tuple[str, int]], now: datetime
+) -> set[tuple[str, int]]:
+    """``claim_many``'s INSERT .. ON CONFLICT DO NOTHING RETURNING as plain multi-row
+    statements: every row has the same ``received_at``, converted once (SQLAlchemy converted
+    it per row, which was most of the claim's cost)."""
+    table = IngestedMessage.__table__
+    dialect = session.get_bind().dialect
+    received_type = table.c.received_at.type.dialect_impl(dialect)  # UtcDateTime → text
+    received_at = (received_type.bind_processor(dialect) or (lambda value: value))(now)
+    columns = ", ".join(c.name for c in (table.c.agent_id, table.c.seq, table.c.received_at))
+    fresh: set[tuple[str, int]] = set()
+    for start in range(0, len(keys), _CLAIMS_PER_STATEMENT):
+        chunk = keys[start : start + _CLAIMS_PER_STATEMENT]
+        values = ", ".join(["(?, ?, ?)"] * len(chunk))
+        sql = (
+            f"INSERT INTO {IngestedMessage.__tablename__} ({columns}) VALUES {values} "
+            f"ON CONFLICT DO NOTHING RETURNING {table.c.agent_id.name}, {table.c.seq.name}"
+        )
+        params = tuple(v for agent_id, seq in chunk for v in (agent_id, seq, received_at))
+        fresh.update((a, s) for a, s in session.connection().exec_driver_sql(sql, params))
+    return fresh
 
 
 def prune_ingested(session: Session, older_than: datetime) -> int:
@@ -105,6 +134,21 @@ def set_agent_status(
     if online and (agent.last_seen_at is None or agent.last_seen_at < at):
         agent.last_seen_at = at
     return changed
+
+
+def set_agents_online(session: Session, seen: Mapping[str, datetime]) -> None:
+    """``set_agent_status(online=True)`` for every agent of a batch at its time.
+
+    One SELECT loads the rows the calls then find in the session, so a batch costs that and
+    the flush's UPDATEs instead of one SELECT per agent.
+    """
+    if not seen:
+        return
+    # The session holds rows weakly: keep them referenced while the calls look them up.
+    loaded = list(session.scalars(select(Agent).where(Agent.id.in_(sorted(seen)))))
+    for agent_id, at in sorted(seen.items()):
+        set_agent_status(session, agent_id, True, at)
+    del loaded
 
 
 def touch_agent(session: Session, agent_id: str, at: datetime) -> None:

@@ -1,4 +1,7 @@
-"""Writing points through influxdb-client's write API (InfluxDB 2.x or VictoriaMetrics)."""
+"""Writing line protocol through influxdb-client's write API (InfluxDB 2.x or VictoriaMetrics).
+
+The lines come from ``collector.ingest.points``; one batch is one HTTP request.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from collector.config import TsdbConfig
@@ -34,15 +37,16 @@ class TsdbWriter:
         self._write = self._client.write_api(write_options=SYNCHRONOUS)
         self.last_latency_s = 0.0
 
-    def write(self, points: Sequence[Point]) -> None:
-        if not points or not self.config.enabled:
+    def write(self, lines: Sequence[str]) -> None:
+        """Write line-protocol lines (millisecond timestamps) in one request, or raise."""
+        if not lines or not self.config.enabled:
             return
         started = time.perf_counter()
         try:
             self._write.write(
                 bucket=self.config.bucket,
                 org=self.config.org,
-                record=list(points),
+                record="\n".join(lines).encode(),
                 write_precision=WritePrecision.MS,  # type: ignore[arg-type]
             )
         except Exception as exc:  # the client raises urllib3, ApiException and OSError kinds

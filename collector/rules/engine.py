@@ -10,14 +10,28 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from itertools import pairwise
+from typing import NamedTuple
 
 from agent.wire import DeviceSample, Event, TableRow
-from collector.rules.model import HISTORY_COMPUTES, Rule
+from collector.rules.model import HISTORY_COMPUTES, Condition, Rule
+
+_SELECTED_MAX = 100_000  # remembered (kind, model, device, room, site) rule selections
+
+
+class _Selected(NamedTuple):
+    """A rule picked for a device, with what evaluating it reads (worked out once)."""
+
+    rule: Rule
+    table: str | None
+    column: str
+    watches_absence: bool  # compute age_s: a sample without the metric is evaluated too
+    when: Condition
+    clear: Condition
 
 
 class State(Enum):
@@ -41,7 +55,7 @@ class Verdict:
 
     @property
     def open_key(self) -> str:
-        return f"{self.rule.id}|{self.target}"
+        return open_key(self.rule.id, self.target)
 
     def title(self) -> str:
         label = ",".join(self.labels.values())
@@ -63,6 +77,11 @@ class Verdict:
         if self.extra:
             evidence["extra"] = dict(self.extra)
         return evidence
+
+
+def open_key(rule_id: str, target: str) -> str:
+    """What identifies one fault (open or suppressed) of a rule on a target."""
+    return f"{rule_id}|{target}"
 
 
 def target_of(
@@ -133,6 +152,7 @@ class RuleEngine:
         self.rules = sorted(rules, key=lambda r: (r.level, r.id))
         self._metric_rules = [r for r in self.rules if not r.is_event_rule]
         self._event_rules = [r for r in self.rules if r.is_event_rule]
+        self._selected: dict[tuple[str, str | None, str, str, str | None], list[_Selected]] = {}
         self.history = _History()
 
     def rule(self, rule_id: str) -> Rule | None:
@@ -144,15 +164,49 @@ class RuleEngine:
         sample: DeviceSample,
         at: datetime | None = None,
         site: str | None = None,
+        relevant: Callable[[str], bool] | None = None,
     ) -> list[Verdict]:
-        """Verdicts of every matching metric rule; history rules need ``at``."""
-        verdicts = [
-            verdict
-            for rule in self._metric_rules
-            if rule.selector.matches(sample.kind, sample.model, sample.device, room, site)
-            for verdict in self._observe(rule, room, sample, at, site)
-        ]
+        """Verdicts of every matching metric rule; history rules need ``at``.
+
+        With ``relevant`` (open key → whether anything waits on it: an open or suppressed
+        fault, a pending ``for:`` timer), a clear or hold verdict nothing waits on is left
+        out: it would change nothing, and building it was most of the evaluation's cost.
+        """
+        scalars = _scalars(sample)
+        tables = sample.tables
+        verdicts: list[Verdict] = []
+        for selected in self._rules_for(sample, room, site):
+            # A rule with nothing to look at in this sample has no verdict (unless it
+            # watches for absence): skip it before building anything.
+            table = selected.table
+            if selected.watches_absence or (
+                selected.column in scalars if table is None else table in tables
+            ):
+                verdicts.extend(self._observe(selected, room, sample, scalars, at, site, relevant))
         return _apply_inhibition(verdicts)
+
+    def _rules_for(self, sample: DeviceSample, room: str, site: str | None) -> list[_Selected]:
+        """The metric rules whose selector picks this device (remembered: selectors are pure
+        and every message asks again for the same devices), with what each one reads."""
+        key = (sample.kind, sample.model, sample.device, room, site)
+        rules = self._selected.get(key)
+        if rules is None:
+            if len(self._selected) >= _SELECTED_MAX:
+                self._selected.clear()
+            rules = [
+                _Selected(
+                    rule,
+                    rule.table,
+                    rule.column,
+                    rule.compute == "age_s",
+                    rule.when_condition,
+                    rule.clear_condition,
+                )
+                for rule in self._metric_rules
+                if rule.selector.matches(sample.kind, sample.model, sample.device, room, site)
+            ]
+            self._selected[key] = rules
+        return rules
 
     def evaluate_event(
         self, room: str, event: Event, kind: str, model: str | None, site: str | None = None
@@ -188,11 +242,19 @@ class RuleEngine:
         return verdicts
 
     def _observe(
-        self, rule: Rule, room: str, sample: DeviceSample, at: datetime | None, site: str | None
+        self,
+        selected: _Selected,
+        room: str,
+        sample: DeviceSample,
+        scalars: dict[str, float],
+        at: datetime | None,
+        site: str | None,
+        relevant: Callable[[str], bool] | None = None,
     ) -> Iterator[Verdict]:
+        rule = selected.rule
         if rule.compute in HISTORY_COMPUTES and at is None:
             return
-        for observation in _observations(rule, sample):
+        for observation in _observations(selected, sample, scalars):
             target = target_of(room, sample.device, observation.table, observation.labels)
             guarded = all(
                 g.metric in observation.metrics and g.holds(observation.metrics[g.metric])
@@ -201,7 +263,9 @@ class RuleEngine:
             value = self._value(rule, target, observation, at) if guarded else None
             if guarded and value is None:
                 continue
-            state = _state(rule, value) if value is not None else State.CLEAR
+            state = _state(selected, value) if value is not None else State.CLEAR
+            if state is not State.FIRE and relevant and not relevant(open_key(rule.id, target)):
+                continue
             yield Verdict(
                 rule=rule,
                 target=target,
@@ -233,17 +297,19 @@ class RuleEngine:
         return self.history.compute(rule, target, raw, at)
 
 
-def _observations(rule: Rule, sample: DeviceSample) -> Iterator[_Observation]:
-    if rule.table is None:
-        metrics = _scalars(sample)
-        value = metrics.get(rule.column)
-        if value is not None or rule.compute == "age_s":
-            yield _Observation(value, metrics, {}, None)
+def _observations(
+    selected: _Selected, sample: DeviceSample, scalars: dict[str, float]
+) -> Iterator[_Observation]:
+    table, column, absence = selected.table, selected.column, selected.watches_absence
+    if table is None:
+        value = scalars.get(column)
+        if value is not None or absence:
+            yield _Observation(value, scalars, {}, None)
         return
-    rows: list[TableRow] = sample.tables.get(rule.table, [])
+    rows: list[TableRow] = sample.tables.get(table, [])
     for row in rows:
-        if rule.column in row.metrics or rule.compute == "age_s":
-            yield _Observation(row.metrics.get(rule.column), row.metrics, row.labels, rule.table)
+        if column in row.metrics or absence:
+            yield _Observation(row.metrics.get(column), row.metrics, row.labels, table)
 
 
 def _scalars(sample: DeviceSample) -> dict[str, float]:
@@ -254,10 +320,10 @@ def _scalars(sample: DeviceSample) -> dict[str, float]:
     return metrics
 
 
-def _state(rule: Rule, value: float) -> State:
-    if rule.when_condition.holds(value):
+def _state(selected: _Selected, value: float) -> State:
+    if selected.when.holds(value):
         return State.FIRE
-    if rule.clear_condition.holds(value):
+    if selected.clear.holds(value):
         return State.CLEAR
     return State.HOLD
 
@@ -274,4 +340,4 @@ def _apply_inhibition(verdicts: list[Verdict]) -> list[Verdict]:
     return result
 
 
-__all__ = ["RuleEngine", "State", "Verdict", "device_of_target", "target_of"]
+__all__ = ["RuleEngine", "State", "Verdict", "device_of_target", "open_key", "target_of"]

@@ -88,6 +88,29 @@ def test_a_batch_folds_samples_before_writing_and_adds_to_stored_rows(placed_dat
     assert _rollups(placed_database, "cpu_pct") == [(HOUR, 3, 10.0, 140.0 / 3, 90.0)]
 
 
+def test_a_flush_adds_to_a_row_the_orm_wrote(placed_database: Database):
+    """The batch writes the hour exactly as the ORM does, so both meet in one row."""
+    device = _store(placed_database, 1, HOUR, _host(40.0))
+    with placed_database.session() as session:
+        session.add(
+            RollupHourly(
+                device_id=device.id,
+                metric="fan_rpm",
+                hour=HOUR,
+                count=2,
+                sum=3000.0,
+                min=1000.0,
+                max=2000.0,
+            )
+        )
+    batch = RollupBatch()
+    batch.add_value(device.id, "fan_rpm", HOUR, 500.0)
+    batch.add_value(device.id, "fan_rpm", HOUR, 2500.0)
+    with placed_database.session() as session:
+        assert batch.flush(session) == 1
+    assert _rollups(placed_database, "fan_rpm") == [(HOUR, 4, 500.0, 1500.0, 2500.0)]
+
+
 def test_hour_buckets_are_utc_hours():
     shanghai = datetime(2025, 3, 3, 16, 45, tzinfo=UTC).astimezone()
     assert hour_of(shanghai) == datetime(2025, 3, 3, 16, tzinfo=UTC)

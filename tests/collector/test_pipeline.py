@@ -12,10 +12,12 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from agent import wire
 from collector.config import IngestConfig, TsdbConfig
-from collector.db.models import Fault, RollupHourly
+from collector.db import ingest_store
+from collector.db.models import Fault, IngestedMessage, RollupHourly
 from collector.db.session import open_database
 from collector.demo.procs import free_port, wait_for
 from collector.errors import TsdbWriteError
@@ -214,3 +216,33 @@ def test_tsdb_outage_stores_nothing_and_the_retry_stores_everything(tmp_path: Pa
     wait_for(
         lambda: bool(victoria.export('camera_temperature_c{agent="agent-a101"}')), 10, "sample"
     )
+
+
+def test_a_sql_failure_during_the_tsdb_write_stores_nothing_and_the_retry_stores_once(
+    harness: Harness, victoria, monkeypatch: pytest.MonkeyPatch
+):
+    """The TSDB write runs while the batch's SQL does; a failing SQL statement still rolls
+    everything back (so nothing is acknowledged), and the retry stores the batch once."""
+    message = harness.metrics(camera(temperature_c=44.5), at=T0 + timedelta(seconds=7))
+    store_latest = ingest_store.store_latest_many
+
+    def database_gone(*args: object, **kwargs: object) -> None:
+        raise OperationalError("UPDATE device_state", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(ingest_store, "store_latest_many", database_gone)
+    with pytest.raises(OperationalError):
+        harness.pipeline.process([message])
+    assert harness.counter("roomwatch_collector_tsdb_write_errors_total") == 0
+    with harness.db.session() as session:
+        assert session.scalars(select(RollupHourly)).all() == []
+        assert session.scalars(select(IngestedMessage)).all() == []
+
+    monkeypatch.setattr(ingest_store, "store_latest_many", store_latest)
+    harness.pipeline.process([message])
+    with harness.db.session() as session:
+        [rollup] = session.scalars(
+            select(RollupHourly).where(RollupHourly.metric == "temperature_c")
+        )
+    assert (rollup.count, rollup.sum) == (1, 44.5)
+    [series] = victoria.export('camera_temperature_c{agent="agent-a101"}')
+    assert series["values"].count(44.5) == 1

@@ -44,6 +44,24 @@ def test_a_nearly_full_disk_is_one_fault_not_also_a_filling_one():
     assert states(verdicts, "disk_filling") == [State.CLEAR]
 
 
+def test_clear_and_hold_verdicts_nothing_waits_on_are_left_out():
+    engine = RuleEngine(load_rules())
+    waited_on = {"disk_nearly_full|r1/host/disk{mount=/data}"}.__contains__
+
+    def disk_states(used_pct: float, relevant) -> list[State]:
+        verdicts = engine.evaluate("r1", host_with_disk(used_pct), relevant=relevant)
+        return states(verdicts, "disk_nearly_full")
+
+    assert disk_states(80, lambda _key: False) == []
+    assert disk_states(87, lambda _key: False) == []
+    assert disk_states(87, waited_on) == [State.HOLD]
+    assert disk_states(80, waited_on) == [State.CLEAR]
+    # A firing rule is always reported, and still mutes the one it inhibits on its target.
+    verdicts = engine.evaluate("r1", host_with_disk(95), relevant=lambda _key: False)
+    assert states(verdicts, "disk_nearly_full") == [State.FIRE]
+    assert states(verdicts, "disk_filling") == [State.CLEAR]
+
+
 def test_verdict_names_the_row_in_target_and_title():
     verdict = next(
         v

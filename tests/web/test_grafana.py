@@ -4,10 +4,11 @@ The schema is derived, not copied: every concrete-kind agent profile (``agent/pr
 becomes a device sample with all its metrics and table rows, the host probes run their own
 code (over fixed OS readings, so every machine derives the same names), the agent's
 self-health counters are added, and everything goes through ``collector.ingest.points``,
-exactly as ingest does. Every InfluxQL and PromQL query of both dashboard flavours may only
-use those measurements, tags and fields; the PromQL flavour is also run against a real
-VictoriaMetrics holding those points. The JSON must fit Grafana's dashboard model at the
-schema version the generator declares, and be exactly what ``dashboards/generate.py`` writes.
+exactly as ingest does, and is read back from the line protocol it writes. Every InfluxQL
+and PromQL query of both dashboard flavours may only use those measurements, tags and
+fields; the PromQL flavour is also run against a real VictoriaMetrics holding those points.
+The JSON must fit Grafana's dashboard model at the schema version the generator declares, and
+be exactly what ``dashboards/generate.py`` writes.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ from agent.snmp.profile import ProfileRegistry
 from agent.wire import DeviceSample, Event, EventsMessage, MetricsMessage, TableRow
 from collector.config import TsdbConfig
 from collector.demo.tsdb import VictoriaMetrics
-from collector.ingest.points import Placement, event_points, metrics_points
+from collector.ingest.points import Placement, event_lines, metrics_lines
 from collector.ingest.tsdb import TsdbWriter
 from collector.web.tsdb_read import TsdbReader
+from tests.collector.lineproto_support import parse_line
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 PLACE = Placement(site="campus", room="room-1")
@@ -128,10 +130,11 @@ def written_schema(monkeypatch: pytest.MonkeyPatch) -> dict[str, Measurement]:
         agent="agent-1", seq=2, ts=now, events=[Event(device="host", type="x", at=now)]
     )
     schema: dict[str, Measurement] = {}
-    for point in [*metrics_points(message, PLACE), *event_points(events, PLACE)]:
-        entry = schema.setdefault(point._name, Measurement())
-        entry.tags.update(point._tags)
-        entry.fields.update(point._fields)
+    for text in [*metrics_lines(message, PLACE), *event_lines(events, PLACE)]:
+        line = parse_line(text)  # what goes over the wire, read back by the protocol's rules
+        entry = schema.setdefault(line.measurement, Measurement())
+        entry.tags.update(line.tags)
+        entry.fields.update(line.fields)
     return schema
 
 
@@ -451,7 +454,7 @@ def test_every_victoriametrics_query_returns_data(victoria: VictoriaMetrics):
                 interval_s=30,
                 devices=[*devices, counters.to_sample()],
             )
-            writer.write(metrics_points(message, PLACE))
+            writer.write(metrics_lines(message, PLACE))
     finally:
         writer.close()
     victoria.flush()

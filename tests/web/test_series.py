@@ -12,7 +12,7 @@ from agent.wire import DeviceSample, MetricsMessage, TableRow
 from collector.config import TsdbConfig
 from collector.db.dashboard_queries import RollupPoint
 from collector.demo.tsdb import VictoriaMetrics
-from collector.ingest.points import Placement, metrics_points
+from collector.ingest.points import Placement, metrics_lines
 from collector.ingest.tsdb import TsdbWriter
 from collector.web.series import RANGES, rollup_series, split_key, tsdb_series, tsdb_sparks
 from collector.web.tsdb_read import TsdbReader, TsdbReadError, selector
@@ -52,8 +52,8 @@ def written(victoria: VictoriaMetrics) -> VictoriaMetrics:
     try:
         for seq in range(10):
             at = NOW - timedelta(minutes=20) + timedelta(minutes=2 * seq)
-            points = metrics_points(message(seq, at, 40.0 + seq, reachable=seq != 5), PLACE)
-            writer.write(points)
+            lines = metrics_lines(message(seq, at, 40.0 + seq, reachable=seq != 5), PLACE)
+            writer.write(lines)
     finally:
         writer.close()
     victoria.flush()
