@@ -24,6 +24,7 @@ SMOKE_RUNS = {
         "--timeout", "0.5", "--retries", "0",
     ],
     "api_latency": ["--rooms", "12", "--devices-per-room", "3", "--duration", "1"],
+    "ingest_bench": ["--agents", "3", "--messages", "30", "--metrics", "5"],
     "report_bench": ["--rooms", "3", "--devices", "2", "--days", "14"],
 }  # fmt: skip
 
