@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,8 +40,9 @@ class Database:
         SQLite's write lock at its first statement instead (``BEGIN IMMEDIATE``), waiting for
         it up to the busy timeout. That first statement runs when the session is first used,
         so a write session opened early (a request's) still lets others finish first; but code
-        holding a write session must not wait on a second one that writes. PostgreSQL locks
-        rows as it goes and needs nothing here.
+        holding a write session must not open a second one that writes: it would wait for
+        itself until the busy timeout. PostgreSQL locks rows as it goes and needs nothing
+        here.
         """
         factory = self._write_sessions if write else self._sessions
         with factory() as session, session.begin():
@@ -74,8 +74,6 @@ def open_database(url: str, migrate: bool = True) -> Database:
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
-        event.listen(engine, "commit", _sqlite_end)
-        event.listen(engine, "rollback", _sqlite_end)
     if migrate:
         upgrade(engine)
     return Database(engine)
@@ -115,31 +113,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-# thread ident -> the DB-API connection of the write transaction that thread began. A request's
-# session can end in another thread than the one that began it, hence not a threading.local.
-_writers: dict[int, Any] = {}
-_writers_lock = threading.Lock()
-
-
 def _sqlite_begin(connection: Any) -> None:
     immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-    if not immediate:
-        connection.exec_driver_sql("BEGIN")
-        return
-    # A second write transaction begun by a thread that holds one waits for itself until the
-    # busy timeout: say so at once instead.
-    if threading.get_ident() in _writers:
-        raise RuntimeError(
-            "a write session was begun inside another one in the same thread; on SQLite it "
-            "would wait for itself (open the inner one after the outer one has ended)"
-        )
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
-    with _writers_lock:
-        _writers[threading.get_ident()] = connection.connection.dbapi_connection
-
-
-def _sqlite_end(connection: Any) -> None:
-    ended = connection.connection.dbapi_connection
-    with _writers_lock:
-        for ident in [i for i, held in _writers.items() if held is ended]:
-            del _writers[ident]
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
