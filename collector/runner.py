@@ -70,6 +70,7 @@ class CollectorService:
         )
         self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
         self.reports = ReportService(self.db, self.workflow, config.timezone, clock)
+        self._apps: list[FastAPI] = []
         self._next_silence_check = 0.0
         self._next_prune = 0.0
         self._next_advisories = time.monotonic() + config.faults.advisories_every_s
@@ -122,6 +123,8 @@ class CollectorService:
         self.subscriber.stop()
         self.pipeline.stop()
         self._worker.join(timeout=10)
+        for app in self._apps:
+            app.state.report_jobs.shutdown()  # queued reports are dropped, not waited for
         self.tsdb.close()
         self.db.dispose()
 
@@ -142,6 +145,7 @@ class CollectorService:
             clock=self.clock,
         )
         app.state.sla = self.sla.service  # the routes use the configured calendar
+        self._apps.append(app)
         return app
 
     def serve(self) -> None:

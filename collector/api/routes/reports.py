@@ -4,6 +4,7 @@ advisories. Viewers read; engineers write."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -17,7 +18,7 @@ from collector.api.schemas import ErrorOut
 from collector.db import report_store
 from collector.reports.checklist import ItemCheck, default_items, site_items
 from collector.reports.errors import RenderError, ReportError
-from collector.reports.jobs import ReportJob, ReportJobs
+from collector.reports.jobs import JobsStopped, ReportJob, ReportJobs
 from collector.reports.service import ReportService
 
 router = APIRouter(tags=["reports"])
@@ -244,6 +245,7 @@ def generate_report(
     seconds: 201 with the archived report. Otherwise 202 with the job (``Location``: its
     URL, ``GET /api/reports/jobs/{id}``), which names the report once it is done."""
     service = reports_of(request)
+    _run(lambda: service.period_of(body.site, body.period))  # 404 / 422 now, not in the job
 
     def generate() -> int:
         generated = service.generate(
@@ -256,7 +258,7 @@ def generate_report(
         )
         return generated.archived_id or 0
 
-    job = report_jobs(request).submit(body.model_dump(), engineer.username, generate)
+    job = _submit(request, body.model_dump(), engineer.username, generate)
     return _finished_or_accepted(request, service, job, wait)
 
 
@@ -522,7 +524,7 @@ def list_advisories(session: DbSession, _viewer: Viewer) -> list[AdvisoryOut]:
 def put_advisory(code: str, body: AdvisoryIn, _engineer: Engineer, request: Request) -> AdvisoryOut:
     """Record (or change) a vendor advisory; matching devices get their L4 fault now."""
     service = reports_of(request)
-    with service.db.session() as session:
+    with service.db.session(write=True) as session:  # reads, then inserts or updates
         row = report_store.put_advisory(session, code, service.clock(), **body.model_dump())
         out = AdvisoryOut.model_validate(row)
     service.apply_advisories()
@@ -541,6 +543,15 @@ def apply_advisories(_engineer: Engineer, request: Request) -> AdvisoryApplyOut:
 def report_jobs(request: Request) -> ReportJobs:
     jobs: ReportJobs = request.app.state.report_jobs  # made by create_app
     return jobs
+
+
+def _submit(
+    request: Request, what: dict[str, Any], actor: str, generate: Callable[[], int]
+) -> ReportJob:
+    try:
+        return report_jobs(request).submit(what, actor, generate)
+    except JobsStopped as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
 
 
 def _finished_or_accepted(
