@@ -170,6 +170,7 @@ class SurveyAnswerIn(_In):
 class RuleOut(BaseModel):
     id: str
     level: int
+    outside_class_level: int | None = None
     title: str
     description: str
     enabled: bool
@@ -190,6 +191,7 @@ class RuleOverrideIn(_In):
 
     enabled: bool | None = None
     level: Level | None = None
+    outside_class_level: Level | None = None
     when: Condition | None = None
     clear: Condition | None = None
     for_s: float | None = Field(default=None, ge=0)

@@ -255,6 +255,7 @@ class RuleOverride(_Strict):
     id: str
     enabled: bool | None = None
     level: Level | None = None
+    outside_class_level: Level | None = None
     when: Condition | None = None
     clear: Condition | None = None
     for_s: float | None = Field(default=None, ge=0, alias="for")
@@ -275,8 +276,14 @@ BUILTIN_RULES = Path(__file__).with_name("builtin.yaml")
 
 
 def apply_override(rule: Rule, changes: dict[str, Any]) -> Rule:
-    """``rule`` with an override's fields replaced; raises ValueError if the result is invalid."""
+    """``rule`` with an override's fields replaced; raises ValueError if the result is invalid.
+
+    A level set at or below the rule's ``outside_class_level`` (a site that wants the
+    recorder down at L3 at all hours) drops the class distinction rather than failing."""
     merged = rule.model_dump(by_alias=False) | changes
+    outside = merged.get("outside_class_level")
+    if outside is not None and "outside_class_level" not in changes:
+        merged["outside_class_level"] = None if merged["level"] >= outside else outside
     return Rule.model_validate(merged)
 
 

@@ -95,6 +95,23 @@ def test_site_overrides_change_a_threshold_and_disable_a_rule(tmp_path: Path):
     ) == [State.HOLD]
 
 
+def test_a_site_may_lower_the_recorder_rule_below_its_outside_class_level(tmp_path: Path):
+    """Overrides written before class timetables existed keep working."""
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "overrides:\n  - id: recording_process_down\n    level: 3\n"
+        "  - id: ups_on_battery\n    level: 2\n"
+    )
+    rules = {r.id: r for r in load_rules([site])}
+    recorder = rules["recording_process_down"]
+    assert (recorder.level, recorder.outside_class_level) == (3, None)
+    site.write_text(
+        "overrides:\n  - id: recording_process_down\n    level: 2\n    outside_class_level: 4\n"
+    )
+    recorder = {r.id: r for r in load_rules([site])}["recording_process_down"]
+    assert (recorder.level, recorder.outside_class_level) == (2, 4)
+
+
 def test_bad_rule_file_names_the_file_and_the_key(tmp_path: Path):
     site = tmp_path / "site.yaml"
     site.write_text(

@@ -95,6 +95,9 @@ def _rule_out(rule: Rule, override: dict[str, Any] | None) -> RuleOut:
     return RuleOut(
         id=rule.id,
         level=int(rule.level),
+        outside_class_level=(
+            None if rule.outside_class_level is None else int(rule.outside_class_level)
+        ),
         title=rule.title,
         description=rule.description,
         enabled=rule.enabled,
