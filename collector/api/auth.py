@@ -163,12 +163,10 @@ def login_throttled(
     throttle = sign_in_throttle(request)
     at = clock_of(request)()
     address = request.client.host if request.client else None
-    throttle.check(username, address, at)
+    attempt = throttle.attempt(username, address, at)
     issued = login(session, username, password, at)
-    if issued is None:
-        throttle.failed(username, address, at)
-    else:
-        throttle.succeeded(username)
+    if issued is not None:
+        throttle.succeeded(attempt)
     return issued
 
 

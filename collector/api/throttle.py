@@ -11,8 +11,10 @@ shared address is not locked out by one forgetful teacher.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 PER_USER = 5
@@ -29,6 +31,12 @@ class TooManySignIns(Exception):
         self.retry_after_s = retry_after_s
 
 
+@dataclass(frozen=True)
+class Attempt:
+    keys: list[tuple[str, str]]
+    at: datetime
+
+
 class SignInThrottle:
     def __init__(
         self, per_user: int = PER_USER, per_address: int = PER_ADDRESS, window: timedelta = WINDOW
@@ -38,19 +46,19 @@ class SignInThrottle:
         self._failures: dict[tuple[str, str], deque[datetime]] = {}
         self._lock = threading.Lock()
 
-    def check(self, username: str, address: str | None, at: datetime) -> None:
-        """Raise TooManySignIns while the user name or the address is over its limit."""
-        with self._lock:
-            waits = [
-                self._wait(key, at) for key in _keys(username, address) if key in self._failures
-            ]
-        wait = max((w for w in waits if w is not None), default=None)
-        if wait is not None:
-            raise TooManySignIns(wait)
+    def attempt(self, username: str, address: str | None, at: datetime) -> Attempt:
+        """Count a sign-in attempt as a failure until ``succeeded``; raise TooManySignIns,
+        counting nothing, while the user name or the address is over its limit.
 
-    def failed(self, username: str, address: str | None, at: datetime) -> None:
+        Counted before the password is checked, so that concurrent guesses cannot all pass
+        the check before any of them has failed."""
+        keys = _keys(username, address)
         with self._lock:
-            for key in _keys(username, address):
+            waits = [self._wait(key, at) for key in keys if key in self._failures]
+            wait = max((w for w in waits if w is not None), default=None)
+            if wait is not None:
+                raise TooManySignIns(wait)
+            for key in keys:
                 times = self._failures.pop(key, None) or deque()
                 times.append(at)
                 while len(times) > self._limits[key[0]]:
@@ -58,10 +66,17 @@ class SignInThrottle:
                 self._failures[key] = times  # re-inserted: dict order is last failure first out
             while len(self._failures) > MAX_KEYS:
                 del self._failures[next(iter(self._failures))]
+        return Attempt(keys, at)
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, attempt: Attempt) -> None:
+        """The password was right: forget the name's failures and this attempt's count."""
         with self._lock:
-            self._failures.pop(("user", username.casefold()), None)
+            for key in attempt.keys:
+                if key[0] == "user":
+                    self._failures.pop(key, None)
+                elif key in self._failures:
+                    with contextlib.suppress(ValueError):
+                        self._failures[key].remove(attempt.at)
 
     def _wait(self, key: tuple[str, str], at: datetime) -> int | None:
         times = self._failures[key]
