@@ -286,7 +286,7 @@ def test_a_full_disk_moves_the_spool_into_memory_and_reports_keep_flowing(
         asyncio.run(scenario())
         # The filler spooled on disk before the disk filled up may drain too; count the
         # three cycles the runner produced after it (they carry devices, the filler none).
-        received = subscriber.wait_for(lambda r: len(cycle_messages(r)) == 3)
+        received = subscriber.wait_for(lambda r: len(cycle_messages(r)) == 3, timeout_s=30)
     finally:
         publisher.stop()
     last = max(cycle_messages(received), key=lambda m: m.seq)
