@@ -151,6 +151,8 @@ class SlaClock(Base):
     stopped_by: Mapped[str | None] = mapped_column(String(32), doc="the status that stopped it")
     met: Mapped[bool | None] = mapped_column(Boolean)
     breached_at: Mapped[datetime | None]
+    # set when a level change (a class began) started the clock again: escalation anew
+    restarted_at: Mapped[datetime | None]
     overrun_min: Mapped[int | None] = mapped_column(Integer)
 
 

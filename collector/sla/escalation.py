@@ -48,8 +48,13 @@ def due_steps(
     return due
 
 
-def step_key(fault_id: int, clock_kind: str, index: int) -> str:
-    return f"{fault_id}|{clock_kind}|{index}"
+def step_key(
+    fault_id: int, clock_kind: str, index: int, restarted_at: datetime | None = None
+) -> str:
+    """One escalation step of one clock, recorded once; a clock restarted by a level change
+    (a class began) escalates anew, under keys of its own."""
+    key = f"{fault_id}|{clock_kind}|{index}"
+    return key if restarted_at is None else f"{key}|{restarted_at.isoformat()}"
 
 
 def complaint_rank(spec: EscalationSpec, highest_so_far: int | None) -> int:

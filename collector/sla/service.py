@@ -143,14 +143,18 @@ class SlaService:
         existing = {}
         for clock in sla_store.clocks_of(session, fault.id):
             existing[clock.kind] = clock
+            if clock.stopped_by == "level_changed" and clock.kind in deadlines:
+                # stopped when the level had no such clock; it has again: running again
+                clock.stopped_at, clock.stopped_by, clock.met = None, None, None
             if clock.stopped_at is not None:
                 continue
             spec = deadlines.get(clock.kind)
             if spec is None:
                 clock_math.stop(clock, at, "level_changed", calendar)
                 continue
-            if from_now:
+            if from_now:  # a new clock in all but its row: no breach, no escalation yet
                 clock.started_at, clock.paused_total_s = at, 0.0
+                clock.restarted_at, clock.breached_at = at, None
                 if clock.paused_at is not None:
                     clock.paused_at = at
             clock.level = new
@@ -212,7 +216,7 @@ class SlaService:
                 row = sla_store.record_escalation(
                     session,
                     fault_id=fault.id,
-                    step_key=escalation.step_key(fault.id, clock.kind, index),
+                    step_key=escalation.step_key(fault.id, clock.kind, index, clock.restarted_at),
                     trigger=step.when,
                     clock_kind=clock.kind,
                     rank=policy.escalation.chain().index(step.role),

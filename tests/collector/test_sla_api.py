@@ -216,3 +216,23 @@ def test_an_engineer_reclassifies_a_fault_and_its_clocks_follow(sla_app):
     assert done.status_code == 200, done.text
     final = client.post(url, json={"level": 2, "note": "after the fact"}, headers=engineer)
     assert final.status_code == 409 and "final" in final.text
+
+
+def test_a_level_picked_by_mistake_and_corrected_keeps_every_clock(sla_app):
+    """L1 -> L4 (which has no on-site clock) -> L1: the on-site clock runs again."""
+    client, _db, headers = sla_app
+    engineer = headers["engineer"]
+    report = {"room_id": "r1", "level": 1, "title": "No picture", "reporter": "phone"}
+    fault = client.post("/api/faults", json=report, headers=engineer).json()
+    url = f"/api/faults/{fault['id']}/level"
+    lowered = client.post(url, json={"level": 4, "note": "wrong room"}, headers=engineer)
+    states = {c["kind"]: c["state"] for c in lowered.json()["sla_clocks"]}
+    assert states["on_site"] != "running"
+    back = client.post(url, json={"level": 1, "note": "right room after all"}, headers=engineer)
+    clocks = {c["kind"]: c for c in back.json()["sla_clocks"]}
+    assert {k: c["state"] for k, c in clocks.items()} == {
+        "respond": "running",
+        "on_site": "running",
+        "fix": "running",
+    }
+    assert clocks["on_site"]["deadline_at"][:19] == "2025-09-30T10:00:00"  # 2 h from 16:00
