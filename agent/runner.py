@@ -298,6 +298,8 @@ class Runner:
     def _fall_back_to_memory(self, exc: SpoolError) -> None:
         log.error("%s; keeping messages in memory until the agent restarts", exc)
         failed, self._spool = self._spool, open_in_memory(_memory_spool_config(self._config))
+        with contextlib.suppress(SpoolError):  # a spool that cannot be read: the clock it is
+            self._spool.continue_after(failed.last_seq())
         self._publisher.use_spool(self._spool)
         with contextlib.suppress(SpoolError):
             failed.close()  # what it holds stays on disk for the next start

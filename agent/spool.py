@@ -129,6 +129,16 @@ class Spool:
             self._max_age_s = config.max_age_s
             self._replay_window_s = config.replay_window_s
 
+    def continue_after(self, seq: int) -> None:
+        """Hand out numbers above ``seq`` from now on: the in-memory fallback continues the
+        numbering of the spool it replaces. Started from the clock alone, it could hand out
+        numbers that spool had already used (many messages within a few milliseconds of its
+        creation), and the collector would discard those messages as duplicates."""
+        with self._transaction("continue the numbering"):
+            self._conn.execute(
+                "UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'messages'", (seq,)
+            )
+
     def reserve(self) -> int:
         """A fresh sequence number for a message that is not spooled (status, inventory)."""
         with self._transaction("reserve a sequence number"):

@@ -12,7 +12,7 @@ import pytest
 from agent.config import AgentConfig, SpoolConfig
 from agent.errors import SpoolError
 from agent.runner import open_spool
-from agent.spool import SPOOL_FILE, Spool, SpoolCorruptError
+from agent.spool import SPOOL_FILE, Spool, SpoolCorruptError, open_in_memory
 
 SMALL = SpoolConfig(max_bytes=64 * 1024, max_age_s=3600)
 
@@ -173,3 +173,17 @@ def test_the_spool_file_is_in_wal_mode(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / SPOOL_FILE)
 
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_memory_fallback_continues_the_numbers_of_the_spool_it_replaces(tmp_path: Path):
+    """Both stores start numbering at the clock in milliseconds: a disk spool that took many
+    messages within its first milliseconds would otherwise share numbers with the fallback,
+    and the collector would discard the fallback's messages as duplicates."""
+    now = [1_800_000_000.0]
+    disk = Spool(tmp_path / SPOOL_FILE, SpoolConfig(), clock_s=lambda: now[0])
+    used = {disk.append("metrics", lambda seq: b"x").seq for _ in range(50)}
+    now[0] += 0.01  # the disk fills up 10 ms later
+    memory = open_in_memory(SpoolConfig(), clock_s=lambda: now[0])
+    memory.continue_after(disk.last_seq())
+    fresh = [memory.append("metrics", lambda seq: b"y").seq for _ in range(5)]
+    assert min(fresh) > max(used) and not used & set(fresh)
