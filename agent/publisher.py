@@ -113,6 +113,7 @@ class Publisher:
         self._live_after_seq = 0
         self._inventory: InventoryBuilder | None = None
         self._session_up = False  # guarded by _lock with _inventory: see publish_inventory
+        self._inventory_lock = threading.Lock()  # held while an inventory is published
         self._connected = False
         self._ever_connected = False
         self._stopping = False
@@ -191,11 +192,12 @@ class Publisher:
 
         Under the lock with ``_on_connect``: whichever comes second publishes it, so an
         inventory handed over while the connection comes up is sent exactly once."""
-        with self._lock:
-            self._inventory = build
-            online = self._session_up
-        if online:
-            self._publish_retained(wire.Kind.INVENTORY, build)
+        with self._inventory_lock:  # the last one published is the newest: it stays retained
+            with self._lock:
+                self._inventory = build
+                online = self._session_up
+            if online:
+                self._publish_retained(wire.Kind.INVENTORY, build)
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Wait until nothing handed to the broker awaits its PUBACK; False on timeout."""
@@ -312,11 +314,7 @@ class Publisher:
             if self._ever_connected:
                 self._counts["reconnects"] += 1
             self._ever_connected = True
-            self._session_up = True
-            inventory = self._inventory
         self._publish_retained(wire.Kind.STATUS, partial(self._status, state="online"))
-        if inventory is not None:
-            self._publish_retained(wire.Kind.INVENTORY, inventory)
         try:
             replayed = self._spool.requeue_acknowledged()
             self._live_after_seq = self._spool.last_seq()
@@ -325,6 +323,12 @@ class Publisher:
         else:
             if replayed:
                 log.debug("re-sending %d recently acknowledged messages", replayed)
+        with self._inventory_lock:
+            with self._lock:
+                self._session_up = True
+                inventory = self._inventory
+            if inventory is not None:
+                self._publish_retained(wire.Kind.INVENTORY, inventory)
         self._connected = True
         self._wake.set()
 
