@@ -247,22 +247,8 @@ class FaultTracker:
 
     def _load_rooms(self, session: Session, room_ids: list[str]) -> dict[str, _Room]:
         """Active fault keys, active suppressed firings and the graph of each room."""
-        active: dict[str, set[str]] = {room_id: set() for room_id in room_ids}
-        for room_id, key in session.execute(
-            select(Fault.room_id, Fault.open_key).where(
-                Fault.room_id.in_(room_ids), Fault.open_key.is_not(None)
-            )
-        ):
-            if room_id is not None and key is not None:
-                active[room_id].add(key)
-        suppressed: dict[str, set[str]] = {room_id: set() for room_id in room_ids}
-        for room_id, key in session.execute(
-            select(SuppressedFiring.room_id, SuppressedFiring.open_key).where(
-                SuppressedFiring.room_id.in_(room_ids), SuppressedFiring.open_key.is_not(None)
-            )
-        ):
-            if room_id is not None and key is not None:
-                suppressed[room_id].add(key)
+        active = _open_keys(session, Fault, room_ids)
+        suppressed = _open_keys(session, SuppressedFiring, room_ids)
         links: dict[str, list[tuple[str, str | None]]] = {room_id: [] for room_id in room_ids}
         for room_id, device, parent in session.execute(
             select(Device.room_id, Device.device, Device.parent).where(Device.room_id.in_(room_ids))
@@ -478,6 +464,21 @@ class FaultTracker:
             "was_suppressed",
             {"reason": firing.reason, "since": firing.first_at.isoformat(), "firing": firing.id},
         )
+
+
+def _open_keys(
+    session: Session, model: type[Fault] | type[SuppressedFiring], room_ids: list[str]
+) -> dict[str, set[str]]:
+    """room → the open keys of its active rows of ``model`` (faults or suppressed firings)."""
+    keys: dict[str, set[str]] = {room_id: set() for room_id in room_ids}
+    for room_id, key in session.execute(
+        select(model.room_id, model.open_key).where(
+            model.room_id.in_(room_ids), model.open_key.is_not(None)
+        )
+    ):
+        if room_id is not None and key is not None:
+            keys[room_id].add(key)
+    return keys
 
 
 def _presence(online: bool) -> DeviceSample:
