@@ -67,10 +67,10 @@ def _pair(item: str) -> tuple[str, str]:
     return key, _unescape(value)
 
 
-def _unescape(text: str) -> str:
+def _unescape(text: str, escapable: str = ",= \\") -> str:
     out, i = "", 0
     while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in ",= \\":
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in escapable:
             out += text[i + 1]
             i += 2
         else:
@@ -82,14 +82,6 @@ def _unescape(text: str) -> str:
 def _field_value(raw: str) -> float | str:
     if raw.startswith('"'):
         assert raw.endswith('"') and len(raw) >= 2, raw
-        inner, out, i = raw[1:-1], "", 0
-        while i < len(inner):
-            if inner[i] == "\\" and i + 1 < len(inner) and inner[i + 1] in '"\\':
-                out += inner[i + 1]
-                i += 2
-            else:
-                out += inner[i]
-                i += 1
-        return out
+        return _unescape(raw[1:-1], escapable='"\\')
     assert not raw.endswith(("i", "u")), f"integer field {raw!r}: roomwatch writes floats"
     return float(raw)
