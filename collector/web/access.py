@@ -14,9 +14,7 @@ page needs a signed-in user.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
@@ -24,8 +22,6 @@ from sqlalchemy.orm import Session
 from collector.api import auth
 from collector.api.deps import get_database
 from collector.db import dashboard_queries
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,8 +53,9 @@ def current_viewer(request: Request) -> Viewer:
     """The signed-in user of this request (session cookie or API token), or anonymous."""
     if auth.request_secret(request) is None:
         return Viewer()
-    principal = _in_own_transaction(
-        request, lambda session: auth.principal_from_request(request, session)
+    # Its own short transaction, apart from the page's reads: checking writes the token's use.
+    principal = get_database(request).transact(
+        lambda session: auth.principal_from_request(request, session)
     )
     if principal is None:
         return Viewer()
@@ -91,7 +88,8 @@ def sign_in(request: Request, username: str, password: str) -> SessionCookie | N
         issued = auth.login_throttled(request, session, username, password)
         return None if issued is None else issued.secret
 
-    secret = _in_own_transaction(request, login, write=True)
+    # The write lock first: the password check is slow while ingest writes.
+    secret = get_database(request).transact(login, write=True)
     return None if secret is None else SessionCookie(secret, request.url.scheme == "https")
 
 
@@ -100,18 +98,8 @@ def sign_out(request: Request, response: Response) -> None:
     found = auth.request_secret(request)
     if found is not None and found[1] == "session":
         secret = found[0]
-        _in_own_transaction(
-            request,
+        get_database(request).transact(
             lambda session: auth.revoke_secret(session, secret, auth.clock_of(request)()),
             write=True,
         )
     response.delete_cookie(auth.SESSION_COOKIE)
-
-
-def _in_own_transaction(request: Request, work: Callable[[Session], T], write: bool = False) -> T:
-    """``work`` in a short transaction of its own, apart from the page's reads.
-
-    Signing in and checking a session write (the token, its last use). ``write`` takes the
-    write lock first (sign-in, whose password check is slow while ingest writes).
-    """
-    return get_database(request).transact(work, write=write)
