@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.broker",
     "tests.fixtures.tsdb",
     "tests.fixtures.snmp",
+    "tests.fixtures.recordings",
 ]

@@ -162,6 +162,10 @@ class SnmpPoller:
             return self._registry.get(state.config.profile) if state.config.profile else None
         return None
 
+    def identity_of(self, device_id: str) -> DeviceIdentity | None:
+        """What identification found out about a device (None before it answered)."""
+        return next((s.identity for s in self._states if s.config.id == device_id), None)
+
     def _state_for(self, device: DeviceConfig) -> _DeviceState:
         credential = self._config.credentials.get(device.credentials)
         if credential is None:
