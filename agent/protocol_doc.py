@@ -43,6 +43,14 @@ Delivery is at least once end to end; the collector stores each `(agent, seq)` o
 ignores re-deliveries. The room of an agent comes from the collector's inventory, never from
 a payload (`site_hint` / `room_hint` are informative).
 
+Payloads are parsed **strictly**: a value of the wrong JSON type is an error, never
+converted (`"7"` is not a number, `"yes"` and `1` are not booleans), unknown fields are
+errors, and `seq` must fit a signed 64-bit integer. Beyond the schema the collector bounds
+what one agent may send (message size, devices and metrics per message, devices per agent,
+label lengths, how far `ts` may lie in the future or the past); a message past a bound is
+acknowledged, counted and quarantined, never stored in part. The bounds and their defaults
+are in `docs/operations.md` ("Threat model and limits").
+
 ## What the collector writes to the TSDB
 Measurement = device kind (`camera`, `ups`, `host`, `agent`, ...); a device table becomes
 `<kind>_<table>` (`host_disk`, `switch_interface`) with the row's labels as extra tags.

@@ -29,6 +29,9 @@ AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 METRIC_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 _AGENT_ID_RE = re.compile(AGENT_ID_PATTERN)
+# The collector stores (agent, seq) in a signed 64-bit column (BIGINT on PostgreSQL, INTEGER
+# on SQLite): a larger seq could never be stored, so it is not a valid message.
+SEQ_MAX = 2**63 - 1
 
 AgentId = Annotated[str, Field(pattern=AGENT_ID_PATTERN)]
 DeviceId = Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
@@ -96,7 +99,11 @@ class Envelope(_Strict):
 
     v: Literal[1] = 1
     agent: AgentId
-    seq: int = Field(ge=0, description="Grows for every message of this agent, never reused.")
+    seq: int = Field(
+        ge=0,
+        le=SEQ_MAX,
+        description="Grows for every message of this agent, never reused.",
+    )
     ts: AwareDatetime = Field(description="Sample time (RFC 3339 with offset).")
 
 
@@ -203,11 +210,13 @@ def decode(
     """Parse and validate a payload received on ``topic_name``.
 
     Raises WireError when the topic, the JSON, the version or any field is wrong, or when the
-    payload's agent id or type does not match the topic.
+    payload's agent id or type does not match the topic. Parsing is strict: a value of the
+    wrong JSON type (``"7"`` for a number, ``"yes"`` or ``1`` for a boolean) is an error,
+    never converted.
     """
     agent_id, kind = parse_topic(topic_name)
     try:
-        message = _CLASS_BY_KIND[kind].model_validate_json(payload)
+        message = _CLASS_BY_KIND[kind].model_validate_json(payload, strict=True)
     except ValidationError as exc:
         raise WireError(_summarise(exc)) from None
     if message.agent != agent_id:

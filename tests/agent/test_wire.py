@@ -64,6 +64,37 @@ def test_malformed_payloads_raise_wire_error_with_a_reason(payload, reason):
         wire.decode("roomwatch/v1/room-101/metrics", payload)
 
 
+def _with(field_path: tuple[str | int, ...], value: object) -> bytes:
+    payload = json.loads(wire.encode(metrics()))
+    node = payload
+    for key in field_path[:-1]:
+        node = node[key]
+    node[field_path[-1]] = value
+    return json.dumps(payload).encode()
+
+
+@pytest.mark.parametrize(
+    ("field_path", "value"),
+    [
+        (("seq",), "7"),
+        (("seq",), 2**63),
+        (("interval_s",), "10"),
+        (("devices", 0, "reachable"), "yes"),
+        (("devices", 0, "reachable"), 1),
+        (("devices", 0, "rtt_ms"), "2.5"),
+        (("devices", 0, "metrics", "temperature_c"), "41.5"),
+    ],
+)
+def test_values_of_the_wrong_json_type_are_rejected_not_coerced(field_path, value):
+    with pytest.raises(wire.WireError):
+        wire.decode("roomwatch/v1/room-101/metrics", _with(field_path, value))
+
+
+def test_the_largest_storable_seq_is_accepted():
+    payload = _with(("seq",), wire.SEQ_MAX)
+    assert wire.decode("roomwatch/v1/room-101/metrics", payload).seq == 2**63 - 1
+
+
 @pytest.mark.parametrize(
     "topic",
     [
