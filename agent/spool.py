@@ -25,6 +25,7 @@ which file and what went wrong.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -37,6 +38,8 @@ from typing import Any
 from agent.config import SpoolConfig
 from agent.errors import SpoolError
 from agent.selfhealth import FailureLog
+
+PRIVATE_FILE_MODE = 0o600  # queued messages: what the room's devices report
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +235,8 @@ class Spool:
 
     def _connect(self) -> sqlite3.Connection:
         with self._guard("open"):
+            if self.persistent:
+                _make_private(Path(self.location))
             conn = sqlite3.connect(self.location, check_same_thread=False, isolation_level=None)
         self._conn = conn
         try:
@@ -350,3 +355,16 @@ class Spool:
 def open_in_memory(config: SpoolConfig, clock_s: Callable[[], float] = time.time) -> Spool:
     """A spool that lives only as long as the process: the fallback when the disk fails."""
     return Spool(":memory:", config, clock_s)
+
+
+def _make_private(path: Path) -> None:
+    """Create the spool file owner-only before SQLite opens it (SQLite gives its -wal and
+    -shm files the same mode), and make a spool an older agent left readable private too."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+        for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            with suppress(FileNotFoundError):
+                if name.stat().st_mode & 0o077:
+                    name.chmod(PRIVATE_FILE_MODE)
+    except OSError as exc:
+        raise SpoolError(f"spool {path}: cannot open: {exc.strerror}") from None

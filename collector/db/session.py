@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,13 +12,14 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 WRITE_OPTION = "roomwatch_write"
 LOCKED_ATTEMPTS = 3
+PRIVATE_FILE_MODE = 0o600
 T = TypeVar("T")
 
 
@@ -95,10 +98,23 @@ def is_locked(exc: OperationalError) -> bool:
 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _private_file(Path(database))
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
     return {"pool_pre_ping": True}
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file owner-only (0600) before SQLite opens it, and make an existing
+    one owner-only too: it holds password hashes, token hashes and session ids. SQLite gives
+    its -wal and -shm files the database file's mode, so they follow."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if name.stat().st_mode & 0o077:
+                name.chmod(PRIVATE_FILE_MODE)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

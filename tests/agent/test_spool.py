@@ -187,3 +187,23 @@ def test_the_memory_fallback_continues_the_numbers_of_the_spool_it_replaces(tmp_
     memory.continue_after(disk.last_seq())
     fresh = [memory.append("metrics", lambda seq: b"y").seq for _ in range(5)]
     assert min(fresh) > max(used) and not used & set(fresh)
+
+
+def test_the_state_folder_and_spool_files_are_owner_only(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    spool = Spool.open(state, SMALL)
+    append(spool)  # the WAL and its index exist once something was written
+
+    files = [state / SPOOL_FILE, state / f"{SPOOL_FILE}-wal", state / f"{SPOOL_FILE}-shm"]
+    assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: 0o600 for p in files}
+    assert state.stat().st_mode & 0o777 == 0o700
+    spool.close()
+
+
+def test_a_readable_spool_left_by_an_older_agent_is_made_owner_only(tmp_path: Path) -> None:
+    Spool.open(tmp_path, SMALL).close()
+    (tmp_path / SPOOL_FILE).chmod(0o644)
+
+    Spool.open(tmp_path, SMALL).close()
+
+    assert (tmp_path / SPOOL_FILE).stat().st_mode & 0o777 == 0o600

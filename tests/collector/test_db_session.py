@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from collector.db.models import Agent
-from collector.db.session import Database
+from collector.db.session import Database, open_database
 from collector.inventory import sync_inventory
 from tests.collector.conftest import small_inventory
 
@@ -78,3 +79,24 @@ def test_transact_retries_a_read_then_write_that_lost_the_race(db: Database):
 
     assert db.transact(touch) == 2
     assert len(attempts) == 2
+
+
+def test_the_sqlite_file_and_its_wal_are_owner_only(tmp_path: Path):
+    path = tmp_path / "data" / "collector.db"
+    db = open_database(f"sqlite:///{path}")  # migrations write, so the WAL exists
+    try:
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
+        modes = {p.name: p.stat().st_mode & 0o777 for p in files}
+    finally:
+        db.dispose()
+    assert modes == {p.name: 0o600 for p in files}
+
+
+def test_a_readable_sqlite_file_is_made_owner_only_when_opened(tmp_path: Path):
+    path = tmp_path / "collector.db"
+    open_database(f"sqlite:///{path}").dispose()
+    path.chmod(0o644)
+
+    open_database(f"sqlite:///{path}").dispose()
+
+    assert path.stat().st_mode & 0o777 == 0o600
