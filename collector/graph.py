@@ -22,9 +22,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RoomGraph:
-    """Parent links of one room's devices (device id → parent id or None)."""
+    """Parent links of one room's devices (device id → parent id or None).
+
+    The links come from agents' reports, so every walk here is iterative and linear in the
+    number of devices: a chain of thousands of links or a loop neither recurses nor takes
+    quadratic time. Ingest refuses rooms deeper than ``ingest.limits.max_graph_depth``; these
+    walks stay safe for what was stored before that limit existed.
+    """
 
     parents: Mapping[str, str | None] = field(default_factory=dict)
+    _depths: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_links(cls, links: Iterable[tuple[str, str | None]]) -> RoomGraph:
@@ -42,18 +49,65 @@ class RoomGraph:
     def ancestors(self, device: str) -> list[str]:
         """Parent, grandparent, ... up to and including the root (loops are cut)."""
         chain: list[str] = []
+        seen = {device}
         node = self.parent(device)
-        while node is not None and node not in chain and node != device:
+        while node is not None and node not in seen:
             chain.append(node)
+            seen.add(node)
             node = self.parent(node)
         return chain
 
     def descendants(self, device: str) -> set[str]:
         """Every device behind ``device`` (all of them behind the root)."""
-        return {d for d in self.parents if d != device and device in self.ancestors(d)}
+        children: dict[str, list[str]] = {}
+        for child in self.parents:
+            above = self.parent(child)
+            if above is not None:
+                children.setdefault(above, []).append(child)
+        found: set[str] = set()
+        todo = list(children.get(device, []))
+        while todo:
+            node = todo.pop()
+            if node != device and node not in found:
+                found.add(node)
+                todo.extend(children.get(node, []))
+        return found
 
     def depth(self, device: str) -> int:
-        return len(self.ancestors(device))
+        """How many ancestors ``device`` has (``len(ancestors(device))``), remembered."""
+        known = self._depths
+        if device in known:
+            return known[device]
+        path: list[str] = []
+        on_path: dict[str, int] = {}
+        node: str | None = device
+        while node is not None and node not in known and node not in on_path:
+            on_path[node] = len(path)
+            path.append(node)
+            node = self.parent(node)
+        if node is None:
+            base = -1  # walked past the root: the root has no ancestors
+        elif node in known:
+            base = known[node]
+        else:  # a loop: each member's ancestors are the loop's other members
+            loop = path[on_path[node] :]
+            for member in loop:
+                known[member] = len(loop) - 1
+            path = path[: on_path[node]]
+            base = len(loop) - 1
+        for step in reversed(path):
+            base += 1
+            known[step] = base
+        return known[device]
+
+    def max_depth(self) -> int:
+        """The longest chain of parent links below the root."""
+        return max((self.depth(d) for d in self.parents), default=0)
+
+    def unrooted(self) -> set[str]:
+        """Devices on a loop of parent links or behind one: their chain never reaches the
+        root."""
+        return set(self.parents) - self.descendants(ROOT) - {ROOT}
 
     def parents_first(self, items: Sequence[T], device_of: Callable[[T], str]) -> list[T]:
         """``items`` ordered so that a parent's comes before its children's (stable)."""

@@ -39,18 +39,23 @@ def build(devices: Sequence[DeviceView], conditions: Mapping[str, str]) -> list[
     depth: dict[str, int] = {}
     order: list[str] = []
 
-    def visit(node: str, level: int, path: tuple[str, ...]) -> None:
-        if node in depth or node in path:  # a cycle in the inventory must not hang a page
-            return
-        depth[node] = level
-        order.append(node)
-        for child in children.get(node, []):
-            visit(child, level + 1, (*path, node))
+    def visit(start: str) -> None:
+        # Iterative (the links come from agents: a chain of thousands must not hit the
+        # recursion limit); a device already placed is skipped, so a loop cannot hang.
+        todo = [(start, 0)]
+        while todo:
+            node, level = todo.pop()
+            if node in depth:
+                continue
+            depth[node] = level
+            order.append(node)
+            todo.extend((child, level + 1) for child in reversed(children.get(node, [])))
 
     for root in children.get(None, []):
-        visit(root, 0, ())
+        visit(root)
     for d in shown:  # parents pointing in a circle: still draw them, as roots
-        visit(d.id, 0, ())
+        visit(d.id)
+    roles = _roles(parent, conditions)
     rows: dict[int, list[str]] = {}
     for node in order:
         rows.setdefault(depth[node], []).append(node)
@@ -64,7 +69,7 @@ def build(devices: Sequence[DeviceView], conditions: Mapping[str, str]) -> list[
                     id=node,
                     kind=kinds[node],
                     condition=conditions.get(node, "unknown"),
-                    role=_role(node, parent, conditions),
+                    role=roles[node],
                     x=PAD + offset + index * (NODE_W + GAP_X),
                     y=PAD + level * (NODE_H + GAP_Y),
                     parent=parent[node],
@@ -73,16 +78,30 @@ def build(devices: Sequence[DeviceView], conditions: Mapping[str, str]) -> list[
     return nodes
 
 
-def _role(node: str, parent: Mapping[str, str | None], conditions: Mapping[str, str]) -> str:
-    if conditions.get(node) != "down":
-        return ""
-    above, seen = parent.get(node), {node}
-    while above is not None and above not in seen:
-        if conditions.get(above) == "down":
-            return "behind"
-        seen.add(above)
-        above = parent.get(above)
-    return "failed"
+def _roles(parent: Mapping[str, str | None], conditions: Mapping[str, str]) -> dict[str, str]:
+    """Each device's role, in one linear pass: whether anything above it is down is
+    remembered per device instead of walked again for every device below."""
+    down_above: dict[str, bool] = {}
+    for start in parent:
+        path: list[str] = []
+        node: str | None = start
+        while node is not None and node not in down_above and node not in path:
+            path.append(node)
+            node = parent.get(node)
+        if node is not None and node in path:  # a loop: each member sees the others
+            loop = path[path.index(node) :]
+            down = [n for n in loop if conditions.get(n) == "down"]
+            for member in loop:
+                down_above[member] = any(n != member for n in down)
+            path = path[: path.index(node)]
+        above = node is not None and (down_above[node] or conditions.get(node) == "down")
+        for step in reversed(path):
+            down_above[step] = above
+            above = above or conditions.get(step) == "down"
+    return {
+        node: ("behind" if down_above[node] else "failed") if conditions.get(node) == "down" else ""
+        for node in parent
+    }
 
 
 def svg(

@@ -45,3 +45,25 @@ def test_parents_come_first_and_the_nearest_failed_ancestor_is_found():
 def test_a_loop_in_parent_links_ends():
     looped = RoomGraph.from_links([("a", "b"), ("b", "a")])
     assert looped.ancestors("a") == ["b"]
+
+
+def test_a_chain_of_thousands_of_links_is_walked_in_linear_time():
+    """An agent reporting 20,000 devices each hanging on the previous one: every walk is
+    iterative (no recursion limit) and the whole ordering is linear (this took minutes when
+    each depth walked the chain again)."""
+    count = 20_000
+    chain = RoomGraph.from_links([(f"d{i}", f"d{i - 1}" if i else None) for i in range(count)])
+    devices = [f"d{i}" for i in reversed(range(count))]
+    ordered = chain.parents_first(devices, lambda d: d)
+    assert ordered[:2] == ["d0", "d1"] and ordered[-1] == f"d{count - 1}"
+    assert chain.depth(f"d{count - 1}") == count
+    assert chain.max_depth() == count
+    assert len(chain.descendants("d0")) == count - 1
+    assert chain.unrooted() == set()
+
+
+def test_loops_are_found_and_their_depth_is_finite():
+    looped = RoomGraph.from_links([("a", "b"), ("b", "a"), ("t", "a"), ("ok", None)])
+    assert looped.unrooted() == {"a", "b", "t"}
+    assert [looped.depth(d) for d in ("a", "b", "t", "ok")] == [1, 1, 2, 1]
+    assert looped.ancestors("t") == ["a", "b"]

@@ -91,6 +91,25 @@ def test_graph_survives_a_parent_cycle():
     assert {n.id for n in graph.build(devices, {})} == {"a", "b"}
 
 
+def test_graph_of_a_chain_thousands_deep_is_drawn_without_recursion():
+    """Agents report the parent links: a chain 5,000 deep hit the recursion limit (the
+    room page answered 500) and a loop with a failed member must still end."""
+    count = 5000
+    devices = [
+        device(f"d{i}", "switch", f"d{i - 1}" if i else None, i < count // 2) for i in range(count)
+    ]
+    nodes = {
+        n.id: n
+        for n in graph.build(devices, {d.id: device_condition(d, [], True) for d in devices})
+    }
+    assert len(nodes) == count
+    assert nodes[f"d{count - 1}"].y > nodes["d0"].y
+    assert (nodes[f"d{count // 2}"].role, nodes[f"d{count - 1}"].role) == ("failed", "behind")
+    loop = [device("a", "switch", "b", False), device("b", "switch", "a", True)]
+    roles = {n.id: n.role for n in graph.build(loop, {"a": "down", "b": "ok"})}
+    assert roles == {"a": "failed", "b": ""}
+
+
 def test_an_offline_room_draws_every_device_unknown():
     cam = device("cam1", "camera", None, True)
     assert device_condition(cam, [], online=False) == "unknown"
