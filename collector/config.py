@@ -58,8 +58,9 @@ class ApiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     forwarded_allow_ips: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1"],
-        description="Reverse proxies whose X-Forwarded-For names the client (sign-in limits).",
+        default_factory=list,
+        description="Reverse proxies whose X-Forwarded-For names the client (sign-in limits); "
+        "none by default: the connecting address is counted.",
     )
 
 

@@ -148,20 +148,28 @@ class CollectorService:
         self._apps.append(app)
         return app
 
+    def http_config(self) -> uvicorn.Config:
+        """The API's HTTP server settings. ``X-Forwarded-For`` names the client (the address
+        the sign-in limits count) only on requests from ``api.forwarded_allow_ips``; with
+        none listed (the default) the header is ignored, because anything on the host (a
+        local process, or a proxy that passes the header on) could otherwise pose as a fresh
+        address on every guess."""
+        proxies = self.config.api.forwarded_allow_ips
+        return uvicorn.Config(
+            self.app(),
+            host=self.config.api.host,
+            port=self.config.api.port,
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies,
+            log_level="warning",
+            # Open dashboards hold live (SSE) streams: do not wait for them to end.
+            timeout_graceful_shutdown=3,
+        )
+
     def serve(self) -> None:
         """Start ingest and serve the API until SIGINT/SIGTERM."""
         self.start()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                self.app(),
-                host=self.config.api.host,
-                port=self.config.api.port,
-                forwarded_allow_ips=self.config.api.forwarded_allow_ips,
-                log_level="warning",
-                # Open dashboards hold live (SSE) streams: do not wait for them to end.
-                timeout_graceful_shutdown=3,
-            )
-        )
+        server = uvicorn.Server(self.http_config())
         log.info("API on http://%s:%d", self.config.api.host, self.config.api.port)
         supervisor = _Supervisor(self, server, Notifier())
         supervisor.start()
