@@ -269,12 +269,14 @@ class SnmpPoller:
         state.walk_problem = problem
 
     async def _read_identity(self, state: _DeviceState) -> DeviceIdentity:
-        system = await self._client.get(state.target, [SYS_DESCR, SYS_OBJECT_ID, SYS_NAME])
+        system = await self._read_system(state)
         descr, object_id = _text(system.get(SYS_DESCR)), _text(system.get(SYS_OBJECT_ID))
         if state.config.profile:
             profile = self._registry.get(state.config.profile)
         else:
-            profile = self._registry.select(object_id or "", descr or "", state.config.kind)
+            profile = self._registry.select(
+                object_id or "", descr or "", state.config.kind, probes=system
+            )
         extra_oids = profile.identity_oids()
         extra = await self._client.get(state.target, extra_oids) if extra_oids else {}
         fields = profile.identity
@@ -287,6 +289,20 @@ class SnmpPoller:
             model=fields.model.extract(descr or "", extra) if fields.model else None,
             firmware=fields.firmware.extract(descr or "", extra) if fields.firmware else None,
         )
+
+    async def _read_system(self, state: _DeviceState) -> dict[str, SnmpValue]:
+        """sysDescr, sysObjectID, sysName and, unless the profile is configured, every
+        profile's probe OID, in one GET (batched when there are many)."""
+        system_oids = [SYS_DESCR, SYS_OBJECT_ID, SYS_NAME]
+        probes = [] if state.config.profile else self._registry.probe_oids()
+        try:
+            return await self._client.get(state.target, [*system_oids, *probes])
+        except SnmpError as exc:
+            if not probes or exc.reason == "timeout":
+                raise
+        # Some agents refuse a whole GET (noSuchName, genErr) for one OID they do not
+        # know, as SNMPv1 did: identify by the system group alone then.
+        return await self._client.get(state.target, system_oids)
 
     def _notice_restart(self, state: _DeviceState, uptime: SnmpValue | None) -> None:
         if not isinstance(uptime, int):

@@ -10,7 +10,7 @@ the poller, which keeps the state; see ``docs/profiles.md``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -24,7 +24,9 @@ from agent.snmp.trapspec import TrapSpec
 from agent.yamlconfig import describe_validation_error, read_yaml
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "profiles"
-FALLBACK_PROFILE = "generic-system"
+FALLBACK_PROFILE = "fallback"
+NO_VALUE_TEXTS = frozenset({"", "unknown", "n/a"})
+"""Texts that mean "no reading" in any metric (compared trimmed, case-insensitively)."""
 _Named = TypeVar("_Named", "MetricSpec", "TableSpec")
 ProfileName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 
@@ -92,6 +94,21 @@ class Source(_Strict):
     scale: float = 1.0
 
 
+RawMatch = int | str
+"""A raw value a profile compares with: an integer, a text, or an OID written as text."""
+
+
+def raw_equals(raw: SnmpValue, wanted: RawMatch) -> bool:
+    """Whether a value read equals a value written in a profile (texts trimmed, any case;
+    OIDs without a leading dot)."""
+    value = raw.value if isinstance(raw, Counter) else raw
+    if isinstance(wanted, int):
+        return isinstance(value, int) and value == wanted
+    if isinstance(value, int):
+        return False
+    return value.strip().lstrip(".").lower() == wanted.strip().lstrip(".").lower()
+
+
 class MetricSpec(_Strict):
     """One number read from a device: a scalar, or a column of a table."""
 
@@ -99,15 +116,32 @@ class MetricSpec(_Strict):
     oid: Oid = Field(description="Scalar instance (ending .0) or, in a table, the column OID.")
     type: Literal["gauge", "counter", "enum", "string"] = "gauge"
     scale: float = Field(default=1.0, description="Multiplier: 0.1 for tenths of a degree.")
-    enum: dict[int, float] | None = Field(default=None, description="Raw integer -> number.")
+    enum: dict[int | str, float] | None = Field(
+        default=None, description="Raw integer, or text (any case, trimmed) -> number."
+    )
     unit: str | None = Field(default=None, description="Unit of a string value's result.")
     fallback: Source | None = None
     multiply_by: Oid | None = Field(default=None, description="Times the value at this OID.")
     divide_by: Oid | None = Field(default=None, description="Divided by the value at this OID.")
-    aggregate: Literal["avg", "sum", "min", "max"] | None = Field(
+    aggregate: Literal["avg", "sum", "min", "max", "count"] | None = Field(
         default=None, description="Scalars only: walk the column at ``oid`` and combine rows."
     )
+    count_values: list[RawMatch] | None = Field(
+        default=None, description="aggregate: count counts the rows whose value is one of these."
+    )
+    no_value: list[RawMatch] = Field(
+        default_factory=list, description="Raw values that mean no reading (-1, 2147483647)."
+    )
     help: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _enum_keys(cls, data: Any) -> Any:
+        """YAML reads ``{1: 1}`` keys as integers and ``{on: 1}`` as texts; a digit string
+        such as ``"1"`` (JSON) is the integer it spells."""
+        if isinstance(data, dict) and isinstance(data.get("enum"), dict):
+            data = {**data, "enum": {_enum_key(k): v for k, v in data["enum"].items()}}
+        return data
 
     @model_validator(mode="after")
     def _check_type_fields(self) -> MetricSpec:
@@ -126,6 +160,8 @@ class MetricSpec(_Strict):
             )
         if self.aggregate and self.type == "counter":
             raise ValueError("aggregate combines gauges, enums or strings, not counters")
+        if (self.aggregate == "count") != (self.count_values is not None):
+            raise ValueError("aggregate: count needs count_values, and only it takes them")
         return self
 
     @property
@@ -133,19 +169,53 @@ class MetricSpec(_Strict):
         """The unit a string value is converted into: ``unit``, or the name's last word."""
         return self.unit.lower() if self.unit else unit_of(self.name)
 
+    def is_no_value(self, raw: SnmpValue) -> bool:
+        """Whether ``raw`` means "no reading": one of ``no_value``, or an empty/unknown text
+        (unless the enum maps that text)."""
+        if any(raw_equals(raw, wanted) for wanted in self.no_value):
+            return True
+        if isinstance(raw, str) and raw.strip().lower() in NO_VALUE_TEXTS:
+            return self.enum is None or _text_enum(self.enum, raw) is None
+        return False
+
     def number(self, raw: SnmpValue, scale: float) -> float | None:
-        """A gauge, enum or string value as a number; None when the raw value does not fit."""
+        """A gauge, enum or string value as a number; None when the raw value does not fit
+        or means no reading."""
+        if self.is_no_value(raw):
+            return None
         if self.type == "string":
             if not isinstance(raw, str):
                 return None
             quantity = parse_quantity(raw, self.target_unit or "")
             return None if quantity is None else quantity * scale
         value = raw.value if isinstance(raw, Counter) else raw
-        if not isinstance(value, int):
-            return None
         if self.enum is not None:
-            return self.enum.get(value)
+            return self.enum.get(value) if isinstance(value, int) else _text_enum(self.enum, value)
+        if isinstance(value, str):  # a number sent as text ("42", "0.15"), as some agents do
+            number = _plain_float(value)
+            return None if number is None else number * scale
         return value * scale
+
+
+def _enum_key(key: Any) -> Any:
+    if isinstance(key, str) and re.fullmatch(r"\s*-?\d+\s*", key):
+        return int(key)
+    return key
+
+
+def _text_enum(enum: Mapping[int | str, float], text: str) -> float | None:
+    wanted = text.strip().lower()
+    for key, number in enum.items():
+        if isinstance(key, str) and key.strip().lower() == wanted:
+            return number
+    return None
+
+
+def _plain_float(text: str) -> float | None:
+    try:
+        return float(text.strip().replace("\x00", ""))
+    except ValueError:
+        return None
 
 
 class LabelSpec(_Strict):
@@ -156,13 +226,58 @@ class LabelSpec(_Strict):
     fallback_oid: Oid | None = None
 
 
+class RowFilter(_Strict):
+    """Which rows of a table are kept: those whose value in column ``oid`` is in ``in``
+    (or not in ``not_in``, or whose text matches ``regex`` / does not match ``not_regex``)."""
+
+    oid: Oid = Field(description="A column of the table.")
+    in_: list[RawMatch] | None = Field(default=None, alias="in")
+    not_in: list[RawMatch] | None = None
+    regex: Regex | None = None
+    not_regex: Regex | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> RowFilter:
+        given = [self.in_, self.not_in, self.regex, self.not_regex]
+        if sum(test is not None for test in given) != 1:
+            raise ValueError("give exactly one of in, not_in, regex, not_regex")
+        return self
+
+    def keeps(self, raw: SnmpValue | None) -> bool:
+        """Whether a row whose column value is ``raw`` (None: the row has none) is kept."""
+        if raw is None:
+            return self.not_in is not None or self.not_regex is not None
+        if self.in_ is not None:
+            return any(raw_equals(raw, wanted) for wanted in self.in_)
+        if self.not_in is not None:
+            return not any(raw_equals(raw, wanted) for wanted in self.not_in)
+        text = str(raw.value if isinstance(raw, Counter) else raw)
+        if self.regex is not None:
+            return re.search(self.regex, text) is not None
+        return re.search(self.not_regex or "", text) is None
+
+
 class TableSpec(_Strict):
     name: MetricName
     index_label: MetricName | None = Field(
         default=None, description="Also label each row with its index under this name."
     )
+    where: list[RowFilter] = Field(
+        default_factory=list, description="Keep only rows that pass every filter."
+    )
     labels: list[LabelSpec] = Field(default_factory=list)
     metrics: list[MetricSpec] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_filter(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("where"), dict):
+            data = {**data, "where": [data["where"]]}
+        return data
+
+    def keeps(self, lookup: Callable[[str], SnmpValue | None]) -> bool:
+        """Whether the row whose columns ``lookup`` reads passes every ``where`` filter."""
+        return all(f.keeps(lookup(f.oid)) for f in self.where)
 
     @model_validator(mode="after")
     def _no_aggregates(self) -> TableSpec:
@@ -209,9 +324,26 @@ class Identity(_Strict):
     firmware: IdentityField | None = None
 
 
+class Probe(_Strict):
+    """A GET of one OID that only a family answers (and, with ``regex``, answers so)."""
+
+    oid: Oid = Field(description="A scalar instance, read once when the device is identified.")
+    regex: Regex | None = Field(default=None, description="Searched in the value's text.")
+
+    def matches(self, probes: Mapping[str, SnmpValue]) -> bool:
+        raw = probes.get(self.oid)
+        if raw is None:  # noSuchObject / noSuchInstance / not read: no match
+            return False
+        if self.regex is None:
+            return True
+        text = str(raw.value if isinstance(raw, Counter) else raw)
+        return re.search(self.regex, text) is not None
+
+
 class Match(_Strict):
     sys_object_id: list[Oid] = Field(default_factory=list, description="sysObjectID prefixes.")
     sys_descr: Regex | None = Field(default=None, description="Searched in sysDescr.")
+    probe: Probe | None = Field(default=None, description="An OID only this family answers.")
 
 
 class ProfileFile(_Strict):
@@ -222,6 +354,9 @@ class ProfileFile(_Strict):
     description: str = ""
     extends: list[ProfileName] = Field(default_factory=list)
     match: Match | None = None
+    default_for_kinds: list[MetricName] = Field(
+        default_factory=list, description="Chosen for these kinds when no vendor profile matches."
+    )
     identity: Identity | None = None
     metrics: list[MetricSpec] = Field(default_factory=list)
     tables: list[TableSpec] = Field(default_factory=list)
@@ -248,6 +383,7 @@ class Profile:
     metrics: tuple[MetricSpec, ...]
     tables: tuple[TableSpec, ...]
     traps: tuple[TrapSpec, ...] = ()
+    default_for_kinds: tuple[str, ...] = ()
 
     def trap(self, trap_oid: str) -> TrapSpec | None:
         """The mapping of a notification OID, if this profile (or one it extends) has one.
@@ -261,12 +397,21 @@ class Profile:
                 return found
         return None
 
-    def match_score(self, sys_object_id: str, sys_descr: str) -> tuple[int, int] | None:
-        """How well this profile fits: (longest sysObjectID prefix, sysDescr matched)."""
+    def match_score(
+        self, sys_object_id: str, sys_descr: str, probes: Mapping[str, SnmpValue] | None = None
+    ) -> tuple[int, int] | None:
+        """How well this profile fits: (OID arcs matched, sysDescr matched); None: no fit.
+
+        The OID arcs are those of the longest sysObjectID prefix that matches, or of the
+        probe OID when it answers (a probe is a GET of the family's own OID, as specific as
+        a sysObjectID prefix of the same length)."""
         if self.match is None:
             return None
         prefixes = [p for p in self.match.sys_object_id if _has_prefix(sys_object_id, p)]
         by_oid = max((p.count(".") + 1 for p in prefixes), default=0)
+        probe = self.match.probe
+        if probe is not None and probe.matches(probes or {}):
+            by_oid = max(by_oid, probe.oid.count(".") + 1)
         pattern = self.match.sys_descr
         by_descr = int(bool(pattern and re.search(pattern, sys_descr)))
         return (by_oid, by_descr) if by_oid or by_descr else None
@@ -303,6 +448,18 @@ class ProfileRegistry:
         self._profiles = {name: self._resolve(name, ()) for name in self._files}
         if FALLBACK_PROFILE not in self._profiles:
             raise ProfileError(f"no {FALLBACK_PROFILE!r} profile: the fallback must exist")
+        self._check_one_default_per_kind()
+
+    def _check_one_default_per_kind(self) -> None:
+        owners: dict[str, Path] = {}
+        for _name, (path, parsed) in sorted(self._files.items()):
+            for kind in parsed.default_for_kinds:
+                if kind in owners:
+                    raise ProfileError(
+                        f"{path}: default_for_kinds: {kind!r} is also the default in "
+                        f"{owners[kind]}; one default per kind"
+                    )
+                owners[kind] = path
 
     @classmethod
     def load(cls, extra_dirs: Sequence[Path] = ()) -> ProfileRegistry:
@@ -341,17 +498,41 @@ class ProfileRegistry:
                 return found
         return None
 
-    def select(self, sys_object_id: str, sys_descr: str, kind: str | None = None) -> Profile:
-        """The best match by sysObjectID prefix / sysDescr, preferring the device's kind."""
+    def probe_oids(self) -> list[str]:
+        """Every ``match.probe`` OID, to be read with sysObjectID when a device is identified."""
+        found = [p.match.probe.oid for p in self._profiles.values() if p.match and p.match.probe]
+        return sorted(set(found))
+
+    def select(
+        self,
+        sys_object_id: str,
+        sys_descr: str,
+        kind: str | None = None,
+        probes: Mapping[str, SnmpValue] | None = None,
+    ) -> Profile:
+        """The profile for a device: the best vendor match (sysObjectID prefix or probe,
+        then sysDescr; the device's kind first), else the standard profile of its kind
+        (``default_for_kinds``), else the fallback. ``probes``: the values read at
+        ``probe_oids()`` (an OID the device does not serve is absent)."""
         best: tuple[tuple[int, int, int], str] | None = None
         for name, profile in sorted(self._profiles.items()):
-            score = profile.match_score(sys_object_id, sys_descr)
+            score = profile.match_score(sys_object_id, sys_descr, probes)
             if score is None:
                 continue
             ranked = (int(profile.kind == kind), *score)
             if best is None or ranked > best[0]:
                 best = (ranked, name)
-        return self._profiles[best[1] if best else FALLBACK_PROFILE]
+        if best is not None:
+            return self._profiles[best[1]]
+        return self.default_for(kind) or self._profiles[FALLBACK_PROFILE]
+
+    def default_for(self, kind: str | None) -> Profile | None:
+        """The profile that lists ``kind`` in ``default_for_kinds``, if one does."""
+        if kind is None:
+            return None
+        return next(
+            (p for _, p in sorted(self._profiles.items()) if kind in p.default_for_kinds), None
+        )
 
     def _resolve(self, name: str, chain: tuple[str, ...]) -> Profile:
         path, parsed = self._files[name]
@@ -366,6 +547,7 @@ class ProfileRegistry:
             metrics=_merge_by_name([*(p.metrics for p in parents), parsed.metrics]),
             tables=_merge_by_name([*(p.tables for p in parents), parsed.tables]),
             traps=_merge_traps([*(p.traps for p in parents), parsed.traps]),
+            default_for_kinds=tuple(parsed.default_for_kinds),
         )
 
     def _parent(self, path: Path, parent: str, chain: tuple[str, ...]) -> Profile:

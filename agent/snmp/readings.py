@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 
 from agent.snmp.client import Counter, SnmpValue
-from agent.snmp.profile import MetricSpec, Profile, TableSpec
+from agent.snmp.profile import MetricSpec, Profile, TableSpec, raw_equals
 from agent.wire import TableRow
 
 LABEL_MAX_CHARS = 128
@@ -71,7 +71,7 @@ def _source_oids(spec: MetricSpec) -> list[str]:
 
 
 def table_columns(table: TableSpec) -> list[str]:
-    columns = [label.oid for label in table.labels]
+    columns = [label.oid for label in table.labels] + [f.oid for f in table.where]
     for spec in table.metrics:
         columns.extend(o for o in _source_oids(spec) if not spec.fallback or o != spec.fallback.oid)
     return list(dict.fromkeys(columns))
@@ -118,6 +118,8 @@ def _table_row(
     def lookup(column: str) -> SnmpValue | None:
         return columns.get(column, {}).get(index)
 
+    if not table.keeps(lookup):
+        return None
     metrics = {}
     for spec in table.metrics:
         value = _metric_value(spec, lookup, rates, now_s, key_suffix=f".{index}")
@@ -136,9 +138,16 @@ def _table_row(
 
 
 def aggregate_metrics(specs: list[MetricSpec], columns: Columns) -> dict[str, float]:
-    """Scalars that combine a walked column (``aggregate: avg`` of hrProcessorLoad, ...)."""
+    """Scalars that combine a walked column (``aggregate: avg`` of hrProcessorLoad, ...);
+    ``aggregate: count`` is the number of rows whose value is in ``count_values`` (0 for an
+    empty column: the UPS-MIB alarm table of a healthy UPS has no rows)."""
     found: dict[str, float] = {}
     for spec in specs:
+        if spec.aggregate == "count":
+            wanted = spec.count_values or []
+            rows = columns.get(spec.oid, {}).values()
+            found[spec.name] = float(sum(any(raw_equals(raw, w) for w in wanted) for raw in rows))
+            continue
         numbers = [spec.number(raw, spec.scale) for raw in columns.get(spec.oid, {}).values()]
         value = _combine(spec, [n for n in numbers if n is not None])
         if value is not None:
@@ -153,7 +162,7 @@ def _metric_value(
     oid, scale, raw = spec.oid, spec.scale, lookup(spec.oid)
     if raw is None and spec.fallback:
         oid, scale, raw = spec.fallback.oid, spec.fallback.scale, lookup(spec.fallback.oid)
-    if raw is None:
+    if raw is None or spec.is_no_value(raw):
         return None
     if spec.type == "counter":
         counter = _as_counter(raw)

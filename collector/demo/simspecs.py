@@ -160,6 +160,8 @@ def _encode_metric(
         raws = [raw for raw, mapped in spec.enum.items() if mapped == value]
         if not raws:
             raise SimulatorError(f"{spec.name}: no raw value maps to {value}")
+        if isinstance(raws[0], str):  # an enum of texts: the device reports its status as text
+            return oid, ("octet_str", raws[0])
         return oid, _typed(oid, raws[0], served)
     if spec.type == "counter":
         if spec.fallback:

@@ -56,12 +56,12 @@ def test_extends_merges_parents_and_keeps_the_profiles_own_entries(profile_regis
         ("1.3.6.1.4.1.99999.1", "Acme 24-port PoE Switch", None, "switch"),
         ("1.3.6.1.2.1.33", "", None, "ups-rfc1628"),
         ("1.3.6.1.4.1.8072.3.2.10", "Linux nas 5.15 TrueNAS", None, "nas"),
-        ("1.3.6.1.4.1.99999.1", "Something unknown", None, "generic-system"),
+        ("1.3.6.1.4.1.99999.1", "Something unknown", None, "fallback"),
         # A Huawei UPS: the vendor prefix says switch, the device's kind says ups.
         ("1.3.6.1.4.1.2011.2.1", "Huawei UPS 2000", "ups", "ups-rfc1628"),
         ("1.3.6.1.4.1.2011.2.1", "Huawei UPS 2000", None, "switch"),
         # Prefixes match whole OID components: 555550 is not under 55555.
-        ("1.3.6.1.4.1.555550.1", "", None, "generic-system"),
+        ("1.3.6.1.4.1.555550.1", "", None, "fallback"),
     ],
 )
 def test_profile_is_chosen_by_sysobjectid_prefix_sysdescr_and_kind(
