@@ -193,12 +193,13 @@ def build_runner(config: AgentConfig) -> Runner:
 
 
 def _snmp_poller(config: AgentConfig) -> DevicePoller | None:
-    if not config.devices:
-        return None  # an agent that only watches its PC needs nothing from the SNMP part
+    devices = [d for d in config.devices if d.snmp]
+    if not devices:
+        return None  # an agent that watches only its PC (or uses checks only) needs no SNMP
     from agent.snmp.poller import SnmpPoller
     from agent.snmp.profile import ProfileRegistry
 
-    return SnmpPoller(config.snmp, config.devices, ProfileRegistry.load(config.profiles_dirs))
+    return SnmpPoller(config.snmp, devices, ProfileRegistry.load(config.profiles_dirs))
 
 
 def _trap_listener(config: AgentConfig, poller: DevicePoller | None) -> TrapSource | None:

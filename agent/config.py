@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from agent.errors import ConfigError
 from agent.wire import AGENT_ID_PATTERN, DEVICE_ID_PATTERN, METRIC_NAME_PATTERN
@@ -206,6 +207,93 @@ class SnmpConfig(_Section):
         return self
 
 
+class PingCheck(_Section):
+    """ICMP echo. Where the OS refuses ICMP sockets to this user, a TCP connect to
+    ``fallback_port`` stands in (an answer, even a refusal, proves the device is up)."""
+
+    timeout_s: float = Field(default=1.0, gt=0, le=30)
+    count: int = Field(default=1, ge=1, le=10, description="Echo requests per cycle.")
+    fallback_port: int = Field(default=80, ge=1, le=65535)
+
+
+class TcpCheck(_Section):
+    """A TCP connect to a port: open = the service answers; refused or silent = it does not."""
+
+    port: int = Field(ge=1, le=65535)
+    timeout_s: float = Field(default=2.0, gt=0, le=30)
+
+
+def _check_url(url: str, schemes: tuple[str, ...]) -> str:
+    if url.startswith("/"):
+        return url  # a path on the device's own address
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"{url!r}: expected {' or '.join(schemes)}://HOST[:PORT]/PATH or /PATH")
+    if parts.username is not None or parts.password is not None:
+        # A URL is printed in logs and errors; credentials go in their own keys.
+        raise ValueError("credentials in a URL would be logged: use username and password")
+    return url
+
+
+class HttpCheck(_Section):
+    """An HTTP(S) request whose status must be one of ``expect_status``."""
+
+    url: str = Field(description="http(s)://host[:port]/path, or /path on the device's address.")
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(
+        default_factory=list, description="Accepted status codes; empty = any 2xx or 3xx."
+    )
+    verify_tls: bool = Field(default=True, description="false for self-signed device certs.")
+    timeout_s: float = Field(default=3.0, gt=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _check_url(url, ("http", "https"))
+
+
+class RtspCheck(_Section):
+    """RTSP DESCRIBE of a stream: up when it answers 200 with an SDP that has a video track."""
+
+    url: str = Field(description="rtsp://host[:port]/path, or /path on the device (port 554).")
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = Field(default=3.0, gt=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        return _check_url(url, ("rtsp",))
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> RtspCheck:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together: give both or neither")
+        return self
+
+
+class DeviceChecks(_Section):
+    """Checks that need no SNMP; their results join the device's sample (see docs/devices.md)."""
+
+    ping: PingCheck | None = Field(default=None, description="true or {timeout_s: ...}")
+    tcp: list[TcpCheck] = Field(default_factory=list)
+    http: list[HttpCheck] = Field(default_factory=list)
+    rtsp: list[RtspCheck] = Field(default_factory=list)
+
+    @field_validator("ping", mode="before")
+    @classmethod
+    def _ping_flag(cls, value: object) -> object:
+        if value is True:
+            return {}
+        return None if value is False else value
+
+    @property
+    def empty(self) -> bool:
+        return self.ping is None and not (self.tcp or self.http or self.rtsp)
+
+
+_SNMP_ONLY_FIELDS = ("port", "credentials", "profile")
+
+
 class DeviceConfig(_Section):
     id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN)]
     kind: Annotated[str, Field(pattern=METRIC_NAME_PATTERN)] = Field(
@@ -220,6 +308,23 @@ class DeviceConfig(_Section):
     model: str | None = None
     parent: str | None = Field(default=None, description="Device id this one hangs on.")
     timeout_s: float | None = Field(default=None, gt=0, le=60)
+    snmp: bool = Field(default=True, description="false: watched by its checks only.")
+    checks: DeviceChecks | None = None
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> DeviceConfig:
+        if self.snmp:
+            return self
+        if self.checks is None or self.checks.empty:
+            raise ValueError("snmp: false needs checks (ping, tcp, http or rtsp): nothing to watch")
+        given = [name for name in _SNMP_ONLY_FIELDS if name in self.model_fields_set]
+        if given:
+            raise ValueError(f"{', '.join(given)}: only for SNMP, and this device has snmp: false")
+        return self
+
+    @property
+    def has_checks(self) -> bool:
+        return self.checks is not None and not self.checks.empty
 
 
 class AgentConfig(_Section):
@@ -252,7 +357,7 @@ class AgentConfig(_Section):
         if "agent" in ids:
             raise ValueError("device id 'agent' is reserved for the agent's own counters")
         for device in self.devices:
-            if device.credentials not in self.snmp.credentials:
+            if device.snmp and device.credentials not in self.snmp.credentials:
                 raise ValueError(
                     f"device {device.id!r} names credentials {device.credentials!r}, "
                     f"which are not under snmp.credentials"
@@ -271,4 +376,14 @@ def load_config(path: Path) -> AgentConfig:
     return load_yaml_model(path, AgentConfig)
 
 
-__all__ = ["AgentConfig", "ConfigError", "DeviceConfig", "load_config"]
+__all__ = [
+    "AgentConfig",
+    "ConfigError",
+    "DeviceChecks",
+    "DeviceConfig",
+    "HttpCheck",
+    "PingCheck",
+    "RtspCheck",
+    "TcpCheck",
+    "load_config",
+]

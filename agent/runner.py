@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from agent import __version__, wire
+from agent.checks import DeviceChecker, merge_samples
 from agent.config import AgentConfig, SpoolConfig
 from agent.errors import AgentError, SpoolError
 from agent.host import HOST_DEVICE, HostProbe
@@ -97,6 +98,7 @@ class Runner:
         self._publisher = publisher
         self._host_probe = host_probe
         self._poller = poller
+        self._checks = DeviceChecker(config.devices)
         self._clock_s = clock_s
         self._sleep = sleep
         self._now = now
@@ -176,6 +178,7 @@ class Runner:
         async with self._cycle_lock:
             old_poller, old_publisher = self._poller, self._publisher
             self._config, self._host_probe, self._poller = config, host_probe, poller
+            self._checks = DeviceChecker(config.devices)
             limits = config.spool if self._spool.persistent else _memory_spool_config(config)
             self._spool.reconfigure(limits)
             if publisher is None:
@@ -237,6 +240,13 @@ class Runner:
         return [sample]
 
     async def _poll_devices(self) -> list[wire.DeviceSample]:
+        """SNMP and the non-SNMP checks side by side; one sample per device."""
+        snmp, checks = await asyncio.gather(self._poll_snmp(), self._run_checks())
+        samples = merge_samples(snmp, checks)
+        self.counters.device_timeouts += sum(1 for s in samples if not s.reachable)
+        return samples
+
+    async def _poll_snmp(self) -> list[wire.DeviceSample]:
         if self._poller is None:
             return []
         try:
@@ -245,8 +255,16 @@ class Runner:
             self._failures.failed("SNMP poller", f"{type(exc).__name__}: {exc}")
             return []
         self._failures.ok("SNMP poller")
-        self.counters.device_timeouts += sum(1 for s in samples if not s.reachable)
         self.counters.snmp_malformed_replies = self._poller.malformed_replies
+        return samples
+
+    async def _run_checks(self) -> list[wire.DeviceSample]:
+        try:
+            samples = await self._checks.poll_all(deadline_s=self._config.interval_s)
+        except Exception as exc:  # as for the poller: the host report goes on
+            self._failures.failed("device checks", f"{type(exc).__name__}: {exc}")
+            return []
+        self._failures.ok("device checks")
         return samples
 
     def _agent_sample(self) -> wire.DeviceSample:
@@ -385,15 +403,19 @@ class Runner:
         )
 
     async def _identify_devices(self) -> list[wire.DeviceInfo]:
+        """Every device: as SNMP identified it, else as configured (devices watched by
+        checks only, or SNMP identification failing)."""
+        configured = _configured_devices(self._config)
         if self._poller is None:
-            return []
+            return configured
         try:
             found = await asyncio.wait_for(self._poller.identify(), self._config.interval_s)
         except Exception as exc:
             self._failures.failed("SNMP identify", f"{type(exc).__name__}: {exc}")
-            return _configured_devices(self._config)
+            return configured
         self._failures.ok("SNMP identify")
-        return found
+        identified = {info.device for info in found}
+        return [*found, *(info for info in configured if info.device not in identified)]
 
     # -- waiting and stopping ----------------------------------------------------------
 

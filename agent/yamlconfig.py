@@ -18,6 +18,8 @@ from agent.errors import ConfigError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 # Values under keys like these are never echoed back in an error message.
 _SECRET_KEY = re.compile(r"password|community|secret|token|key|passphrase", re.IGNORECASE)
+# ... nor the user and password inside a URL (rtsp://user:password@camera/...).
+_URL_USERINFO = re.compile(r"(://)[^/@\s]*@")
 
 
 def read_yaml(path: Path) -> Any:
@@ -68,6 +70,8 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel], sour
             lines.append(f"{source}: {loc}: required key is missing")
         else:
             got = err.get("input")
+            if isinstance(got, str):
+                got = _URL_USERINFO.sub(r"\1***@", got)
             secret = _SECRET_KEY.search(loc) is not None
             plain = not (isinstance(got, dict | list) or got is None or secret)
             shown = f" (got {got!r})" if plain else ""

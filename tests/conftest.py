@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.tsdb",
     "tests.fixtures.snmp",
     "tests.fixtures.recordings",
+    "tests.fixtures.rtsp",
 ]
