@@ -27,6 +27,7 @@ from agent.snmp.client import (
 from agent.snmp.profile import Profile, ProfileRegistry, TableSpec
 from agent.snmp.readings import (
     CounterRates,
+    aggregate_columns,
     aggregate_metrics,
     fallback_columns,
     scalar_metrics,
@@ -317,7 +318,7 @@ class SnmpPoller:
         specs = [m for m in profile.metrics if m.aggregate]
         if not specs:
             return {}
-        columns = await self._walk(state, [m.oid for m in specs], problems)
+        columns = await self._walk(state, aggregate_columns(specs), problems)
         return aggregate_metrics(specs, columns)
 
     async def _table_rows(

@@ -109,6 +109,37 @@ def raw_equals(raw: SnmpValue, wanted: RawMatch) -> bool:
     return value.strip().lstrip(".").lower() == wanted.strip().lstrip(".").lower()
 
 
+class RowFilter(_Strict):
+    """Which rows of a table are kept: those whose value in column ``oid`` is in ``in``
+    (or not in ``not_in``, or whose text matches ``regex`` / does not match ``not_regex``)."""
+
+    oid: Oid = Field(description="A column of the table.")
+    in_: list[RawMatch] | None = Field(default=None, alias="in")
+    not_in: list[RawMatch] | None = None
+    regex: Regex | None = None
+    not_regex: Regex | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> RowFilter:
+        given = [self.in_, self.not_in, self.regex, self.not_regex]
+        if sum(test is not None for test in given) != 1:
+            raise ValueError("give exactly one of in, not_in, regex, not_regex")
+        return self
+
+    def keeps(self, raw: SnmpValue | None) -> bool:
+        """Whether a row whose column value is ``raw`` (None: the row has none) is kept."""
+        if raw is None:
+            return self.not_in is not None or self.not_regex is not None
+        if self.in_ is not None:
+            return any(raw_equals(raw, wanted) for wanted in self.in_)
+        if self.not_in is not None:
+            return not any(raw_equals(raw, wanted) for wanted in self.not_in)
+        text = str(raw.value if isinstance(raw, Counter) else raw)
+        if self.regex is not None:
+            return re.search(self.regex, text) is not None
+        return re.search(self.not_regex or "", text) is None
+
+
 class MetricSpec(_Strict):
     """One number read from a device: a scalar, or a column of a table."""
 
@@ -132,15 +163,21 @@ class MetricSpec(_Strict):
     no_value: list[RawMatch] = Field(
         default_factory=list, description="Raw values that mean no reading (-1, 2147483647)."
     )
+    where: list[RowFilter] = Field(
+        default_factory=list, description="With aggregate: only the rows that pass these."
+    )
     help: str = ""
 
     @model_validator(mode="before")
     @classmethod
     def _enum_keys(cls, data: Any) -> Any:
         """YAML reads ``{1: 1}`` keys as integers and ``{on: 1}`` as texts; a digit string
-        such as ``"1"`` (JSON) is the integer it spells."""
+        such as ``"1"`` (JSON) is the integer it spells. One ``where`` filter may be given
+        without a list."""
         if isinstance(data, dict) and isinstance(data.get("enum"), dict):
             data = {**data, "enum": {_enum_key(k): v for k, v in data["enum"].items()}}
+        if isinstance(data, dict) and isinstance(data.get("where"), dict):
+            data = {**data, "where": [data["where"]]}
         return data
 
     @model_validator(mode="after")
@@ -162,7 +199,13 @@ class MetricSpec(_Strict):
             raise ValueError("aggregate combines gauges, enums or strings, not counters")
         if (self.aggregate == "count") != (self.count_values is not None):
             raise ValueError("aggregate: count needs count_values, and only it takes them")
+        if self.where and not self.aggregate:
+            raise ValueError("where on a metric selects the rows of an aggregate: add one")
         return self
+
+    def keeps(self, lookup: Callable[[str], SnmpValue | None]) -> bool:
+        """Whether a row (its columns read by ``lookup``) passes every ``where`` filter."""
+        return all(f.keeps(lookup(f.oid)) for f in self.where)
 
     @property
     def target_unit(self) -> str | None:
@@ -226,37 +269,6 @@ class LabelSpec(_Strict):
     fallback_oid: Oid | None = None
 
 
-class RowFilter(_Strict):
-    """Which rows of a table are kept: those whose value in column ``oid`` is in ``in``
-    (or not in ``not_in``, or whose text matches ``regex`` / does not match ``not_regex``)."""
-
-    oid: Oid = Field(description="A column of the table.")
-    in_: list[RawMatch] | None = Field(default=None, alias="in")
-    not_in: list[RawMatch] | None = None
-    regex: Regex | None = None
-    not_regex: Regex | None = None
-
-    @model_validator(mode="after")
-    def _one_test(self) -> RowFilter:
-        given = [self.in_, self.not_in, self.regex, self.not_regex]
-        if sum(test is not None for test in given) != 1:
-            raise ValueError("give exactly one of in, not_in, regex, not_regex")
-        return self
-
-    def keeps(self, raw: SnmpValue | None) -> bool:
-        """Whether a row whose column value is ``raw`` (None: the row has none) is kept."""
-        if raw is None:
-            return self.not_in is not None or self.not_regex is not None
-        if self.in_ is not None:
-            return any(raw_equals(raw, wanted) for wanted in self.in_)
-        if self.not_in is not None:
-            return not any(raw_equals(raw, wanted) for wanted in self.not_in)
-        text = str(raw.value if isinstance(raw, Counter) else raw)
-        if self.regex is not None:
-            return re.search(self.regex, text) is not None
-        return re.search(self.not_regex or "", text) is None
-
-
 class TableSpec(_Strict):
     name: MetricName
     index_label: MetricName | None = Field(
@@ -281,8 +293,8 @@ class TableSpec(_Strict):
 
     @model_validator(mode="after")
     def _no_aggregates(self) -> TableSpec:
-        if any(m.aggregate for m in self.metrics):
-            raise ValueError("aggregate is for scalar metrics, not table columns")
+        if any(m.aggregate or m.where for m in self.metrics):
+            raise ValueError("aggregate and where are for scalar metrics, not table columns")
         return self
 
 
@@ -513,7 +525,10 @@ class ProfileRegistry:
         """The profile for a device: the best vendor match (sysObjectID prefix or probe,
         then sysDescr; the device's kind first), else the standard profile of its kind
         (``default_for_kinds``), else the fallback. ``probes``: the values read at
-        ``probe_oids()`` (an OID the device does not serve is absent)."""
+        ``probe_oids()`` (an OID the device does not serve is absent).
+
+        A vendor match of another kind (a Huawei UPS matched by the switch profile's
+        Huawei prefix) does not beat the standard profile of the device's own kind."""
         best: tuple[tuple[int, int, int], str] | None = None
         for name, profile in sorted(self._profiles.items()):
             score = profile.match_score(sys_object_id, sys_descr, probes)
@@ -522,9 +537,10 @@ class ProfileRegistry:
             ranked = (int(profile.kind == kind), *score)
             if best is None or ranked > best[0]:
                 best = (ranked, name)
-        if best is not None:
+        default = self.default_for(kind)
+        if best is not None and (default is None or self._profiles[best[1]].kind in (kind, "any")):
             return self._profiles[best[1]]
-        return self.default_for(kind) or self._profiles[FALLBACK_PROFILE]
+        return default or self._profiles[FALLBACK_PROFILE]
 
     def default_for(self, kind: str | None) -> Profile | None:
         """The profile that lists ``kind`` in ``default_for_kinds``, if one does."""

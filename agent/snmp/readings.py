@@ -143,16 +143,36 @@ def aggregate_metrics(specs: list[MetricSpec], columns: Columns) -> dict[str, fl
     empty column: the UPS-MIB alarm table of a healthy UPS has no rows)."""
     found: dict[str, float] = {}
     for spec in specs:
+        indexes = [i for i in columns.get(spec.oid, {}) if spec.keeps(_row_lookup(columns, i))]
         if spec.aggregate == "count":
             wanted = spec.count_values or []
-            rows = columns.get(spec.oid, {}).values()
-            found[spec.name] = float(sum(any(raw_equals(raw, w) for w in wanted) for raw in rows))
+            rows = [columns[spec.oid][i] for i in indexes]
+            found[spec.name] = float(sum(any(raw_equals(r, w) for w in wanted) for r in rows))
             continue
-        numbers = [spec.number(raw, spec.scale) for raw in columns.get(spec.oid, {}).values()]
+        numbers = [_row_number(spec, _row_lookup(columns, i)) for i in indexes]
         value = _combine(spec, [n for n in numbers if n is not None])
         if value is not None:
             found[spec.name] = value
     return found
+
+
+def aggregate_columns(specs: list[MetricSpec]) -> list[str]:
+    """The columns the aggregates of ``specs`` walk: values, operands and ``where`` columns."""
+    columns: list[str] = []
+    for spec in specs:
+        columns += [*_source_oids(spec), *(f.oid for f in spec.where)]
+    return list(dict.fromkeys(columns))
+
+
+def _row_lookup(columns: Columns, index: str) -> Lookup:
+    return lambda column: columns.get(column, {}).get(index)
+
+
+def _row_number(spec: MetricSpec, lookup: Lookup) -> float | None:
+    raw = lookup(spec.oid)
+    if raw is None or spec.is_no_value(raw):
+        return None
+    return _apply_operands(spec, spec.number(raw, spec.scale), lookup)
 
 
 def _metric_value(

@@ -97,7 +97,26 @@ def initial_values(spec: DeviceSpec, profile: Profile) -> dict[str, Typed]:
             served.update({f"{c.lstrip('.')}.{row.index}": t for c, t in row.raw.items()})
             values = {**row.labels, **row.values}
             served.update(encode(profile, values, served, table_name, row.index))
+            served.update(_kept_by_where(_table(profile, table_name), row.index, served))
     return served
+
+
+def _kept_by_where(
+    table: TableSpec, index: int | str, served: Mapping[str, Typed]
+) -> dict[str, Typed]:
+    """Values of the table's ``where: in`` columns that keep a row (the first listed), for
+    the columns a row's ``raw`` does not serve: a simulated disk is a fixed disk."""
+    kept: dict[str, Typed] = {}
+    for row_filter in table.where:
+        oid = f"{row_filter.oid}.{index}"
+        if not row_filter.in_ or oid in served:
+            continue
+        wanted = row_filter.in_[0]
+        if isinstance(wanted, int):
+            kept[oid] = ("integer", wanted)
+        else:
+            kept[oid] = ("object_id" if wanted.count(".") > 1 else "octet_str", wanted)
+    return kept
 
 
 def encode(
