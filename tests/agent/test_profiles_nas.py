@@ -7,9 +7,24 @@ from __future__ import annotations
 
 import pytest
 
+from collector.rules.model import load_rules
+
 pytestmark = pytest.mark.anyio
 
 NET_SNMP_LINUX = "1.3.6.1.4.1.8072.3.2.10"
+
+
+def rules_fed(polled, kind: str) -> set[str]:
+    """The built-in rules for ``kind`` whose metric the polled sample carries."""
+    sample = polled.sample
+    sent = set(sample.metrics) | {
+        f"{table}.{column}" for table, rows in sample.tables.items() for row in rows
+        for column in row.metrics
+    }  # fmt: skip
+    return {
+        rule.id for rule in load_rules()
+        if rule.metric in sent and rule.selector.matches(kind, None, "d", "r")
+    }  # fmt: skip
 
 
 @pytest.fixture
@@ -73,3 +88,16 @@ async def test_qnap_disks_fans_power_and_volumes(poll_recording):
     assert storage["/share/CACHEDEV1_DATA"]["used_pct"] == pytest.approx(
         100 * 1004424133 / 1430382622
     )  # 70.2 %
+
+
+@pytest.mark.parametrize("recording", ["nas-synology-ds214se", "nas-qnap-tvs871u"])
+async def test_nas_recordings_feed_the_storage_disk_and_temperature_rules(
+    poll_recording, recording
+):
+    fed = rules_fed(await poll_recording(recording, kind="nas"), "nas")
+    assert {
+        "storage_nearly_full", "storage_filling", "cpu_saturated", "temperature_critical",
+        "nas_disk_failed", "disk_smart_warning",
+    } <= fed  # fmt: skip
+    if recording.startswith("nas-synology"):
+        assert {"raid_degraded", "device_reports_fault"} <= fed

@@ -7,9 +7,24 @@ from __future__ import annotations
 
 import pytest
 
+from collector.rules.model import load_rules
+
 pytestmark = pytest.mark.anyio
 
 MB = 1024 * 1024
+
+
+def rules_fed(polled, kind: str) -> set[str]:
+    """The built-in rules for ``kind`` whose metric the polled sample carries."""
+    sample = polled.sample
+    sent = set(sample.metrics) | {
+        f"{table}.{column}" for table, rows in sample.tables.items() for row in rows
+        for column in row.metrics
+    }  # fmt: skip
+    return {
+        rule.id for rule in load_rules()
+        if rule.metric in sent and rule.selector.matches(kind, None, "d", "r")
+    }  # fmt: skip
 
 
 @pytest.fixture
@@ -77,3 +92,17 @@ async def test_axis_camera_reports_its_hottest_sensor_and_storage(poll_recording
     storage = polled.rows("storage")
     assert storage["SD_DISK"]["disrupted"] == 1  # storageDisruptionDetected yes(2)
     assert storage["NetworkShare"]["disrupted"] == 1
+
+
+async def test_recorders_feed_the_recorder_rules(poll_recording):
+    hikvision = await poll_recording("nvr-hikvision", kind="encoder")
+    # hikDiskStatus is not served by this NVR, so recorder_disk_failed has nothing to read.
+    assert "uptime_long" in rules_fed(hikvision, "encoder")
+    dahua = await poll_recording("nvr-dahua-nvr4108hs", kind="encoder")
+    fed = rules_fed(dahua, "encoder")
+    assert {"cpu_saturated", "cpu_high", "device_reports_fault", "uptime_long"} <= fed
+
+
+async def test_axis_camera_feeds_the_camera_temperature_rules(poll_recording):
+    polled = await poll_recording("camera-axis-p1435le", kind="camera")
+    assert {"temperature_warm", "temperature_critical"} <= rules_fed(polled, "camera")
