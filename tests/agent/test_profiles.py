@@ -37,8 +37,7 @@ def test_every_shipped_profile_loads_with_wire_safe_metric_names(profile_registr
 def test_extends_merges_parents_and_keeps_the_profiles_own_entries(profile_registry):
     switch = profile_registry.get("switch")
     assert {"uptime_s", "poe_budget_w", "poe_used_w"} <= {m.name for m in switch.metrics}
-    [interfaces] = switch.tables
-    assert interfaces.name == "interfaces"
+    interfaces = next(t for t in switch.tables if t.name == "interfaces")
     assert {"oper_up", "speed_mbps", "in_bytes_per_s", "out_errors_per_s"} <= {
         m.name for m in interfaces.metrics
     }

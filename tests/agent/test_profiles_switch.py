@@ -1,0 +1,59 @@
+"""Switch profiles on recordings of real switches (tests/fixtures/snmprec/switch-*.snmprec).
+
+Every expected value is read by hand off the recording's line (the OID is in the comment).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def test_hpe_comware_switch_cpu_memory_temperature(poll_recording):
+    polled = await poll_recording("switch-hpe-5900af-comware", kind="switch")
+    assert polled.profile == "switch-h3c-comware"  # sysObjectID 1.3.6.1.4.1.25506.11.1.120
+    m = polled.sample.metrics
+    assert m["cpu_pct"] == 5  # hh3cEntityExtCpuUsage.192 (the board), others 0
+    assert m["mem_used_pct"] == 32  # hh3cEntityExtMemUsage.192
+    # hh3cEntityExtTemperature: 42 on the board (.192) and sensor (.202); the 65535 of the
+    # entities without a sensor is no reading, not a 65535 degree switch.
+    assert m["temperature_c"] == 42
+
+
+async def test_huawei_s5720_cpu_memory_temperature(poll_recording):
+    polled = await poll_recording("switch-huawei-s5720-56c-pwr", kind="switch")
+    assert polled.profile == "switch-huawei-vrp"  # sysObjectID 1.3.6.1.4.1.2011.2.23.291
+    m = polled.sample.metrics
+    assert m["cpu_pct"] == 44  # hwEntityCpuUsage.67108873 (MPU Board 0)
+    assert m["mem_used_pct"] == 9  # hwEntityMemUsage.67108873
+    assert m["temperature_c"] == 42  # hwEntityTemperature.67108873
+
+
+async def test_unknown_poe_switch_falls_back_to_the_switch_profile_and_reads_its_pse(
+    poll_recording,
+):
+    # Zyxel (1.3.6.1.4.1.890) has no vendor profile: the kind's standard profile reads it.
+    polled = await poll_recording("switch-zyxel-xs1930-12hp", kind="switch")
+    assert polled.profile == "switch"
+    assert polled.rows("poe_pse") == {
+        "1": {"power_w": 375, "oper_on": 1, "used_w": 11, "usage_threshold_pct": 95}
+    }  # pethMainPsePower 375, OperStatus on(1), ConsumptionPower 11, UsageThreshold 95
+    assert polled.sample.metrics["poe_budget_w"] == 375
+    assert polled.sample.metrics["poe_used_w"] == 11
+
+
+async def test_poe_ports_are_rows_per_pse_port(poll_recording):
+    polled = await poll_recording("switch-linksys-lgs318p", kind="switch")
+    assert polled.profile == "switch"  # sysDescr "... PoE+ Smart Switch"
+    ports = polled.rows("poe_ports")
+    assert len(ports) == 18  # pethPsePortAdminEnable rows 1.49 .. 1.66
+    assert ports["1.49"] == {"admin_enabled": 0}  # false(2)
+    assert ports["1.62"] == {"admin_enabled": 1}  # true(1)
+    # This switch serves no pethPsePortDetectionStatus: no "delivering" is invented.
+    assert not any("delivering" in row for row in ports.values())
