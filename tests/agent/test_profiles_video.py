@@ -83,7 +83,7 @@ async def test_axis_camera_reports_its_hottest_sensor_and_storage(poll_recording
     assert (identity.vendor, identity.model, identity.firmware) == ("Axis", "P1435-LE", "9.80.69")
     metrics = polled.sample.metrics
     assert metrics["temperature_c"] == 31  # tempSensorValue 24, 29, 31, 28: the hottest
-    assert "stream_status" not in metrics  # the camera serves no videoChannelTable
+    assert "stream_up" not in metrics  # the camera serves no videoChannelTable
     sensors = polled.rows("temperature_sensors")
     assert {key: row["temperature_c"] for key, row in sensors.items()} == {
         "1.1": 24, "1.2": 29, "1.3": 31, "1.4": 28,
