@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from agent.config import TlsConfig
 from agent.yamlconfig import load_yaml_model
@@ -24,7 +24,11 @@ class CollectorMqtt(_Section):
     port: int = Field(default=1883, ge=1, le=65535)
     username: str = "collector"
     password: SecretStr | None = None
-    client_id: str = Field(default="roomwatch-collector", description="Stable: it owns a session.")
+    client_id: str = Field(
+        default="",
+        description="Stable: it owns a session. Empty (the default): the username, which the "
+        "shipped broker config uses as client id whatever is sent (use_username_as_clientid).",
+    )
     tls: TlsConfig | None = None
     shared_group: str | None = Field(
         default=None, description="Set on every collector of a scaled-out group ($share/...)."
@@ -34,6 +38,15 @@ class CollectorMqtt(_Section):
     receive_maximum: int = Field(default=4000, ge=1, le=65535)
     reconnect_min_s: float = Field(default=1.0, gt=0, description="First retry after a loss.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Retries back off to this.")
+
+    @model_validator(mode="after")
+    def _client_id_defaults_to_username(self) -> CollectorMqtt:
+        # The shipped broker replaces the client id with the account name, so the id the
+        # session is kept under is the username; sending the same keeps logs and other
+        # brokers consistent with it.
+        if not self.client_id:
+            self.client_id = self.username
+        return self
 
 
 class TsdbConfig(_Section):

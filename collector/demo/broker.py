@@ -1,8 +1,13 @@
 """Start a real mosquitto on a free port of 127.0.0.1, for tests, the demo and benchmarks.
 
-The broker runs with the production security model (``deploy/mosquitto/``): no anonymous
-clients, a password file, and the ACL that lets an agent write only under its own id while
-collector users read everything; ``tls=BrokerTls(...)`` adds a TLS listener on ``tls_port``.
+The broker runs with the shipped settings of ``deploy/mosquitto/`` (read from there by
+``collector.demo.shipped_broker``): no anonymous clients, a password file, client ids bound
+to account names (``use_username_as_clientid``: whatever client id a client sends, its
+account name is used), and the shipped ACL, which lets an agent write only under its own id
+while collector accounts read everything and write nothing. Only paths, ports, sizes and
+logging are the broker's own; ``tls=BrokerTls(...)`` adds a TLS listener on ``tls_port``.
+So every account connects at most once at a time: two clients of one account take the
+connection from each other, as in production.
 Persistence lives in the broker's work folder, saved every ``autosave_interval_s`` as in
 ``deploy/mosquitto/mosquitto.conf``, so ``restart()`` (SIGTERM: mosquitto saves everything)
 keeps sessions and queued messages as a production restart would, and ``kill()`` loses what
@@ -36,8 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from agent.wire import AGENT_ACL_PATTERN, COLLECTOR_ACL_READ
 from collector.demo.procs import MissingComponentError, free_port, require_binary, tcp_open
+from collector.demo.shipped_broker import ShippedBroker, load_shipped
 from collector.mqttauth import password_hash
 
 __all__ = [
@@ -71,15 +76,9 @@ class BrokerTls:
 
 
 def acl_text(collector_users: Iterable[str]) -> str:
-    """The broker ACL: agents write under their own id only; collectors read everything."""
-    lines = [
-        "# Agents: the MQTT username is the agent id; each may write only under its own id",
-        "# and may read nothing.",
-        AGENT_ACL_PATTERN,
-    ]
-    for user in sorted(set(collector_users)):
-        lines += ["", f"user {user}", COLLECTOR_ACL_READ]
-    return "\n".join(lines) + "\n"
+    """The shipped broker ACL with a block for each collector account: agents write under
+    their own id only; collectors read everything and write nothing."""
+    return load_shipped().acl_text(set(collector_users))
 
 
 class MosquittoBroker:
@@ -109,6 +108,7 @@ class MosquittoBroker:
         self.tls = tls
         self.tls_port = free_port() if tls is not None else None
         self.autosave_interval_s = autosave_interval_s
+        self.shipped: ShippedBroker = load_shipped()
         self._passwords: dict[str, str] = {}
         self._collectors: set[str] = set()
         self._process: subprocess.Popen[bytes] | None = None
@@ -236,30 +236,29 @@ class MosquittoBroker:
         passwd = self.workdir / "passwd"
         passwd.write_text("".join(f"{u}:{h}\n" for u, h in sorted(self._passwords.items())))
         passwd.chmod(0o600)
-        (self.workdir / "acl").write_text(acl_text(self._collectors))
+        (self.workdir / "acl").write_text(self.shipped.acl_text(self._collectors))
         self.config_file.write_text(self._config_text())
 
     def _config_text(self) -> str:
+        # The shipped settings first, then this broker's files; then its listeners, each
+        # with the settings every shipped listener carries.
         lines = [
-            "per_listener_settings false",
-            "allow_anonymous false",
+            *self.shipped.settings,
             f"password_file {self.workdir / 'passwd'}",
             f"acl_file {self.workdir / 'acl'}",
-            "persistence true",
             f"persistence_location {self.data_dir}/",
             f"autosave_interval {self.autosave_interval_s}",
             "max_queued_messages 100000",
             f"log_dest file {self.log_file}",
-            "log_type error",
-            "log_type warning",
-            "log_type notice",
+            "log_type notice",  # the "running" and "Reloading config" lines waited for
             "log_type information",
-            "connection_messages true",
             f"listener {self.port} {self.host}",
+            *self.shipped.listener_settings,
         ]
         if self.tls is not None:
             lines += [
                 f"listener {self.tls_port} {self.host}",
+                *self.shipped.listener_settings,
                 f"certfile {self.tls.certfile}",
                 f"keyfile {self.tls.keyfile}",
                 "tls_version tlsv1.2",

@@ -17,6 +17,7 @@ from agent.host import HostProbe
 from agent.publisher import Publisher
 from agent.spool import Spool
 from collector.demo.broker import MosquittoBroker
+from collector.demo.shipped_broker import load_shipped
 from tests.fixtures.broker import (
     COLLECTOR_PASSWORD,
     COLLECTOR_USER,
@@ -209,4 +210,12 @@ def test_the_deployed_acl_is_the_one_the_tests_run() -> None:
         wire.AGENT_ACL_PATTERN,
         "user collector",
         wire.COLLECTOR_ACL_READ,
+        f"topic deny {wire.TOPIC_PREFIX}/collector/#",  # the pattern above would let it write
     ]
+
+
+def test_every_shipped_listener_binds_client_ids_to_account_names() -> None:
+    shipped = load_shipped()  # refuses listeners that differ in their settings
+
+    assert "use_username_as_clientid true" in shipped.listener_settings
+    assert "allow_anonymous false" in shipped.settings
