@@ -92,6 +92,44 @@ class FaultsConfig(_Section):
     )
 
 
+class IngestLimits(_Section):
+    """Hard bounds every message is checked against before anything of it is stored.
+
+    A message past one is acknowledged, counted (``roomwatch_collector_rejected_messages_total``
+    by reason) and quarantined, never stored in part. See docs/operations.md.
+    """
+
+    max_message_bytes: int = Field(default=1024 * 1024, ge=1024, description="Payload size.")
+    max_devices_per_message: int = Field(default=500, ge=1)
+    max_metrics_per_device: int = Field(
+        default=2000, ge=1, description="Metrics of a device plus those of its table rows."
+    )
+    max_metrics_per_message: int = Field(default=20_000, ge=1)
+    max_events_per_message: int = Field(default=1000, ge=1)
+    max_label_chars: int = Field(
+        default=128, ge=1, description="Device model, table labels: TSDB tag values."
+    )
+    max_devices_per_agent: int = Field(
+        default=500,
+        ge=1,
+        description="Devices an agent's reports may add to its room (inventory ones aside).",
+    )
+    max_graph_depth: int = Field(
+        default=16, ge=1, description="Longest chain of parent links in a room."
+    )
+    future_skew_s: float = Field(
+        default=300.0, ge=0, description="How far ahead of the collector's clock ts may be."
+    )
+    backfill_max_s: float = Field(
+        default=8 * 24 * 3600.0,
+        gt=0,
+        description="How old samples and events may be (the agent's spool keeps 7 days).",
+    )
+    quarantine_excerpt_bytes: int = Field(
+        default=4096, ge=0, description="How much of a quarantined payload is kept."
+    )
+
+
 class IngestConfig(_Section):
     batch_max: int = Field(default=2000, ge=1, le=100_000)
     batch_wait_s: float = Field(default=0.2, ge=0, le=10)
@@ -102,6 +140,7 @@ class IngestConfig(_Section):
     dedupe_prune_every_s: float = Field(
         default=3600.0, gt=0, description="How often (agent, seq) pairs older than that go."
     )
+    limits: IngestLimits = Field(default_factory=IngestLimits)
 
 
 class CollectorConfig(_Section):

@@ -19,6 +19,11 @@ class TsdbWriteError(CollectorError):
     """The time-series database did not accept a write; the batch is kept for retry."""
 
 
+class TsdbRejectedError(TsdbWriteError):
+    """The TSDB refused a write because of what was in it (HTTP 400, 413, 422): writing the
+    same lines again cannot succeed, so the batch is split and the culprit quarantined."""
+
+
 class NotFoundError(CollectorError):
     """A requested object does not exist."""
 
@@ -29,5 +34,6 @@ __all__ = [
     "InventoryError",
     "NotFoundError",
     "RuleError",
+    "TsdbRejectedError",
     "TsdbWriteError",
 ]

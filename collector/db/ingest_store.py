@@ -215,6 +215,19 @@ def ensure_devices_many(
     return result
 
 
+def room_links(
+    session: Session, room_ids: Iterable[str]
+) -> dict[str, list[tuple[str, str | None, bool]]]:
+    """room id → (device id, parent, created by an agent's report) of its devices."""
+    query = select(Device.room_id, Device.device, Device.parent, Device.source).where(
+        Device.room_id.in_(sorted(set(room_ids)))
+    )
+    links: dict[str, list[tuple[str, str | None, bool]]] = {}
+    for room_id, device, parent, source in session.execute(query):
+        links.setdefault(room_id, []).append((device, parent, source == SOURCE_AGENT))
+    return links
+
+
 def store_latest(session: Session, device: Device, sample: DeviceSample, at: datetime) -> None:
     """Upsert the device's latest state; an older sample never replaces a newer one."""
     store_latest_many(session, [(device.id, sample, at)])

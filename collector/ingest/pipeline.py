@@ -4,8 +4,16 @@ One worker thread owns all writes. Messages arrive from the MQTT thread into an 
 worker takes a batch, writes its lines to the TSDB (in a helper thread, while it runs the
 batch's SQL), commits SQL (dedupe rows, latest state, rollups, faults) in one transaction
 once the TSDB accepted the lines, and only then acknowledges the batch to the broker. If
-the TSDB or SQL fails, nothing is acknowledged and the batch is retried, so a crash or an
-outage re-delivers instead of losing; the (agent, seq) rows make re-delivery harmless.
+the TSDB or SQL is out (unreachable, timing out, 5xx, locked), nothing is acknowledged and
+the batch is retried, so a crash or an outage re-delivers instead of losing; the (agent,
+seq) rows make re-delivery harmless, and a TSDB rewrite has the same series and timestamps,
+so it overwrites instead of adding points.
+
+Poison messages never hold the queue. Every message is checked against ``ingest.limits``
+before anything is stored (``collector.ingest.limits``); one past a bound is acknowledged,
+counted and quarantined. A batch that still fails because of what is in it (a 4xx from the
+TSDB, a constraint or overflow in SQL) is split in halves until the culprit is alone; the
+others are stored, the culprit quarantined (``collector.ingest.poison``).
 
 While a batch keeps failing, the broker holds everything after it (up to the session's
 receive maximum in flight, the rest queued), ``roomwatch_collector_pending_age_seconds``
@@ -27,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy.orm import Session
 
@@ -41,12 +50,14 @@ from agent.wire import (
     parse_topic,
 )
 from collector.config import IngestConfig
-from collector.db import ingest_store, lookup
+from collector.db import ingest_store, lookup, quarantine_store
 from collector.db.models import Device
 from collector.db.rollups import RollupBatch
 from collector.db.session import Database
 from collector.faults import FaultTracker, Subject, Transition
+from collector.ingest import poison
 from collector.ingest.inbox import Inbox
+from collector.ingest.limits import Rejection, RoomDevices, check_message, check_size
 from collector.ingest.points import Placement, event_lines, metrics_lines
 from collector.ingest.stats import IngestStats
 from collector.ingest.tsdb import TsdbWriter
@@ -76,6 +87,8 @@ class _Batch:
     lines: list[str] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     newest_sample: datetime | None = None
+    quarantine: list[quarantine_store.Quarantined] = field(default_factory=list)
+    origin: dict[int, Received] = field(default_factory=dict)  # id(message) → its delivery
 
 
 class RateLimitedLog:
@@ -155,15 +168,37 @@ class IngestPipeline:
         return 0.0 if oldest is None else max(0.0, time.monotonic() - oldest)
 
     def _store_until_done(self, batch: list[Received], ack: Ack) -> None:
-        """Store the batch, retrying with backoff until it works; then acknowledge it."""
+        """Store the batch, retrying outages with backoff until it works; then acknowledge it.
+
+        A part that fails because of its content is split in halves until the culprit is
+        alone; the culprit is quarantined and acknowledged like the stored ones."""
         self._oldest_pending_s = batch[0].received_s
+        parts = [batch]
+        while parts and not self._stop.is_set():
+            part = parts.pop(0)
+            error = self._retrying_outages(partial(self.process, part))
+            if error is not None and len(part) > 1:
+                half = len(part) // 2
+                parts[:0] = [part[:half], part[half:]]
+                continue
+            if error is not None:
+                self._quarantine_failed(part[0], error)
+            for item in part:
+                ack(item)
+        self._oldest_pending_s = None
+
+    def _retrying_outages(self, work: Callable[[], object]) -> BaseException | None:
+        """Run ``work`` until it succeeds (None) or fails on content (that error); an outage
+        is retried with backoff, logged once when it starts and once when it ends."""
         delay = self.retry_delay_s
         failing_since: float | None = None
         while not self._stop.is_set():
             self.heartbeat_s = time.monotonic()
             try:
-                self.process(batch)
+                work()
             except Exception as exc:
+                if not poison.is_outage(exc):
+                    return exc
                 if failing_since is None:
                     failing_since = time.monotonic()
                     log.error("storing ingested messages failed, retrying until it works: %s", exc)
@@ -171,21 +206,42 @@ class IngestPipeline:
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.retry_max_s)
                 continue
-            for item in batch:
-                ack(item)
-            self._oldest_pending_s = None
             if failing_since is not None:
                 log.info(
                     "storing ingested messages works again after %.0f s",
                     time.monotonic() - failing_since,
                 )
-            return
+            return None
+        return None
+
+    def _quarantine_failed(self, received: Received, error: BaseException) -> None:
+        stage, reason = poison.stage_of(error), poison.describe(error)
+        item = poison.entry(
+            received.topic,
+            received.payload,
+            stage,
+            reason,
+            self.clock(),
+            self.config.limits.quarantine_excerpt_bytes,
+        )
+
+        def record() -> None:
+            with self.db.session(write=True) as session:
+                quarantine_store.add_many(session, [item])
+
+        if self._retrying_outages(record) is None:
+            self.stats.quarantined.labels(stage).inc()
+        agent = _agent_of(received.topic)
+        self._invalid_log.warning(
+            f"quarantined:{agent}", "quarantined a message from %s (%s): %s", agent, stage, reason
+        )
 
     def prune_dedupe(self) -> int:
         """Forget (agent, seq) pairs received more than ``dedupe_keep_days`` ago."""
         cutoff = self.clock() - timedelta(days=self.config.dedupe_keep_days)
         with self.db.session() as session:
             removed = ingest_store.prune_ingested(session, cutoff)
+            quarantine_store.prune(session, cutoff)
         self.stats.dedupe_pruned.inc(removed)
         if removed:
             log.debug("forgot %d (agent, seq) pairs received before %s", removed, cutoff)
@@ -200,14 +256,16 @@ class IngestPipeline:
         hundred messages a second.
         """
         batch = _Batch(received)
-        decoded = [m for m in (self._decode(r) for r in received) if m is not None]
+        now = self.clock()
+        decoded = [m for m in (self._screen(r, now, batch) for r in received) if m is not None]
         with self.db.session(write=True) as session:
-            now = self.clock()
             fresh = ingest_store.claim_many(session, [(m.agent, m.seq) for m in decoded], now)
             self.stats.duplicates.inc(fresh.count(False))
             new = [m for m, is_new in zip(decoded, fresh, strict=True) if is_new]
             placements = lookup.agent_placements(session, {m.agent for m in new})
-            placed = [m for m in new if self._placed(m, placements)]
+            placed = self._within_room_limits(
+                session, [m for m in new if self._placed(m, placements)], placements, batch
+            )
             batch.lines = _lines(placed, placements)
             with self._writing_to_tsdb(batch.lines):
                 self._store_all_metrics(
@@ -216,6 +274,7 @@ class IngestPipeline:
                 for message in placed:
                     if not isinstance(message, MetricsMessage):
                         self._store_other(session, message, placements[message.agent], batch)
+            quarantine_store.add_many(session, batch.quarantine)
         self._count(batch, decoded)
         return batch.transitions
 
@@ -241,9 +300,16 @@ class IngestPipeline:
         self.tsdb.write(lines)
         return time.perf_counter() - started
 
-    def _decode(self, received: Received) -> AnyMessage | None:
+    def _screen(self, received: Received, now: datetime, batch: _Batch) -> AnyMessage | None:
+        """The message if it is valid and within ``ingest.limits``; else None, counted and
+        noted in ``batch.quarantine``."""
+        limits = self.config.limits
+        rejection = check_size(received.payload, limits)
+        if rejection is not None:
+            self._reject(received, rejection, batch)
+            return None
         try:
-            return decode(received.topic, received.payload)
+            message = decode(received.topic, received.payload)
         except WireError as exc:
             self.stats.invalid.inc()
             agent = _agent_of(received.topic)
@@ -254,7 +320,58 @@ class IngestPipeline:
                 received.topic,
                 exc,
             )
+            batch.quarantine.append(self._entry(received, "wire", str(exc)))
             return None
+        rejection = check_message(message, now, limits)
+        if rejection is not None:
+            self._reject(received, rejection, batch, message.seq)
+            return None
+        batch.origin[id(message)] = received
+        return message
+
+    def _within_room_limits(
+        self,
+        session: Session,
+        messages: list[AnyMessage],
+        placements: dict[str, tuple[str, str]],
+        batch: _Batch,
+    ) -> list[AnyMessage]:
+        """The messages that keep their rooms within the device and graph limits."""
+        growing = (MetricsMessage, InventoryMessage)
+        rooms = {placements[m.agent][1] for m in messages if isinstance(m, growing)}
+        if not rooms:
+            return messages
+        state = {room: RoomDevices() for room in rooms}
+        for room_id, links in ingest_store.room_links(session, rooms).items():
+            state[room_id].parents = {device: parent for device, parent, _ in links}
+            state[room_id].by_agent = {device for device, _, by_agent in links if by_agent}
+        kept = []
+        for message in messages:
+            room = state.get(placements[message.agent][1])
+            rejection = None if room is None else room.admit(message, self.config.limits)
+            if rejection is None:
+                kept.append(message)
+            else:
+                self._reject(batch.origin[id(message)], rejection, batch, message.seq)
+        return kept
+
+    def _reject(
+        self, received: Received, rejection: Rejection, batch: _Batch, seq: int | None = None
+    ) -> None:
+        self.stats.rejected.labels(rejection.reason).inc()
+        agent = _agent_of(received.topic)
+        self._invalid_log.warning(
+            f"rejected:{agent}", "refused a message from %s: %s", agent, rejection
+        )
+        batch.quarantine.append(self._entry(received, "limits", str(rejection), seq))
+
+    def _entry(
+        self, received: Received, stage: str, reason: str, seq: int | None = None
+    ) -> quarantine_store.Quarantined:
+        excerpt_bytes = self.config.limits.quarantine_excerpt_bytes
+        return poison.entry(
+            received.topic, received.payload, stage, reason, self.clock(), excerpt_bytes, seq
+        )
 
     def _placed(self, message: AnyMessage, placements: dict[str, tuple[str, str]]) -> bool:
         if message.agent in placements:
@@ -373,6 +490,8 @@ class IngestPipeline:
 
     def _count(self, batch: _Batch, decoded: list[AnyMessage]) -> None:
         self.stats.batches.inc()
+        for item in batch.quarantine:
+            self.stats.quarantined.labels(item.stage).inc()
         self.stats.points.inc(len(batch.lines))
         for kind, count in Counter(message.type for message in decoded).items():
             self.stats.messages.labels(kind).inc(count)

@@ -18,6 +18,19 @@ class IngestStats:
             "Messages rejected by validation.",
             registry=registry,
         )
+        self.rejected = Counter(
+            "roomwatch_collector_rejected_messages_total",
+            "Messages refused by an ingest limit (ingest.limits), by reason; quarantined.",
+            ["reason"],
+            registry=registry,
+        )
+        self.quarantined = Counter(
+            "roomwatch_collector_quarantined_messages_total",
+            "Messages acknowledged without being stored, by where they failed (wire, limits,"
+            " tsdb, sql, store); kept in the quarantine table.",
+            ["stage"],
+            registry=registry,
+        )
         self.duplicates = Counter(
             "roomwatch_collector_duplicates_total",
             "Re-delivered (agent, seq) ignored.",

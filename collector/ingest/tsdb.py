@@ -13,9 +13,13 @@ from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from collector.config import TsdbConfig
-from collector.errors import TsdbWriteError
+from collector.errors import TsdbRejectedError, TsdbWriteError
 
 log = logging.getLogger(__name__)
+
+# Statuses that blame the lines themselves. 401/403/404 (token, bucket) and 5xx or timeouts
+# are the TSDB's or the configuration's problem: those batches are retried, never dropped.
+CONTENT_REJECTED = frozenset({400, 413, 422})
 
 
 class TsdbWriter:
@@ -50,6 +54,10 @@ class TsdbWriter:
                 write_precision=WritePrecision.MS,  # type: ignore[arg-type]
             )
         except Exception as exc:  # the client raises urllib3, ApiException and OSError kinds
+            if getattr(exc, "status", None) in CONTENT_REJECTED:
+                raise TsdbRejectedError(
+                    f"TSDB at {self.config.url} refused the lines: {_reason(exc)}"
+                ) from exc
             raise TsdbWriteError(
                 f"TSDB at {self.config.url} did not accept the write: {_reason(exc)}"
             ) from exc
