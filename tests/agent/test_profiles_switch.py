@@ -5,7 +5,13 @@ Every expected value is read by hand off the recording's line (the OID is in the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+
+from agent.wire import DeviceSample, TableRow
+from collector.rules.engine import RuleEngine, State
+from collector.rules.model import load_rules
 
 pytestmark = pytest.mark.anyio
 
@@ -57,3 +63,24 @@ async def test_poe_ports_are_rows_per_pse_port(poll_recording):
     assert ports["1.62"] == {"admin_enabled": 1}  # true(1)
     # This switch serves no pethPsePortDetectionStatus: no "delivering" is invented.
     assert not any("delivering" in row for row in ports.values())
+
+
+def poe_sample(delivering: float, status: int):
+    row = TableRow(
+        labels={"pse_port": "1.5"}, metrics={"delivering": delivering, "detection_status": status}
+    )
+    return DeviceSample(device="sw1", kind="switch", reachable=True, tables={"poe_ports": [row]})
+
+
+def test_a_port_that_stops_delivering_poe_fires_and_an_empty_port_never_does():
+    engine = RuleEngine([r for r in load_rules() if r.id == "poe_port_power_lost"])
+    t = datetime(2026, 3, 2, tzinfo=UTC)
+
+    def state(sample, minute):
+        [verdict] = engine.evaluate("room-1", sample, t + timedelta(minutes=minute))
+        return verdict.state
+
+    assert state(poe_sample(1, 3), 0) is State.CLEAR  # deliveringPower(3)
+    assert state(poe_sample(0, 2), 1) is State.FIRE  # searching(2): the camera lost power
+    empty = poe_sample(0, 2).model_copy(update={"device": "sw2"})
+    assert all(v.state is not State.FIRE for v in engine.evaluate("room-1", empty, t))

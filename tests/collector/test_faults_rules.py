@@ -33,7 +33,7 @@ AGENT_METRICS = {
         "nic.errors_per_s",
         "nic.drops_per_s",
     },
-    "camera": {"temperature_c", "stream_status", "uptime_s"},
+    "camera": {"temperature_c", "stream_status", "stream_up", "uptime_s"},
     "encoder": {"temperature_c", "cpu_pct", "storage.used_pct", "uptime_s"},
     "nas": {
         "cpu_pct",
@@ -49,6 +49,7 @@ AGENT_METRICS = {
         "interfaces.speed_mbps",
         "interfaces.oper_up",
         "uptime_s",
+        "poe_ports.delivering",
     },
     "ups": {"on_battery", "battery_replace", "battery_minutes_remaining"},
     "projector": {"lamp_hours", "temperature_c"},
