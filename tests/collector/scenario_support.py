@@ -170,7 +170,12 @@ def camera(name: str = "cam-1", temperature: float = 42, stream: float = 2) -> D
         model="PTZ-200",
         reachable=True,
         rtt_ms=2.0,
-        metrics={"temperature_c": temperature, "stream_status": stream, "uptime_s": 86_400},
+        metrics={
+            "temperature_c": temperature,
+            "stream_status": stream,  # RoomCam: 1 idle, 2 streaming, 3 error, 4 no signal
+            "stream_up": float(stream == 2),  # as roomcam-common maps it
+            "uptime_s": 86_400,
+        },
     )
 
 
