@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 
 import agent
 from collector.api.gauges import DatabaseGauges
-from collector.api.routes import faults, health, rooms
+from collector.api.routes import faults, health, quarantine, rooms
 from collector.api.routes import reports as report_routes
 from collector.api.routes import sla as sla_routes
 from collector.api.throttle import SignInThrottle
@@ -52,6 +52,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(sla_routes.router)  # SLA policies, calendar, clocks (auth per route)
     app.include_router(report_routes.router)  # inspection reports (auth per route)
+    app.include_router(quarantine.router)  # GET /api/admin/quarantine (admin)
     install_workflow(app, workflow, rule_pack, clock)
     install_web(app, web)  # the dashboard under /ui (collector/web)
     return app

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
 from agent import wire
+from collector.api.app import create_app
 from collector.config import IngestConfig, IngestLimits, TsdbConfig
 from collector.db.models import Device, Fault, IngestedMessage
 from collector.db.quarantine_models import QuarantinedMessage
@@ -29,6 +31,7 @@ from collector.ingest.tsdb import TsdbWriter
 from collector.inventory import load_inventory, sync_inventory
 from collector.rules.engine import RuleEngine
 from collector.rules.model import load_rules
+from tests.collector.auth_support import bearer, token_for
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 A, B = "agent-a", "agent-b"
@@ -215,3 +218,26 @@ def test_a_batch_the_tsdb_refuses_is_split_and_only_the_culprit_quarantined(
     assert sorted(series["values"]) == [float(s) for s in range(1, 31)]
     with collector.db.session() as session:
         assert session.scalar(select(func.count()).select_from(IngestedMessage)) == 30
+
+
+def test_admins_see_the_quarantine_and_metrics_count_it(
+    tmp_path: Path, victoria, collectors: list[Collector]
+):
+    collector = Collector(tmp_path, victoria.url, IngestLimits())
+    collectors.append(collector)
+    collector.run([metrics(A, 1, T0 + timedelta(days=1), cpu_pct=1.0), metrics(B, 1, T0, x=1.0)])
+    app = create_app(collector.db, collector.registry)
+    with TestClient(app) as client:
+        admin = bearer(token_for(collector.db, "root", "admin"))
+        viewer = bearer(token_for(collector.db, "eve", "viewer"))
+        assert client.get("/api/admin/quarantine", headers=viewer).status_code == 403
+        body = client.get("/api/admin/quarantine", params={"agent": A}, headers=admin).json()
+        scraped = client.get("/metrics").text
+    [item] = body["items"]
+    assert body["total"] == 1 and (item["agent_id"], item["seq"], item["stage"]) == (
+        A,
+        "1",
+        "limits",
+    )
+    assert item["reason"].startswith("future_timestamp") and '"cpu_pct"' in item["excerpt"]
+    assert 'roomwatch_collector_quarantined_messages_total{stage="limits"} 1.0' in scraped
