@@ -1,4 +1,5 @@
-"""The ``roomwatch`` command: ``agent``, ``collector``, ``demo``, ``broker``, ``--version``."""
+"""The ``roomwatch`` command: ``agent``, ``collector``, ``demo``, ``broker``, ``probe``,
+``--version``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from agent import __version__
 from agent.errors import ConfigError
+from agent.probe import add_probe_parser, run_probe
 from collector.api.users_cli import add_user_parser, run_user_command
 from collector.reports.cli import add_report_parser, run_report
 
@@ -34,11 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument("--workdir", type=Path, default=None, help="keep the demo's files here")
     _add_broker_commands(sub)
+    add_probe_parser(sub)  # roomwatch probe 192.168.10.11 --kind camera --rtsp URL
     add_report_parser(sub)  # roomwatch report --config F --site S --quarter 2026Q3 --out r.pdf
     args = parser.parse_args(argv)
 
     if args.command == "broker":
         return run_broker_command(args)
+    if args.command == "probe":
+        return run_probe(args)
     if args.command == "report":
         return run_report(args)
     if args.command == "agent":
