@@ -61,6 +61,7 @@ class Principal:
     role: str
     display_name: str = ""
     via: str = TOKEN_API
+    token_id: int | None = None  # the token or session this request came with
 
     def has(self, role: str) -> bool:
         return _RANK[self.role] >= _RANK[role]
@@ -118,6 +119,22 @@ def create_user(
     user = users_store.add_user(session, username, role, password_hash, at, display_name)
     log.info("user %s created with role %s", username, role)
     return user
+
+
+def change_password(
+    session: Session,
+    user: User,
+    password: str,
+    at: datetime,
+    keep_token_id: int | None = None,
+) -> int:
+    """Set ``user``'s password and revoke all their API tokens and web sessions, but
+    ``keep_token_id`` (the session of a user changing their own password); how many were
+    revoked. Whoever had the old password, or a token made with it, is out."""
+    user.password_hash = hash_password(password)
+    revoked = users_store.revoke_tokens(session, user, at, keep_token_id)
+    log.info("password of %s changed; %d tokens and sessions revoked", user.username, revoked)
+    return revoked
 
 
 def issue_token(
@@ -195,7 +212,7 @@ def authenticate(session: Session, secret: str, at: datetime) -> Principal | Non
         return None
     if token.last_used_at is None or at - token.last_used_at >= _TOUCH_EVERY:
         token.last_used_at = at
-    return Principal(user.id, user.username, user.role, user.display_name, token.kind)
+    return Principal(user.id, user.username, user.role, user.display_name, token.kind, token.id)
 
 
 # --- FastAPI -------------------------------------------------------------------------------
@@ -275,6 +292,7 @@ __all__ = [
     "Principal",
     "Viewer",
     "authenticate",
+    "change_password",
     "create_user",
     "hash_password",
     "issue_token",

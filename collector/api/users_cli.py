@@ -2,11 +2,13 @@
 users, on the collector's database, without starting the collector.
 
     user add NAME --role admin [--password-stdin] [--token]
+    user password NAME [--password-stdin]
     user token NAME [--name LABEL]
     user list
 
 A password comes from standard input (``--password-stdin``, first line) or a prompt; a
-user without one signs in with tokens only. ``--token`` (or ``user token``) prints a new
+user without one signs in with tokens only. ``user password`` sets a new one and revokes
+all of the user's API tokens and web sessions. ``--token`` (or ``user token``) prints a new
 API token alone on standard output, once; nothing else is printed there, so scripts can
 capture it.
 """
@@ -34,6 +36,14 @@ def add_user_parser(collector: argparse.ArgumentParser) -> None:
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.add_argument("--no-password", action="store_true", help="token-only user, no prompt")
     add.add_argument("--token", action="store_true", help="also issue an API token and print it")
+    password = actions.add_parser(
+        "password", help="set a user's password; revokes all their tokens and sessions"
+    )
+    password.add_argument("name")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    password.set_defaults(no_password=False)
     token = actions.add_parser("token", help="issue an API token for a user and print it")
     token.add_argument("name")
     token.add_argument("--name", dest="label", default="cli")
@@ -42,7 +52,7 @@ def add_user_parser(collector: argparse.ArgumentParser) -> None:
 
 def run_user_command(config_path: Path, args: argparse.Namespace) -> int:
     from agent.errors import ConfigError
-    from collector.api.auth import AuthError, create_user, issue_token
+    from collector.api.auth import AuthError, change_password, create_user, issue_token
     from collector.config import load_config
     from collector.db import users_store
     from collector.db.session import open_database
@@ -70,6 +80,16 @@ def run_user_command(config_path: Path, args: argparse.Namespace) -> int:
                     print(issue_token(session, user, now, name="cli").secret)
                 return 0
             user = users_store.get_user(session, args.name)
+            if args.user_command == "password":
+                new_password = _password(args)
+                if new_password is None:
+                    raise AuthError("no password given (use --password-stdin or a terminal)")
+                revoked = change_password(session, user, new_password, now)
+                print(
+                    f"password of {user.username} changed; {revoked} tokens and sessions revoked",
+                    file=sys.stderr,
+                )
+                return 0
             print(issue_token(session, user, now, name=args.label).secret)
             return 0
     except (AuthError, NotFoundError) as exc:

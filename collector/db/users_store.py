@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from collector.db.workflow_models import ApiToken, User
@@ -71,6 +71,20 @@ def add_token(
     session.add(token)
     session.flush()
     return token
+
+
+def revoke_tokens(
+    session: Session, user: User, at: datetime, keep_token_id: int | None = None
+) -> int:
+    """Revoke every API token and web session of ``user`` still valid (but
+    ``keep_token_id``); how many were revoked."""
+    query = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if keep_token_id is not None:
+        query = query.where(ApiToken.id != keep_token_id)
+    result = session.execute(
+        query.values(revoked_at=at), execution_options={"synchronize_session": "fetch"}
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def token_by_hash(session: Session, token_hash: str) -> ApiToken | None:

@@ -297,3 +297,81 @@ def test_sign_ins_count_before_their_password_is_checked():
         throttle.attempt(f"other-{n}", "10.0.0.7", T0)
     with pytest.raises(TooManySignIns):
         throttle.attempt("someone", "10.0.0.7", T0)
+
+
+def _session_of(client: TestClient, username: str) -> str:
+    signed = client.post("/api/auth/login", json={"username": username, "password": PASSWORD})
+    assert signed.status_code == 200, signed.text
+    client.cookies.clear()  # each session is used explicitly below
+    return str(signed.cookies.get("roomwatch_session"))
+
+
+def _works(client: TestClient, headers: dict[str, str]) -> bool:
+    status = client.get("/api/auth/me", headers=headers).status_code
+    assert status in (200, 401)
+    return status == 200
+
+
+def _cookie(session: str) -> dict[str, str]:
+    return {"Cookie": f"roomwatch_session={session}"}
+
+
+def test_an_admin_changing_a_password_revokes_all_that_users_tokens_and_sessions(
+    client: TestClient, tokens: dict[str, str]
+):
+    web = _session_of(client, "engineer-user")
+    assert _works(client, bearer(tokens["engineer"])) and _works(client, _cookie(web))
+
+    new = {"password": "a brand new passphrase"}
+    changed = client.patch("/api/users/engineer-user", json=new, headers=bearer(tokens["admin"]))
+
+    assert changed.status_code == 200
+    assert not _works(client, bearer(tokens["engineer"]))
+    assert not _works(client, _cookie(web))
+    assert _works(client, bearer(tokens["viewer"])) and _works(client, bearer(tokens["admin"]))
+    assert _sign_in(client, "engineer-user", PASSWORD) == 401
+    assert _sign_in(client, "engineer-user", new["password"]) == 200
+
+
+def test_an_admin_changing_their_own_password_keeps_only_the_session_they_used(
+    client: TestClient, tokens: dict[str, str]
+):
+    used, other = _session_of(client, "admin-user"), _session_of(client, "admin-user")
+    headers = {**_cookie(used), "X-Requested-With": "roomwatch"}
+
+    new = {"password": "a brand new passphrase"}
+    assert client.patch("/api/users/admin-user", json=new, headers=headers).status_code == 200
+
+    assert _works(client, _cookie(used))
+    assert not _works(client, _cookie(other))
+    assert not _works(client, bearer(tokens["admin"]))
+
+
+def test_the_cli_sets_a_password_and_revokes_the_users_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    db_url = f"sqlite:///{tmp_path / 'c.db'}"
+    config = tmp_path / "collector.yaml"
+    config.write_text(f"database:\n  url: {db_url}\n")
+    cli = ["collector", "--config", str(config), "user"]
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main([*cli, "add", "root", "--role", "admin", "--password-stdin", "--token"]) == 0
+    token = capsys.readouterr().out.strip()
+    new_password = "another long passphrase"
+    monkeypatch.setattr("sys.stdin", io.StringIO(new_password + "\n"))
+
+    assert main([*cli, "password", "root", "--password-stdin"]) == 0
+
+    output = capsys.readouterr()
+    assert "1 tokens and sessions revoked" in output.err
+    assert new_password not in output.out + output.err
+    from collector.db.session import open_database
+
+    db = open_database(db_url)
+    try:
+        with TestClient(create_app(db, CollectorRegistry())) as client:
+            assert client.get("/api/auth/me", headers=bearer(token)).status_code == 401
+            assert _sign_in(client, "root", PASSWORD) == 401
+            assert _sign_in(client, "root", new_password) == 200
+    finally:
+        db.dispose()

@@ -13,8 +13,8 @@ from collector.api.auth import (
     Admin,
     AuthError,
     Viewer,
+    change_password,
     create_user,
-    hash_password,
     issue_token,
     login_throttled,
     request_secret,
@@ -113,8 +113,13 @@ def add_user(body: UserIn, session: DbSession, _admin: Admin, request: Request) 
 
 
 @router.patch("/api/users/{username}", response_model=UserOut, responses=_ERRORS)
-def change_user(username: str, body: UserPatchIn, session: DbSession, admin: Admin) -> UserOut:
-    """Change a user's role, state, password or display name (the last admin stays one)."""
+def change_user(
+    username: str, body: UserPatchIn, session: DbSession, admin: Admin, request: Request
+) -> UserOut:
+    """Change a user's role, state, password or display name (the last admin stays one).
+
+    A new password revokes all of the user's API tokens and web sessions; an admin changing
+    their own keeps the session or token this request came with."""
     user = users_store.get_user(session, username)
     demoted = (body.role not in (None, "admin")) or body.active is False
     if user.role == "admin" and demoted and users_store.admins_count(session) <= 1:
@@ -126,7 +131,8 @@ def change_user(username: str, body: UserPatchIn, session: DbSession, admin: Adm
     if body.display_name is not None:
         user.display_name = body.display_name
     if body.password is not None:
-        user.password_hash = hash_password(body.password)
+        own = admin.token_id if admin.username == user.username else None
+        change_password(session, user, body.password, request.app.state.clock(), own)
     return UserOut.model_validate(user)
 
 
