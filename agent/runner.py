@@ -53,6 +53,11 @@ class DevicePoller(Protocol):
         """Replies dropped because they could not be parsed, since the start."""
         ...
 
+    @property
+    def odd_values(self) -> int:
+        """Values of a type the agent cannot use, read as absent, since the start."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -256,6 +261,7 @@ class Runner:
             return []
         self._failures.ok("SNMP poller")
         self.counters.snmp_malformed_replies = self._poller.malformed_replies
+        self.counters.snmp_odd_values = self._poller.odd_values
         return samples
 
     async def _run_checks(self) -> list[wire.DeviceSample]:

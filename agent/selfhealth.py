@@ -29,6 +29,7 @@ class AgentCounters:
     reconnects: int = 0
     device_timeouts: int = 0
     snmp_malformed_replies: int = 0  # SNMP datagrams that could not be parsed, dropped
+    snmp_odd_values: int = 0  # SNMP values of an unusable type (NsapAddress...), read as absent
     spool_in_memory: int = 0  # 1 when the disk spool failed and messages live in memory
     traps_received: int = 0  # SNMP traps (agent.snmp.traps.TrapStats)
     traps_unknown: int = 0

@@ -22,19 +22,28 @@ SNMPv3, SET and traps stay on pysnmp (``agent.snmp.pysnmp_path``, ``agent.snmp.t
 
 What a reply's values become is ``agent.snmp.values``: the same as pysnmp's values gave
 through ``to_python`` (Integer -> int, Counter32/64 -> Counter, Gauge32/TimeTicks -> int,
-IpAddress -> dotted text, OCTET STRING/Opaque -> UTF-8 text without trailing NULs, OID ->
-dotted text, noSuchObject/noSuchInstance -> None, endOfMibView -> END_OF_MIB). Unsigned
-types are read as unsigned, so a device that leaves out the leading zero octet of a counter
-with its high bit set is read as it meant (pysnmp dropped such a reply). Anything else that
-is not a well-formed v2c Response raises ``MalformedMessage``.
+IpAddress -> dotted text, OCTET STRING -> text without trailing NULs (UTF-8, else GB18030:
+``values.decode_text``), OID -> dotted text, noSuchObject/noSuchInstance -> None,
+endOfMibView -> END_OF_MIB). Unsigned types are read as unsigned, so a device that leaves
+out the leading zero octet of a counter with its high bit set is read as it meant (pysnmp
+dropped such a reply). SMIv1's UInteger32 (0x47) is read as Unsigned32; net-snmp's Opaque
+float and double (UCD-SNMP-MIB laLoadFloat) as the number's text.
+
+A value of a type the poller cannot use (NsapAddress 0x45, another Opaque, an unknown
+tag) or whose contents do not fit its type (an IpAddress of 5 octets) is an **odd value**:
+it becomes None, like noSuchObject, and ``on_odd_value`` is told; the reply's other values
+are kept (one such value used to make a healthy device unreachable). Anything that breaks
+the message's structure raises ``MalformedMessage``.
 """
 
 from __future__ import annotations
 
 import functools
+import struct
+from collections.abc import Callable
 from typing import NamedTuple
 
-from agent.snmp.values import END_OF_MIB, Counter, ReplyValue, VarBinds
+from agent.snmp.values import END_OF_MIB, Counter, ReplyValue, VarBinds, decode_text
 
 ERROR_NAMES = (
     "noError", "tooBig", "noSuchName", "badValue", "readOnly", "genErr", "noAccess",
@@ -177,8 +186,11 @@ def parse_response(data: bytes) -> ResponseHeader:
     return ResponseHeader(request_id, community, error_status, pos, pos + size)
 
 
-def decode_varbinds(data: bytes, pos: int, end: int) -> VarBinds:
-    """The varbinds between ``pos`` and ``end`` (from ``parse_response``), values converted.
+def decode_varbinds(
+    data: bytes, pos: int, end: int, on_odd_value: Callable[[], None] | None = None
+) -> VarBinds:
+    """The varbinds between ``pos`` and ``end`` (from ``parse_response``), values converted;
+    an odd value becomes None and is reported to ``on_odd_value``.
 
     The common cases (an OID whose last arc is one octet, INTEGER and Counter32 values) are
     inlined: this loop runs once per value the agent reads."""
@@ -228,11 +240,19 @@ def decode_varbinds(data: bytes, pos: int, end: int) -> VarBinds:
                 small = data[pos]
                 append((oid, small - 256 if small > 127 else small))
             elif tag == 0x04:  # OCTET STRING
-                append((oid, data[pos:value_end].decode("utf-8", "replace").rstrip("\x00")))
+                try:
+                    append((oid, data[pos:value_end].decode("utf-8").rstrip("\x00")))
+                except UnicodeDecodeError:
+                    append((oid, decode_text(data[pos:value_end])))
             elif tag == 0x42:  # Gauge32
                 append((oid, from_bytes(data[pos:value_end])))
             else:
-                append((oid, _value(data, tag, pos, value_end)))
+                value = _value(data, tag, pos, value_end)
+                if isinstance(value, _Odd):
+                    value = None
+                    if on_odd_value is not None:
+                        on_odd_value()
+                append((oid, value))
             pos = value_end
     except IndexError:
         raise MalformedMessage("truncated") from None
@@ -241,25 +261,39 @@ def decode_varbinds(data: bytes, pos: int, end: int) -> VarBinds:
     return found
 
 
-def _value(data: bytes, tag: int, pos: int, end: int) -> ReplyValue:
+class _Odd:
+    """A value the poller cannot use (see the module docstring)."""
+
+
+_ODD = _Odd()
+_OPAQUE_FLOAT = b"\x9f\x78\x04"  # net-snmp: Opaque wrapping an ASN.1 float (4 octets)
+_OPAQUE_DOUBLE = b"\x9f\x79\x08"  # ... or a double (8 octets)
+
+
+def _value(data: bytes, tag: int, pos: int, end: int) -> ReplyValue | _Odd:
     if tag == 0x02:  # INTEGER
         if end - pos == 1:
             small = data[pos]
             return small - 256 if small > 127 else small
+        if end == pos:
+            return _ODD
         return int.from_bytes(data[pos:end], "big", signed=True)
     if tag == 0x41:  # Counter32
         return Counter(int.from_bytes(data[pos:end], "big"), 32)
-    if tag == 0x04 or tag == 0x44:  # OCTET STRING, Opaque
-        return data[pos:end].decode("utf-8", "replace").rstrip("\x00")
-    if tag == 0x42 or tag == 0x43:  # Gauge32 / Unsigned32, TimeTicks
+    if tag == 0x04:  # OCTET STRING
+        return decode_text(data[pos:end])
+    if tag == 0x42 or tag == 0x43 or tag == 0x47:  # Gauge32/Unsigned32, TimeTicks, UInteger32
         return int.from_bytes(data[pos:end], "big")
     if tag == 0x46:  # Counter64
         return Counter(int.from_bytes(data[pos:end], "big"), 64)
     if tag == 0x06:  # OBJECT IDENTIFIER
-        return _oid_text(data, pos, end)
+        try:
+            return _oid_text(data, pos, end)
+        except MalformedMessage:
+            return _ODD
     if tag == 0x40:  # IpAddress
         if end - pos != 4:
-            raise MalformedMessage("IpAddress not 4 octets")
+            return _ODD
         return f"{data[pos]}.{data[pos + 1]}.{data[pos + 2]}.{data[pos + 3]}"
     if tag == 0x80 or tag == 0x81:  # noSuchObject, noSuchInstance
         return None
@@ -267,7 +301,18 @@ def _value(data: bytes, tag: int, pos: int, end: int) -> ReplyValue:
         return END_OF_MIB
     if tag == 0x05:  # NULL (unSpecified): pysnmp's value was an empty OCTET STRING
         return ""
-    raise MalformedMessage(f"unknown value type 0x{tag:02x}")
+    if tag == 0x44:  # Opaque
+        return _opaque_number(data[pos:end])
+    return _ODD  # NsapAddress (0x45), application or context tags no SMI defines
+
+
+def _opaque_number(contents: bytes) -> str | _Odd:
+    """net-snmp's Opaque float or double as text ("0.15"); any other Opaque is odd."""
+    if len(contents) == 7 and contents[:3] == _OPAQUE_FLOAT:
+        return f"{struct.unpack('>f', contents[3:])[0]:.7g}"
+    if len(contents) == 11 and contents[:3] == _OPAQUE_DOUBLE:
+        return repr(struct.unpack(">d", contents[3:])[0])
+    return _ODD
 
 
 def _oid_text(data: bytes, start: int, end: int) -> str:

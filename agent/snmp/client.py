@@ -58,7 +58,9 @@ class SnmpTarget:
 class SnmpClient:
     """GET, walk and SET against many devices.
 
-    ``on_malformed`` is called for every datagram that could not be parsed (it is dropped
+    ``on_odd_value`` is called for every value of a type the poller cannot use (read as
+    absent, as noSuchObject; v2c). ``on_malformed`` is called for every datagram that could
+    not be parsed (it is dropped
     like a lost packet). Sockets and engines belong to the event loop they were first used
     in; used from another loop (a test calling ``asyncio.run`` twice), they are replaced.
     """
@@ -69,12 +71,13 @@ class SnmpClient:
         oids_per_get: int = OIDS_PER_GET,
         max_rows: int = MAX_ROWS_PER_COLUMN,
         on_malformed: Callable[[], None] | None = None,
+        on_odd_value: Callable[[], None] | None = None,
     ) -> None:
         self.max_repetitions = max_repetitions
         self.oids_per_get = oids_per_get
         self.max_rows = max_rows
         self._on_malformed = on_malformed
-        self._v2c = V2cSession(on_malformed)
+        self._v2c = V2cSession(on_malformed, on_odd_value)
         self._pysnmp: PysnmpSession | None = None
 
     @property
@@ -91,21 +94,34 @@ class SnmpClient:
         return found
 
     async def walk_columns(
-        self, target: SnmpTarget, columns: Sequence[str], expected_rows: int | None = None
+        self,
+        target: SnmpTarget,
+        columns: Sequence[str],
+        expected_rows: int | None = None,
+        deadline: float | None = None,
     ) -> dict[str, dict[str, SnmpValue]]:
         """Walk table columns together with GETBULK: column -> row index -> value.
 
         ``expected_rows`` (what the last walk found) sizes the first request: repetitions
         past a column's end return the next column's rows, which are decoded for nothing.
         Raises TableCutOff (with the rows read so far) when a column has more than
-        ``max_rows`` rows or the device returns an OID that does not follow the previous one.
+        ``max_rows`` rows, the device returns an OID that does not follow the previous one,
+        or a further request might not be answered before ``deadline`` (event loop time).
         """
         rows: dict[str, dict[str, SnmpValue]] = {c: {} for c in columns}
         walks = [_ColumnWalk(c, rows[c]) for c in rows]
         repetitions = self.max_repetitions
         if expected_rows is not None:
             repetitions = max(1, min(repetitions, expected_rows + 1))  # +1 sees the end
+        loop = asyncio.get_running_loop()
         while walks:
+            if deadline is not None and loop.time() + target.attempt_budget_s > deadline:
+                read = max(len(w.rows) for w in walks)
+                raise TableCutOff(
+                    f"walk of {walks[0].column} cut off after {read} rows: the poll's time "
+                    f"was up (3 x timeout_s x (retries + 1))",
+                    rows,
+                )
             replies = await self._bulk(target, [w.cursor for w in walks], repetitions)
             repetitions = self.max_repetitions
             if not replies:

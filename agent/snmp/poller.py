@@ -45,6 +45,7 @@ SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 # A whole device poll (several requests) may take this many request budgets at most.
 DEADLINE_IN_REQUEST_BUDGETS = 3
+TABLE_TRUNCATED = "table_truncated"  # metric: 1 when a walk was cut (the sample's error says why)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class PollerStats:
     timeouts: int = 0
     failures: int = 0
     malformed_replies: int = 0  # datagrams that could not be parsed, dropped
+    odd_values: int = 0  # values of a type we cannot use (NsapAddress, ...), read as absent
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class _DeviceState:
     rates: CounterRates = field(default_factory=CounterRates)
     walk_problem: str | None = None  # why a table walk was cut off in the last poll
     walk_rows: dict[tuple[str, ...], int] = field(default_factory=dict)  # rows last found
+    walks_until: float | None = None  # event loop time by which this poll's walks must end
 
     def went_down(self) -> None:
         self.identity, self.uptime_ticks = None, None
@@ -105,6 +108,7 @@ class SnmpPoller:
             max_repetitions=config.max_repetitions,
             max_rows=config.max_rows_per_table,
             on_malformed=self._count_malformed,
+            on_odd_value=self._count_odd_value,
         )
         self._states = [self._state_for(device) for device in devices]
 
@@ -153,6 +157,13 @@ class SnmpPoller:
     def _count_malformed(self) -> None:
         self.stats.malformed_replies += 1
 
+    @property
+    def odd_values(self) -> int:
+        return self.stats.odd_values
+
+    def _count_odd_value(self) -> None:
+        self.stats.odd_values += 1
+
     def profile_of(self, device_id: str) -> Profile | None:
         """The profile a device was identified with (or is configured with), if known yet."""
         for state in self._states:
@@ -186,8 +197,11 @@ class SnmpPoller:
         async with slots:
             self.stats.polls += 1
             deadline_s = state.target.attempt_budget_s * DEADLINE_IN_REQUEST_BUDGETS
+            # Walks stop a little before the deadline and keep what they read: a table too
+            # long for one poll is reported cut, not the device unreachable.
+            walks_until = asyncio.get_running_loop().time() + deadline_s * 0.95
             try:
-                sample = await asyncio.wait_for(self._read(state), deadline_s)
+                sample = await asyncio.wait_for(self._read(state, walks_until), deadline_s)
             except (SnmpError, TimeoutError) as exc:
                 reason = exc.reason if isinstance(exc, SnmpError) else "timeout"
                 return self._failed(state, reason)
@@ -220,7 +234,7 @@ class SnmpPoller:
             error=reason,
         )
 
-    async def _read(self, state: _DeviceState) -> DeviceSample:
+    async def _read(self, state: _DeviceState, walks_until: float) -> DeviceSample:
         if state.identity is None:
             state.identity = await self._read_identity(state)
         profile, target = state.identity.profile, state.target
@@ -233,10 +247,13 @@ class SnmpPoller:
         self._notice_restart(state, values.get(SYS_UPTIME))
         metrics = scalar_metrics(profile, values.get, state.rates, now_s)
         problems: list[str] = []
+        state.walks_until = walks_until
         metrics.update(await self._aggregate_metrics(state, profile, problems))
         tables = {t.name: await self._table_rows(state, t, now_s, problems) for t in profile.tables}
         state.rates.forget_unseen()
         self._note_walk_problems(state, problems)
+        if problems:
+            metrics[TABLE_TRUNCATED] = 1.0
         return DeviceSample(
             device=state.config.id,
             kind=state.config.kind,
@@ -254,7 +271,9 @@ class SnmpPoller:
         """The walked columns; a walk cut off keeps the rows read before, and says why."""
         key = tuple(columns)
         try:
-            rows = await self._client.walk_columns(state.target, columns, state.walk_rows.get(key))
+            rows = await self._client.walk_columns(
+                state.target, columns, state.walk_rows.get(key), state.walks_until
+            )
         except TableCutOff as cut:
             problems.append(cut.reason)
             rows = cut.rows

@@ -33,7 +33,7 @@ from pysnmp.proto import errind, rfc1902, rfc1905
 from agent.config import SnmpCredential
 from agent.snmp.auth import auth_data, credential_key
 from agent.snmp.errors import SnmpError
-from agent.snmp.values import END_OF_MIB, Counter, ReplyValue, SnmpValue, VarBinds
+from agent.snmp.values import END_OF_MIB, Counter, ReplyValue, SnmpValue, VarBinds, decode_text
 
 if TYPE_CHECKING:
     from agent.snmp.client import SetType, SnmpTarget
@@ -92,8 +92,10 @@ def to_python(value: Any) -> SnmpValue | None:
         return int(value)
     if isinstance(value, rfc1902.IpAddress):
         return ".".join(str(b) for b in value.asOctets())
+    if isinstance(value, rfc1902.Opaque):  # not text: a value the poller cannot use
+        return None
     if isinstance(value, univ.OctetString):
-        return value.asOctets().decode("utf-8", errors="replace").rstrip("\x00")
+        return decode_text(value.asOctets())
     if isinstance(value, univ.ObjectIdentifier):
         return str(value)
     return None

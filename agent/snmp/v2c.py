@@ -4,8 +4,10 @@ encodes and decodes).
 A reply is matched to its request by request-id, and must come from the address the request
 went to and carry the same community; anything else is dropped and counted (``unmatched``),
 as is a datagram that is not a well-formed Response (``malformed``, also reported to
-``on_malformed``). A request is sent again after ``timeout_s`` without an answer, ``retries``
-times, then fails with ``SnmpError("timeout")``. Communities are only ever in the datagrams:
+``on_malformed``). A value of a type the poller cannot use is read as absent and counted
+(``odd_values``, ``on_odd_value``); the rest of its reply is used. A request is sent again
+after ``timeout_s`` without an answer, ``retries`` times, then fails with
+``SnmpError("timeout")``. Communities are only ever in the datagrams:
 nothing here logs, and no error names one.
 """
 
@@ -37,6 +39,7 @@ class DroppedReplies:
 
     malformed: int = 0
     unmatched: int = 0
+    odd_values: int = 0  # values of a type the poller cannot use, read as absent (ber)
 
 
 class Reply(NamedTuple):
@@ -69,10 +72,14 @@ class UdpRequests(asyncio.DatagramProtocol):
     """Requests in flight on one socket, by request-id; see the module docstring."""
 
     def __init__(
-        self, dropped: DroppedReplies, on_malformed: Callable[[], None] | None = None
+        self,
+        dropped: DroppedReplies,
+        on_malformed: Callable[[], None] | None = None,
+        on_odd_value: Callable[[], None] | None = None,
     ) -> None:
         self._dropped = dropped
         self._on_malformed = on_malformed
+        self._on_odd_value = on_odd_value
         self._transport: asyncio.DatagramTransport | None = None
         self._pending: dict[int, _Pending] = {}
         self._next_id = random.randint(1, _MAX_REQUEST_ID)
@@ -123,7 +130,9 @@ class UdpRequests(asyncio.DatagramProtocol):
             self._dropped.unmatched += 1  # late (after a retry was answered), foreign or spoofed
             return
         try:
-            varbinds = ber.decode_varbinds(data, header.varbinds_start, header.varbinds_end)
+            varbinds = ber.decode_varbinds(
+                data, header.varbinds_start, header.varbinds_end, self._count_odd_value
+            )
         except ber.MalformedMessage:
             self._count_malformed()  # like a lost datagram: a retry may get a good one
             return
@@ -165,14 +174,24 @@ class UdpRequests(asyncio.DatagramProtocol):
         if self._on_malformed is not None:
             self._on_malformed()
 
+    def _count_odd_value(self) -> None:
+        self._dropped.odd_values += 1
+        if self._on_odd_value is not None:
+            self._on_odd_value()
+
 
 class V2cSession:
     """GET and GETBULK for v2c targets; the socket is opened on first use, in the running
     event loop (used from another loop, as a test calling ``asyncio.run`` twice does, it is
     replaced)."""
 
-    def __init__(self, on_malformed: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_malformed: Callable[[], None] | None = None,
+        on_odd_value: Callable[[], None] | None = None,
+    ) -> None:
         self._on_malformed = on_malformed
+        self._on_odd_value = on_odd_value
         self._requests: UdpRequests | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening: asyncio.Lock | None = None
@@ -224,7 +243,7 @@ class V2cSession:
         assert self._opening is not None
         async with self._opening:
             if self._requests is None:
-                requests = UdpRequests(self.dropped, self._on_malformed)
+                requests = UdpRequests(self.dropped, self._on_malformed, self._on_odd_value)
                 await loop.create_datagram_endpoint(
                     lambda: requests, local_addr=("0.0.0.0", 0), family=socket.AF_INET
                 )

@@ -164,6 +164,7 @@ class SwappedCamera:
         self.reachable = True
         self.identified = 0
         self.malformed_replies = 0
+        self.odd_values = 0
 
     async def poll_all(self, deadline_s: float | None = None) -> list[wire.DeviceSample]:
         error = None if self.reachable else "timeout"

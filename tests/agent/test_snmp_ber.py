@@ -163,7 +163,6 @@ def test_random_bytes_and_flipped_octets_raise_nothing_but_malformed() -> None:
     [
         ("v1 message", lambda m: m.replace(b"\x02\x01\x01\x04", b"\x02\x01\x00\x04", 1)),
         ("a GetRequest, not a Response", lambda m: m.replace(b"\xa2", b"\xa0", 1)),
-        ("unknown value type", lambda m: m.replace(b"\x02\x01\x05\x30", b"\x47\x01\x05\x30")),
         ("indefinite length", lambda m: b"\x30\x80" + m[2:]),
         (
             "OID arc with a leading 0x80",
@@ -178,6 +177,40 @@ def test_replies_that_are_not_well_formed_responses_are_refused(name, change) ->
     assert changed != reply, name
     with pytest.raises(ber.MalformedMessage):
         decode(changed)
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected", "odd"),
+    [
+        (0x47, 5, 0),  # SMIv1 UInteger32: read as Unsigned32
+        (0x45, None, 1),  # SMIv1 NsapAddress: odd
+        (0x44, None, 1),  # an Opaque that is not net-snmp's float: odd
+        (0x48, None, 1),  # an application tag no SMI defines: odd
+        (0x9F, None, 1),  # a context tag: odd
+    ],
+)
+def test_a_value_of_an_odd_type_is_none_and_counted_and_its_neighbours_kept(
+    tag: int, expected: object, odd: int
+) -> None:
+    reply = pysnmp_response([("1.3.6.1", rfc1902.Integer32(5)), ("1.3.6.2", rfc1902.Integer32(6))])
+    changed = reply.replace(b"\x02\x01\x05\x30", bytes([tag]) + b"\x01\x05\x30")
+    header = ber.parse_response(changed)
+    counted: list[int] = []
+    varbinds = ber.decode_varbinds(
+        changed, header.varbinds_start, header.varbinds_end, lambda: counted.append(1)
+    )
+    assert varbinds == [("1.3.6.1", expected), ("1.3.6.2", 6)]
+    assert len(counted) == odd
+
+
+def test_text_in_gbk_decodes_and_binary_octets_never_raise() -> None:
+    for text, octets in [("录播教室", "录播教室".encode("gbk")), ("端口1", "端口1".encode())]:
+        reply = pysnmp_response([("1.3.6.1", rfc1902.OctetString(octets))])
+        assert decode(reply)[1] == [("1.3.6.1", text)]
+    binary = bytes(range(256))
+    assert isinstance(
+        decode(pysnmp_response([("1.3.6.1", rfc1902.OctetString(binary))]))[1][0][1], str
+    )
 
 
 def test_oids_that_are_not_numeric_are_refused_when_encoding() -> None:
