@@ -98,7 +98,9 @@ class Columns:
     @classmethod
     def of_switch_profile(cls, served: dict[str, Any]) -> Columns:
         profile = ProfileRegistry.load().get("switch")
-        [table] = profile.tables
+        # The interfaces table: the workload both sides have always walked (the profile
+        # may read further tables, e.g. PoE ports, which the simulated switch lacks).
+        [table] = [t for t in profile.tables if t.name == "interfaces"]
         primary = table_columns(table)
         fallbacks = [
             fallback
