@@ -7,7 +7,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
 import agent
+from collector.api.error_responses import install_error_responses
 from collector.api.gauges import DatabaseGauges
+from collector.api.http_guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from collector.api.routes import faults, health, quarantine, rooms
 from collector.api.routes import reports as report_routes
 from collector.api.routes import sla as sla_routes
@@ -30,12 +32,14 @@ def create_app(
     workflow: Workflow | None = None,
     rule_pack: list[Rule] | None = None,
     clock: Clock | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """The API over ``db``; ``/metrics`` shows ``metrics_registry`` (the ingest counters)
     and, with ``database_gauges``, gauges read from SQL at scrape time. ``workflow`` (fault
     life cycle with its SLA hooks), ``rule_pack`` and ``clock`` default to the real ones.
     Every ``/api`` route needs credentials (``collector.api.auth``); ``/healthz`` and
-    ``/metrics`` do not."""
+    ``/metrics`` do not. A request body over ``max_body_bytes`` is refused (413) unread;
+    every response carries the security headers (``collector.api.http_guard``)."""
     app = FastAPI(title="roomwatch collector", version=agent.__version__)
     app.state.database = db
     app.state.database_up = True
@@ -46,7 +50,10 @@ def create_app(
         own = CollectorRegistry(auto_describe=True)
         own.register(DatabaseGauges(db))
         app.state.registries.append(own)
+    install_error_responses(app)  # one error shape; every status documented
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, on every answer
     app.include_router(rooms.router, dependencies=READ_ACCESS)
     app.include_router(faults.router)
     app.include_router(health.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from collector.levels import Level
 
@@ -22,9 +22,19 @@ def _label(level: int | None, lang: str) -> str | None:
     return None if level is None else Level(level).label(lang)
 
 
+class FieldProblem(BaseModel):
+    loc: list[str] = Field(description="Where: body, query, path or header, then the field")
+    message: str
+
+
 class ErrorOut(BaseModel):
-    error: str
-    detail: str
+    """Every error's body (``collector.api.error_responses``)."""
+
+    error: str = Field(description="Machine-readable code: not_found, invalid_request, ...")
+    detail: str = Field(description="What went wrong, for people")
+    problems: list[FieldProblem] | None = Field(
+        default=None, description="422 invalid_request only: one entry per wrong field"
+    )
 
 
 class AgentOut(_Out):

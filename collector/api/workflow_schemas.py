@@ -16,6 +16,9 @@ from collector.levels import Level
 from collector.rules.model import Condition, Selector
 from collector.workflow.logbook import LogEntry
 
+MAX_TOKEN_DAYS = 3650  # ten years: longer is "never", which is what no expiry says
+MAX_SESSION_MIN = 31 * 24 * 60  # a remote session longer than a month is a typo
+
 StatusName = Literal[
     "open",
     "acknowledged",
@@ -152,7 +155,7 @@ class CloseIn(_In):
 
 class RemoteSessionIn(_In):
     note: str = Field(default="", max_length=2000)
-    duration_min: float | None = Field(default=None, ge=0)
+    duration_min: float | None = Field(default=None, ge=0, le=MAX_SESSION_MIN)
 
 
 class SurveySentIn(_In):
@@ -272,7 +275,7 @@ class UserPatchIn(_In):
 
 class TokenIn(_In):
     name: str = Field(default="", max_length=100)
-    expires_days: float | None = Field(default=None, gt=0)
+    expires_days: float | None = Field(default=None, gt=0, le=MAX_TOKEN_DAYS)
 
 
 class TokenOut(_Out):

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from collector.api.auth import Engineer, Viewer
+from collector.api.bounds import RowId
 from collector.api.deps import DbSession
 from collector.api.routes.faults import fault_detail, workflow_of
 from collector.api.schemas import ErrorOut
@@ -38,7 +39,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/acknowledge", response_model=FaultDetailOut, responses=_ERRORS)
 def acknowledge(
-    fault_id: int, body: NoteIn, session: DbSession, engineer: Engineer, request: Request
+    fault_id: RowId, body: NoteIn, session: DbSession, engineer: Engineer, request: Request
 ) -> FaultDetailOut:
     """The engineer has seen the fault and takes it (the SLA response clock stops)."""
     return _transition(fault_id, "acknowledged", body.note, None, session, engineer, request)
@@ -46,7 +47,7 @@ def acknowledge(
 
 @router.post("/transition", response_model=FaultDetailOut, responses=_ERRORS)
 def transition(
-    fault_id: int, body: TransitionIn, session: DbSession, engineer: Engineer, request: Request
+    fault_id: RowId, body: TransitionIn, session: DbSession, engineer: Engineer, request: Request
 ) -> FaultDetailOut:
     """Any allowed status change; ``resolved`` and ``closed`` need the maintenance log
     (given here, or saved before with ``PUT .../log``)."""
@@ -55,7 +56,7 @@ def transition(
 
 @router.post("/close", response_model=FaultDetailOut, responses=_ERRORS)
 def close(
-    fault_id: int, body: CloseIn, session: DbSession, engineer: Engineer, request: Request
+    fault_id: RowId, body: CloseIn, session: DbSession, engineer: Engineer, request: Request
 ) -> FaultDetailOut:
     """Close a resolved fault with its maintenance log."""
     return _transition(fault_id, "closed", body.note, body.log, session, engineer, request)
@@ -63,7 +64,7 @@ def close(
 
 @router.post("/level", response_model=FaultDetailOut, responses=_ERRORS)
 def change_level(
-    fault_id: int, body: LevelIn, session: DbSession, engineer: Engineer, request: Request
+    fault_id: RowId, body: LevelIn, session: DbSession, engineer: Engineer, request: Request
 ) -> FaultDetailOut:
     """Reclassify an active fault (L1-L4) with the reason; its SLA clocks take the new
     level's budgets, counted from when each started."""
@@ -76,7 +77,7 @@ def change_level(
 
 @router.post("/remote-sessions", response_model=FaultDetailOut, responses=_ERRORS)
 def remote_session(
-    fault_id: int,
+    fault_id: RowId,
     body: RemoteSessionIn,
     session: DbSession,
     engineer: Engineer,
@@ -91,14 +92,14 @@ def remote_session(
 
 
 @router.get("/log/draft", responses=_ERRORS)
-def log_draft(fault_id: int, session: DbSession, viewer: Viewer) -> dict[str, Any]:
+def log_draft(fault_id: RowId, session: DbSession, viewer: Viewer) -> dict[str, Any]:
     """The maintenance-log form prefilled from the fault's evidence (or the saved log)."""
     fault = faults_store.get_fault(session, fault_id)
     return logbook.draft(session, fault, viewer.display_name or viewer.username)
 
 
 @router.get("/log", response_model=MaintenanceLogOut, responses=_ERRORS)
-def get_log(fault_id: int, session: DbSession, _viewer: Viewer) -> MaintenanceLogOut:
+def get_log(fault_id: RowId, session: DbSession, _viewer: Viewer) -> MaintenanceLogOut:
     entry = workflow_store.get_log(session, fault_id)
     if entry is None:
         raise NotFoundError(f"fault {fault_id} has no maintenance log yet")
@@ -107,7 +108,7 @@ def get_log(fault_id: int, session: DbSession, _viewer: Viewer) -> MaintenanceLo
 
 @router.put("/log", response_model=MaintenanceLogOut, responses=_ERRORS)
 def put_log(
-    fault_id: int, body: LogEntry, session: DbSession, engineer: Engineer, request: Request
+    fault_id: RowId, body: LogEntry, session: DbSession, engineer: Engineer, request: Request
 ) -> MaintenanceLogOut:
     """Save (or replace) the maintenance log of a fault."""
     fault = faults_store.get_fault(session, fault_id, lock=True)
@@ -119,13 +120,13 @@ def put_log(
 
 
 @router.get("/survey", response_model=SurveyOut, responses=_ERRORS)
-def get_survey(fault_id: int, session: DbSession, _viewer: Viewer) -> SurveyOut:
+def get_survey(fault_id: RowId, session: DbSession, _viewer: Viewer) -> SurveyOut:
     return SurveyOut.model_validate(_survey(session, fault_id))
 
 
 @router.post("/survey/sent", response_model=SurveyOut, responses=_ERRORS)
 def survey_sent(
-    fault_id: int, body: SurveySentIn, session: DbSession, engineer: Engineer, request: Request
+    fault_id: RowId, body: SurveySentIn, session: DbSession, engineer: Engineer, request: Request
 ) -> SurveyOut:
     survey = _survey(session, fault_id)
     surveys.mark_sent(survey, request.app.state.clock(), engineer.username, body.channel)
@@ -134,7 +135,7 @@ def survey_sent(
 
 @router.post("/survey/answer", response_model=SurveyOut, responses=_ERRORS)
 def survey_answer(
-    fault_id: int, body: SurveyAnswerIn, session: DbSession, engineer: Engineer, request: Request
+    fault_id: RowId, body: SurveyAnswerIn, session: DbSession, engineer: Engineer, request: Request
 ) -> SurveyOut:
     """The customer's score (1..5) and comment, as taken by the engineer."""
     survey = _survey(session, fault_id)
@@ -147,7 +148,7 @@ def survey_answer(
     return SurveyOut.model_validate(survey)
 
 
-def _survey(session: DbSession, fault_id: int) -> Any:
+def _survey(session: DbSession, fault_id: RowId) -> Any:
     faults_store.get_fault(session, fault_id)
     survey = workflow_store.get_survey(session, fault_id)
     if survey is None:
@@ -156,7 +157,7 @@ def _survey(session: DbSession, fault_id: int) -> Any:
 
 
 def _transition(
-    fault_id: int,
+    fault_id: RowId,
     to: str,
     note: str,
     log: LogEntry | None,

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, status
 
 from collector.api.auth import Engineer, Viewer
+from collector.api.bounds import PageOffset, RowId
 from collector.api.deps import DbSession
 from collector.api.schemas import ErrorOut, FaultOut, FaultPageOut
 from collector.api.workflow_schemas import (
@@ -48,7 +49,7 @@ def list_faults(
     room: Annotated[str | None, Query(description="Room id")] = None,
     level: Annotated[int | None, Query(ge=1, le=4, description="1 (L1) .. 4 (L4)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[PageOffset, Query()] = 0,
     state: Annotated[StatusName | None, Query(description="One life-cycle status")] = None,
     rule: Annotated[str | None, Query(description="Rule id ('manual' for reports)")] = None,
     source: Annotated[str | None, Query(pattern="^(rule|manual)$")] = None,
@@ -98,7 +99,7 @@ def report_fault(
 
 @router.get("/{fault_id}", response_model=FaultDetailOut, responses={404: {"model": ErrorOut}})
 def get_fault(
-    fault_id: int, session: DbSession, _viewer: Viewer, request: Request
+    fault_id: RowId, session: DbSession, _viewer: Viewer, request: Request
 ) -> FaultDetailOut:
     """One fault with its events, suppressed dependents, log, survey and SLA clocks."""
     return fault_detail(session, faults_store.get_fault(session, fault_id), request)

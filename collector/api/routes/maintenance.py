@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from collector.api.auth import Engineer, Viewer
+from collector.api.bounds import RowId
 from collector.api.deps import DbSession
 from collector.api.schemas import ErrorOut
 from collector.api.workflow_schemas import MaintenanceStatOut, SuppressedOut, WindowOut
@@ -53,13 +54,15 @@ def create_window(
 
 
 @router.get("/api/maintenance-windows/{window_id}", response_model=WindowOut, responses=_ERRORS)
-def get_window(window_id: int, session: DbSession, _viewer: Viewer, request: Request) -> WindowOut:
+def get_window(
+    window_id: RowId, session: DbSession, _viewer: Viewer, request: Request
+) -> WindowOut:
     return _out(session, workflow_store.get_window(session, window_id), request)
 
 
 @router.put("/api/maintenance-windows/{window_id}", response_model=WindowOut, responses=_ERRORS)
 def replace_window(
-    window_id: int, body: WindowSpec, session: DbSession, _engineer: Engineer, request: Request
+    window_id: RowId, body: WindowSpec, session: DbSession, _engineer: Engineer, request: Request
 ) -> WindowOut:
     window = workflow_store.get_window(session, window_id)
     workflow_store.check_scope(session, body.site_id, body.room_id)
@@ -72,7 +75,7 @@ def replace_window(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=_ERRORS,
 )
-def delete_window(window_id: int, session: DbSession, _engineer: Engineer) -> Response:
+def delete_window(window_id: RowId, session: DbSession, _engineer: Engineer) -> Response:
     workflow_store.delete_window(session, workflow_store.get_window(session, window_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -82,7 +85,7 @@ def delete_window(window_id: int, session: DbSession, _engineer: Engineer) -> Re
     response_model=list[SuppressedOut],
     responses=_ERRORS,
 )
-def window_firings(window_id: int, session: DbSession, _viewer: Viewer) -> list[SuppressedOut]:
+def window_firings(window_id: RowId, session: DbSession, _viewer: Viewer) -> list[SuppressedOut]:
     """What fired inside the window (recorded, not opened)."""
     workflow_store.get_window(session, window_id)
     rows = workflow_store.list_suppressed(session, window_id=window_id)

@@ -13,7 +13,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from collector.api.auth import Engineer, Viewer
+from collector.api.bounds import Count, IsoDate, PageOffset, RowId, SqlInt
 from collector.api.deps import DbSession
+from collector.api.http_guard import REPORT_CONTENT_SECURITY_POLICY
 from collector.api.schemas import ErrorOut
 from collector.db import report_store
 from collector.reports.checklist import ItemCheck, default_items, site_items
@@ -88,7 +90,7 @@ class ScheduleOut(ScheduleIn):
 class ChecklistItemIn(_In):
     zh: str = Field(min_length=1, max_length=300)
     en: str = Field(min_length=1, max_length=300)
-    position: int = 100
+    position: SqlInt = 100
     check: ItemCheck | None = None
     enabled: bool = True
 
@@ -134,8 +136,8 @@ class GoalsOut(BaseModel):
 
 
 class SpareIn(_In):
-    held: int = Field(ge=0)
-    used: int = Field(default=0, ge=0)
+    held: Count
+    used: Count = 0
     location: str | None = Field(default=None, max_length=200)
 
 
@@ -199,7 +201,7 @@ def list_reports(
     _viewer: Viewer,
     site: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[PageOffset, Query()] = 0,
 ) -> list[ArchivedOut]:
     """Archived reports, newest first."""
     rows = report_store.list_reports(session, site or None, limit, offset)
@@ -273,14 +275,14 @@ def get_job(job_id: str, _viewer: Viewer, request: Request) -> JobOut:
 
 
 @router.get("/api/reports/{report_id}", response_model=ArchivedOut, responses=_ERRORS)
-def get_report(report_id: int, session: DbSession, _viewer: Viewer) -> ArchivedOut:
+def get_report(report_id: RowId, session: DbSession, _viewer: Viewer) -> ArchivedOut:
     return ArchivedOut.model_validate(
         report_store.get_report(session, report_id, with_content=False)
     )
 
 
 @router.get("/api/reports/{report_id}/pdf", responses=_ERRORS, response_class=Response)
-def download_pdf(report_id: int, session: DbSession, _viewer: Viewer) -> Response:
+def download_pdf(report_id: RowId, session: DbSession, _viewer: Viewer) -> Response:
     row = report_store.get_report(session, report_id)
     if row.pdf is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this report was archived without a PDF")
@@ -292,11 +294,15 @@ def download_pdf(report_id: int, session: DbSession, _viewer: Viewer) -> Respons
 
 
 @router.get("/api/reports/{report_id}/html", responses=_ERRORS, response_class=HTMLResponse)
-def download_html(report_id: int, session: DbSession, _viewer: Viewer) -> HTMLResponse:
+def download_html(report_id: RowId, session: DbSession, _viewer: Viewer) -> HTMLResponse:
     row = report_store.get_report(session, report_id)
     return HTMLResponse(
         row.html,
-        headers={"Content-Disposition": f'inline; filename="{_filename(row, "html")}"'},
+        headers={
+            "Content-Disposition": f'inline; filename="{_filename(row, "html")}"',
+            # The archived page carries its stylesheet inline and needs nothing else.
+            "Content-Security-Policy": REPORT_CONTENT_SECURITY_POLICY,
+        },
     )
 
 
@@ -307,7 +313,7 @@ def download_html(report_id: int, session: DbSession, _viewer: Viewer) -> HTMLRe
     responses=_GENERATE_ERRORS,
 )
 def regenerate_report(
-    report_id: int, engineer: Engineer, request: Request, wait: _WAIT = 30
+    report_id: RowId, engineer: Engineer, request: Request, wait: _WAIT = 30
 ) -> Any:
     """The same site, period and language again, with today's data: a new archived report
     (in the background, answered as ``POST /api/reports`` is)."""
@@ -326,7 +332,7 @@ def regenerate_report(
 
 @router.get("/api/inspections/due", response_model=list[DueOut])
 def due_inspections(
-    _viewer: Viewer, request: Request, on: Annotated[date | None, Query()] = None
+    _viewer: Viewer, request: Request, on: Annotated[IsoDate | None, Query()] = None
 ) -> list[DueOut]:
     """Inspections whose period ends within the schedule's lead days (or ended) and that
     have no archived report; the most overdue first."""
