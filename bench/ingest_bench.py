@@ -57,7 +57,11 @@ from collector.demo.procs import ManagedProcess, free_port, wait_for  # noqa: E4
 from collector.demo.tsdb import VictoriaMetrics  # noqa: E402
 
 PASSWORD = "bench-password"
-T0 = datetime(2026, 1, 5, tzinfo=UTC)
+# Sample times start a day back, whole hour (the same in every publisher process): within
+# the collector's ingest.limits (backfill 8 days, nothing ahead of its clock) for up to
+# 86,400 messages per agent, one second apart.
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
+MAX_PER_AGENT = 86_400
 
 
 def agent_id(i: int) -> str:
@@ -271,6 +275,9 @@ def main() -> int:
             print("or run with --load paho")
             return EXIT_PEER_MISSING
     per_agent = max(1, args.messages // args.agents)
+    if per_agent > MAX_PER_AGENT:
+        print(f"at most {MAX_PER_AGENT} messages per agent (one second apart from T0)")
+        return 2
     total = per_agent * args.agents
     work = Path(tempfile.mkdtemp(prefix="roomwatch-bench-ingest-"))
 

@@ -50,23 +50,26 @@ def collector_config(
     )
 
 
-def cycle(seq: int) -> bytes:
-    """A metrics message whose agent counters say ``cycles = seq``."""
+def cycle(seq: int, start: datetime) -> bytes:
+    """A metrics message whose agent counters say ``cycles = seq``, sampled ``seq`` seconds
+    after ``start`` (a re-delivery has the same time, as an agent's replay has)."""
     agent = wire.DeviceSample(
         device="agent", kind="agent", reachable=True, metrics={"cycles": float(seq)}
     )
-    ts = datetime(2026, 1, 5, 8, 0, tzinfo=UTC) + timedelta(seconds=seq)
+    ts = start + timedelta(seconds=seq)
     message = wire.MetricsMessage(agent=AGENT, seq=seq, ts=ts, interval_s=1, devices=[agent])
     return wire.encode(message)
 
 
-def publish(broker: MosquittoBroker, seqs: range) -> None:
+def publish(broker: MosquittoBroker, seqs: range, start: datetime) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.username_pw_set(AGENT, "pw")
     client.connect(broker.host, broker.port)
     client.loop_start()
     for seq in seqs:
-        client.publish(wire.topic(AGENT, wire.Kind.METRICS), cycle(seq), qos=1).wait_for_publish(5)
+        client.publish(
+            wire.topic(AGENT, wire.Kind.METRICS), cycle(seq, start), qos=1
+        ).wait_for_publish(5)
     client.disconnect()
     client.loop_stop()
 
@@ -80,12 +83,15 @@ def test_a_message_delivered_again_after_a_collector_restart_is_stored_once(
     broker: MosquittoBroker, victoria: VictoriaMetrics, tmp_path: Path
 ):
     broker.add_user(AGENT, "pw")
+    # Sample times from the collector's (real) clock: ingest.limits refuses ones more than
+    # backfill_max_s old or ahead of it.
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     config = collector_config(broker, victoria, tmp_path)
     first = CollectorService(config)
     first.start()
     try:
         wait_until(lambda: first.subscriber.connected, 10, "the first collector")
-        publish(broker, range(1, 11))
+        publish(broker, range(1, 11), start)
         wait_until(lambda: stored(first) == 10, 20, "ten messages stored")
     finally:
         first.stop()
@@ -94,7 +100,7 @@ def test_a_message_delivered_again_after_a_collector_restart_is_stored_once(
     second.start()
     try:
         wait_until(lambda: second.subscriber.connected, 10, "the second collector")
-        publish(broker, range(1, 13))  # the same ten again, and two new ones
+        publish(broker, range(1, 13), start)  # the same ten again, and two new ones
         duplicates = "roomwatch_collector_duplicates_total"
         wait_until(
             lambda: second.registry.get_sample_value(duplicates) == 10 and stored(second) == 12,
