@@ -103,15 +103,18 @@ def run_broker_command(args: argparse.Namespace) -> int:
 
 
 def run_collector(config_path: Path, check: bool) -> int:
-    from collector.config import load_config
+    from collector.check import check_collector
 
+    # Every file is checked before the database is created or a socket opens, at a real
+    # start as with --check, so a typo is not found only after migrating the database.
     try:
-        config = load_config(config_path)
+        summary = check_collector(config_path)
     except ConfigError as exc:
         print(f"roomwatch collector: {exc}", file=sys.stderr)
         return 2
+    config = summary.config
     if check:
-        print(f"{config_path}: ok")
+        print(f"{config_path}: ok ({summary.describe()})")
         return 0
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
