@@ -36,8 +36,27 @@ _AUTH_DEPENDENCY = "require_role.<locals>.dependency"
 _REFS = "#/components/schemas/"
 
 
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "content_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
 def error_code(status_code: int) -> str:
-    """``not_found`` for 404, ``payload_too_large`` for 413, ...: the status's phrase."""
+    """``not_found`` for 404, ``content_too_large`` for 413, ...; other statuses by their
+    phrase."""
+    if status_code in _CODES:
+        return _CODES[status_code]
     try:
         phrase = HTTPStatus(status_code).phrase
     except ValueError:
@@ -66,7 +85,7 @@ async def validation_error(_request: Request, exc: Exception) -> Response:
         for error in exc.errors()
     ]
     detail = "; ".join(f"{'.'.join(p['loc'])}: {p['message']}" for p in problems[:5])
-    body = error_body(422, detail or "invalid request", "invalid_request")
+    body = error_body(422, detail or "invalid request")
     body["problems"] = problems
     return JSONResponse(body, status_code=422)
 

@@ -1,8 +1,8 @@
 """The API answers as its OpenAPI document says, for whatever a client sends.
 
 A bounded, reproducible schemathesis run against the collector's app served by uvicorn on a
-free port, over a real SQLite database holding a small inventory, a few faults, a
-maintenance window and a contact, with an admin's API token. Every operation gets a fixed
+free port, over a real SQLite database holding a small inventory, two faults and a
+maintenance window, with an admin's API token. Every operation gets a fixed
 number of generated requests (valid and invalid ones); a 5xx, a request that does not end
 within its timeout, a status the document does not list, or a body, content type or header
 that does not match it fails the test.
@@ -10,7 +10,6 @@ that does not match it fails the test.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from prometheus_client import CollectorRegistry
@@ -36,10 +34,10 @@ from schemathesis.specs.openapi.checks import (
 
 from collector.api.app import create_app
 from collector.db.session import open_database
-from collector.demo.procs import free_port, wait_for
 from collector.inventory import sync_inventory
 from tests.collector.auth_support import token_for
 from tests.collector.conftest import small_inventory, sqlite_url
+from tests.collector.http_support import served
 
 EXAMPLES_PER_OPERATION = 20
 REQUEST_TIMEOUT_S = 10.0
@@ -60,7 +58,7 @@ class FuzzTarget:
 
 
 def _seed(client: httpx.Client) -> None:
-    """Things for the generated requests to find: faults, a window, a contact."""
+    """Things for the generated requests to find: two faults and a maintenance window."""
     for level, room in ((1, "r1"), (3, "r2")):
         client.post(
             "/api/faults",
@@ -85,21 +83,12 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
     sync_inventory(db, small_inventory())
     headers = {"Authorization": f"Bearer {token_for(db, 'fuzz-admin', 'admin')}"}
     app = create_app(db, CollectorRegistry(), database_gauges=False)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="fuzz-api", daemon=True)
-    thread.start()
     try:
-        wait_for(lambda: server.started, 15, "API server")
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, headers=headers, timeout=REQUEST_TIMEOUT_S) as client:
-            _seed(client)
-        yield FuzzTarget(url, headers)
+        with served(app) as url:
+            with httpx.Client(base_url=url, headers=headers, timeout=REQUEST_TIMEOUT_S) as client:
+                _seed(client)
+            yield FuzzTarget(url, headers)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         app.state.report_jobs.shutdown()
         db.dispose()
 
