@@ -25,6 +25,9 @@ from agent.yamlconfig import describe_validation_error, read_yaml
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "profiles"
 FALLBACK_PROFILE = "fallback"
+ENTERPRISE_ARCS = 7
+"""Arcs of an enterprise OID, 1.3.6.1.4.1.<n>: a match no longer than this names a maker,
+not a product line."""
 NO_VALUE_TEXTS = frozenset({"", "unknown", "n/a"})
 """Texts that mean "no reading" in any metric (compared trimmed, case-insensitively)."""
 _Named = TypeVar("_Named", "MetricSpec", "TableSpec")
@@ -57,6 +60,10 @@ _UNITS: dict[str, tuple[str, float]] = {
     **dict.fromkeys(["fps"], ("fps", 1.0)),
 }
 _NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*(\S.*?)?\s*$")
+# The first of two readings of one value, "28 C/82 F" (QNAP's hdTable) or "30 C (86 F)":
+# a number with its unit, then "/" or "(". Tried only when the whole text is not a
+# quantity, so units with a slash ("kbit/s") still read whole.
+_FIRST_READING = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([^\s\d/(][^\s/(]*)\s*[/(]")
 
 
 def unit_of(metric_name: str) -> str | None:
@@ -68,14 +75,19 @@ def unit_of(metric_name: str) -> str | None:
 def parse_quantity(text: str, target_unit: str) -> float | None:
     """``"512 MB"`` in ``bytes`` -> 536870912.0; None for garbage or a unit of another kind.
 
-    A bare number is taken to be in ``target_unit`` already.
+    A bare number is taken to be in ``target_unit`` already. Of a text giving the value
+    twice, ``"28 C/82 F"``, the first reading is taken.
     """
-    found = _NUMBER_WITH_UNIT.match(text.replace("\x00", ""))
+    text = text.replace("\x00", "")
+    found = _NUMBER_WITH_UNIT.match(text)
     if not found:
         return None
     number, unit = float(found.group(1)), (found.group(2) or target_unit).lower()
     if unit not in _UNITS:
-        return None
+        first = _FIRST_READING.match(text)
+        if first is None or first.group(2).lower() not in _UNITS:
+            return None
+        number, unit = float(first.group(1)), first.group(2).lower()
     dimension, factor = _UNITS[unit]
     target_dimension, target_factor = _UNITS[target_unit]
     if dimension != target_dimension:
@@ -154,6 +166,11 @@ class MetricSpec(_Strict):
     fallback: Source | None = None
     multiply_by: Oid | None = Field(default=None, description="Times the value at this OID.")
     divide_by: Oid | None = Field(default=None, description="Divided by the value at this OID.")
+    subtract_from: float | None = Field(
+        default=None,
+        description="Reported as this number minus the value (after scale and operands): "
+        "100 turns a percentage free into the percentage used.",
+    )
     aggregate: Literal["avg", "sum", "min", "max", "count"] | None = Field(
         default=None, description="Scalars only: walk the column at ``oid`` and combine rows."
     )
@@ -195,6 +212,8 @@ class MetricSpec(_Strict):
                 f"type: string needs a unit: end the name in one or set unit "
                 f"(known: {', '.join(sorted(_UNITS))})"
             )
+        if self.subtract_from is not None and self.type == "counter":
+            raise ValueError("subtract_from is for gauges, enums and strings, not counters")
         if self.aggregate and self.type == "counter":
             raise ValueError("aggregate combines gauges, enums or strings, not counters")
         if (self.aggregate == "count") != (self.count_values is not None):
@@ -236,6 +255,8 @@ class MetricSpec(_Strict):
             return self.enum.get(value) if isinstance(value, int) else _text_enum(self.enum, value)
         if isinstance(value, str):  # a number sent as text ("42", "0.15"), as some agents do
             number = _plain_float(value)
+            if number is None and unit_of(self.name):  # or with a unit: "28 C/82 F"
+                number = parse_quantity(value, unit_of(self.name) or "")
             return None if number is None else number * scale
         return value * scale
 
@@ -527,8 +548,11 @@ class ProfileRegistry:
         (``default_for_kinds``), else the fallback. ``probes``: the values read at
         ``probe_oids()`` (an OID the device does not serve is absent).
 
-        A vendor match of another kind (a Huawei UPS matched by the switch profile's
-        Huawei prefix) does not beat the standard profile of the device's own kind."""
+        A vendor match of another kind loses to the standard profile of the device's own
+        kind unless it is specific: a sysObjectID prefix below the enterprise number (a
+        product line) or a probe. The switch profile's bare Huawei enterprise prefix says
+        little about a Huawei UPS (sysObjectID 1.3.6.1.4.1.2011.6.174...); the Huawei VRP
+        switch prefix 1.3.6.1.4.1.2011.2.23 says it is a switch whatever the inventory says."""
         best: tuple[tuple[int, int, int], str] | None = None
         for name, profile in sorted(self._profiles.items()):
             score = profile.match_score(sys_object_id, sys_descr, probes)
@@ -538,9 +562,13 @@ class ProfileRegistry:
             if best is None or ranked > best[0]:
                 best = (ranked, name)
         default = self.default_for(kind)
-        if best is not None and (default is None or self._profiles[best[1]].kind in (kind, "any")):
-            return self._profiles[best[1]]
-        return default or self._profiles[FALLBACK_PROFILE]
+        if best is None:
+            return default or self._profiles[FALLBACK_PROFILE]
+        (_, oid_arcs, _), matched = best
+        own_kind = self._profiles[matched].kind in (kind, "any")
+        if default is None or own_kind or oid_arcs > ENTERPRISE_ARCS:
+            return self._profiles[matched]
+        return default
 
     def default_for(self, kind: str | None) -> Profile | None:
         """The profile that lists ``kind`` in ``default_for_kinds``, if one does."""

@@ -1,5 +1,6 @@
 """From values read off a device to metrics: which OIDs a profile needs, counter rates,
-fallback sources, operands (``multiply_by``/``divide_by``), aggregates and table rows.
+fallback sources, operands (``multiply_by``/``divide_by``/``subtract_from``), aggregates
+and table rows.
 
 Pure functions over what the client returned, plus ``CounterRates``, the one piece of state
 (the last reading of every counter), which the poller keeps per device.
@@ -203,6 +204,8 @@ def _apply_operands(spec: MetricSpec, value: float | None, lookup: Lookup) -> fl
     if spec.divide_by and value is not None:
         divisor = _plain_number(lookup(spec.divide_by))
         value = None if not divisor else value / divisor
+    if spec.subtract_from is not None and value is not None:
+        value = spec.subtract_from - value
     return value
 
 

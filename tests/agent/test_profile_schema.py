@@ -107,6 +107,8 @@ def test_two_defaults_for_one_kind_are_refused(tmp_path):
         ("metrics: [{name: n, oid: 1.3.6.1.2.1.33.1.6.2.1.2, aggregate: count}]", "metrics.0"),
         ("metrics: [{name: n, oid: 1.3.6.1.2.1.1.3.0, count_values: [1]}]", "metrics.0"),
         ("metrics: [{name: n, oid: 1.3.6.1.2.1.1.3.0, no_value: [[1]]}]", "metrics.0.no_value.0"),
+        ("metrics: [{name: n_per_s, oid: 1.3.6.1.2.1.2.2.1.10, type: counter, "
+         "subtract_from: 100}]", "metrics.0"),
     ],
 )  # fmt: skip
 def test_a_bad_new_key_names_the_file_and_the_key(tmp_path, body, key):

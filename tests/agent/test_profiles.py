@@ -46,6 +46,10 @@ def test_extends_merges_parents_and_keeps_the_profiles_own_entries(profile_regis
     assert encoder.identity.vendor is not None and encoder.identity.vendor.value == "RoomCam"
 
 
+HUAWEI_UPS2000 = "1.3.6.1.4.1.2011.6.174.4.1.2.4"  # tests/fixtures/snmprec/ups-huawei-ups2000
+HUAWEI_S5720 = "1.3.6.1.4.1.2011.2.23.291"  # tests/fixtures/snmprec/switch-huawei-s5720-56c-pwr
+
+
 @pytest.mark.parametrize(
     ("sys_object_id", "sys_descr", "kind", "expected"),
     [
@@ -56,9 +60,16 @@ def test_extends_merges_parents_and_keeps_the_profiles_own_entries(profile_regis
         ("1.3.6.1.2.1.33", "", None, "ups-rfc1628"),
         ("1.3.6.1.4.1.8072.3.2.10", "Linux nas 5.15 TrueNAS", None, "nas"),
         ("1.3.6.1.4.1.99999.1", "Something unknown", None, "fallback"),
-        # A Huawei UPS: the vendor prefix says switch, the device's kind says ups.
-        ("1.3.6.1.4.1.2011.2.1", "Huawei UPS 2000", "ups", "ups-rfc1628"),
-        ("1.3.6.1.4.1.2011.2.1", "Huawei UPS 2000", None, "switch"),
+        # A Huawei UPS2000 (real sysObjectID): only the switch profile's bare Huawei
+        # enterprise prefix matches; the device's kind says ups, and that wins.
+        (HUAWEI_UPS2000, "SNMP Card for HUAWEI UPS2000", "ups", "ups-rfc1628"),
+        (HUAWEI_UPS2000, "SNMP Card for HUAWEI UPS2000", None, "switch"),
+        # A Huawei S5720 (real sysObjectID) is matched by a product-line prefix: a switch,
+        # even when the inventory calls it something else.
+        (HUAWEI_S5720, "Huawei Versatile Routing Platform", "ups", "switch-huawei-vrp"),
+        (HUAWEI_S5720, "Huawei Versatile Routing Platform", "switch", "switch-huawei-vrp"),
+        # A kind without a standard profile keeps the best vendor match.
+        (HUAWEI_UPS2000, "SNMP Card for HUAWEI UPS2000", "camera", "switch"),
         # Prefixes match whole OID components: 555550 is not under 55555.
         ("1.3.6.1.4.1.555550.1", "", None, "fallback"),
     ],
@@ -154,6 +165,12 @@ def test_an_unknown_profile_name_lists_the_known_ones(profile_registry):
         ("512 MB", "pct", None),  # a unit of another kind
         ("lots", "bytes", None),
         ("12 parsecs", "s", None),
+        # QNAP's hdTable gives a value twice: the first reading counts.
+        ("28 C/82 F", "c", 28.0),
+        ("30 C (86 F)", "c", 30.0),
+        ("82 F/28 C", "c", None),  # Fahrenheit first: not a unit roomwatch converts
+        ("4 kbit/s", "bps", 4000.0),  # a slash inside a unit is still that unit
+        ("5/7", "pct", None),  # a fraction is not a first reading
     ],
 )
 def test_strings_with_units_become_numbers_in_the_names_unit(text, unit, expected):

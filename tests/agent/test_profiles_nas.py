@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.snmp.profile import ProfileRegistry
 from collector.rules.model import load_rules
 
 pytestmark = pytest.mark.anyio
@@ -88,6 +89,37 @@ async def test_qnap_disks_fans_power_and_volumes(poll_recording):
     assert storage["/share/CACHEDEV1_DATA"]["used_pct"] == pytest.approx(
         100 * 1004424133 / 1430382622
     )  # 70.2 %
+
+
+# QNAP's older hdTable (1.3.6.1.4.1.24681.1.2.11), which QTS versions without the diskTable
+# serve alone: temperatures as "28 C/82 F", capacities as "5.46 TB", read as nas-qnap's
+# disk temperature fallback reads them.
+QNAP_HD_TABLE = """
+name: qnap-hd-table
+kind: nas
+tables:
+  - name: hd
+    labels: [{name: disk, oid: 1.3.6.1.4.1.24681.1.2.11.1.2}]   # hdDescr
+    metrics:
+      - {name: temperature_c, oid: 1.3.6.1.4.1.24681.1.2.11.1.3}  # hdTemperature
+      - {name: size_bytes, oid: 1.3.6.1.4.1.24681.1.2.11.1.6, type: string}  # hdCapacity
+"""
+
+
+async def test_qnap_hd_table_temperatures_given_in_two_units_are_read_in_celsius(
+    poll_recording, tmp_path
+):
+    (tmp_path / "qnap-hd-table.yaml").write_text(QNAP_HD_TABLE)
+    registry = ProfileRegistry.load([tmp_path])
+    polled = await poll_recording(
+        "nas-qnap-tvs871u", kind="nas", profile="qnap-hd-table", registry=registry
+    )
+    hd = polled.rows("hd")
+    assert {name: row["temperature_c"] for name, row in hd.items()} == {
+        "HDD1": 28, "HDD2": 30, "HDD3": 30, "HDD4": 30,  # "28 C/82 F", "30 C/86 F", ...
+        "HDD5": 27, "HDD6": 28, "HDD7": 28, "HDD8": 28,
+    }  # fmt: skip
+    assert hd["HDD1"]["size_bytes"] == pytest.approx(5.46 * 1024**4)  # "5.46 TB"
 
 
 @pytest.mark.parametrize("recording", ["nas-synology-ds214se", "nas-qnap-tvs871u"])

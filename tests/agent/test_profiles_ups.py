@@ -118,6 +118,28 @@ async def test_a_ups_without_a_vendor_profile_falls_back_to_ups_mib_by_its_kind(
     assert firing(polled.sample) == set()
 
 
+async def test_a_huawei_ups_is_read_as_a_ups_although_huawei_also_makes_switches(
+    poll_recording,
+):
+    # sysObjectID 1.3.6.1.4.1.2011.6.174.4.1.2.4: only the switch profile's bare Huawei
+    # enterprise prefix (1.3.6.1.4.1.2011) matches it, which names a maker, not a product.
+    polled = await poll_recording("ups-huawei-ups2000", kind="ups")
+    assert polled.profile == "ups-rfc1628"
+    assert (polled.identity.vendor, polled.identity.model) == ("HUAWEI", "UPS2000 6kVA")
+    assert polled.identity.firmware == "V100R001C00SPC602"  # upsIdentUPSSoftwareVersion
+    m = polled.sample.metrics
+    assert m["on_battery"] == 0  # upsOutputSource normal(3)
+    assert m["battery_replace"] == 0  # no alarm table rows
+    assert m["battery_charge_pct"] == 100  # upsEstimatedChargeRemaining
+    assert m["battery_temperature_c"] == 21  # upsBatteryTemperature
+    assert m["input_voltage_v"] == 233  # upsInputVoltage.1
+    assert m["output_voltage_v"] == 230  # upsOutputVoltage.1
+    assert m["load_pct"] == 27  # upsOutputPercentLoad.1
+    # upsEstimatedMinutesRemaining 4294967295 (Gauge32 maximum) is no estimate, not 8000 years.
+    assert "battery_minutes_remaining" not in m
+    assert firing(polled.sample) == set()
+
+
 async def test_a_low_battery_in_a_power_cut_is_on_battery_not_a_battery_to_replace(
     poll_recording,
 ):

@@ -59,6 +59,9 @@ async def test_hikvision_nvr_reports_memory_and_its_disk(poll_recording):
     assert disk["size_bytes"] == 3815447 * MB
     assert disk["free_pct"] == pytest.approx(100 * 2715648 / 3815447)  # 71.2 %
     assert "failed" not in disk  # this NVR does not serve hikDiskStatus
+    # The same disk as the storage rules read it: 100 - free / capacity * 100 = 28.8 % used.
+    storage = polled.rows("storage")
+    assert storage["1.0"]["used_pct"] == pytest.approx(100 - 100 * 2715648 / 3815447)
 
 
 async def test_dahua_nvr_reports_cpu_device_status_and_ports(poll_recording):
@@ -97,7 +100,9 @@ async def test_axis_camera_reports_its_hottest_sensor_and_storage(poll_recording
 async def test_recorders_feed_the_recorder_rules(poll_recording):
     hikvision = await poll_recording("nvr-hikvision", kind="encoder")
     # hikDiskStatus is not served by this NVR, so recorder_disk_failed has nothing to read.
-    assert "uptime_long" in rules_fed(hikvision, "encoder")
+    assert {
+        "uptime_long", "storage_filling", "storage_nearly_full", "storage_filling_fast"
+    } <= rules_fed(hikvision, "encoder")  # fmt: skip
     dahua = await poll_recording("nvr-dahua-nvr4108hs", kind="encoder")
     fed = rules_fed(dahua, "encoder")
     assert {"cpu_saturated", "cpu_high", "device_reports_fault", "uptime_long"} <= fed
