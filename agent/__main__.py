@@ -53,7 +53,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if args.check:
-        print(f"{args.config}: ok (agent {config.agent_id}, {len(config.devices)} devices)")
+        from agent.check import check_agent
+
+        try:
+            profiles = check_agent(args.config, config)
+        except AgentError as exc:
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        print(
+            f"{args.config}: ok (agent {config.agent_id}, {len(config.devices)} devices, "
+            f"{profiles} profiles)"
+        )
         return 0
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
