@@ -51,8 +51,8 @@ class CollectorService:
         self.db: Database = open_database(config.database.url)
         self._sync_inventory()
         # One workflow (SLA hooks, maintenance calendar) for the fault tracker and the API.
-        load_sla_data(self.db, clock(), config.sla.files)
         self.sla = SlaTicker.build(self.db, config.sla, clock)
+        load_sla_data(self.db, clock(), config.sla.files, self.sla.service)
         self.workflow = Workflow(
             hooks=ServiceHooks(self.sla.service), calendar=MaintenanceCalendar(config.timezone)
         )

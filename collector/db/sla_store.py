@@ -357,6 +357,11 @@ def running_clocks(session: Session) -> list[tuple[SlaClock, Fault]]:
     return [(clock, fault) for clock, fault in rows]
 
 
+def unstopped_clocks(session: Session) -> list[SlaClock]:
+    """Clocks not stopped (running or paused): those a calendar change can move."""
+    return list(session.scalars(select(SlaClock).where(SlaClock.stopped_at.is_(None))))
+
+
 # ---------------------------------------------------------------- escalations
 
 

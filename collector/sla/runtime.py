@@ -45,8 +45,11 @@ class SlaConfig(BaseModel):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
 
-def load_sla_data(db: Database, at: datetime, files: list[Path]) -> None:
-    """Shipped policies (only what SQL lacks), then each site file (authoritative)."""
+def load_sla_data(
+    db: Database, at: datetime, files: list[Path], service: SlaService | None = None
+) -> None:
+    """Shipped policies (only what SQL lacks), then each site file (authoritative). With
+    ``service``, the deadlines of running clocks then follow the calendar the files set."""
     site_files = [load_policy_file(path) for path in files]  # all validated before writing
     with db.session() as session:
         sla_store.sync_policy_file(session, shipped_policies(), at, authoritative=False)
@@ -54,6 +57,11 @@ def load_sla_data(db: Database, at: datetime, files: list[Path]) -> None:
             report = sla_store.sync_policy_file(session, data, at, authoritative=True)
             for problem in report.skipped:
                 log.warning("%s: %s", path, problem)
+        if service is not None:
+            session.flush()
+            moved = service.recompute_deadlines(session)
+            if moved:
+                log.info("SLA calendar changed: %d running deadlines moved", moved)
 
 
 def build_service(config: SlaConfig, clock: Clock) -> SlaService:

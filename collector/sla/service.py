@@ -19,7 +19,7 @@ from collector.db.sla_models import SlaClock
 from collector.notify.base import EMAIL_CHANNEL, Notification
 from collector.notify.outbox import enqueue
 from collector.sla import clocks as clock_math
-from collector.sla import escalation, messages
+from collector.sla import corrections, escalation, messages
 from collector.sla.calendar import BusinessCalendar
 from collector.sla.clocks import ClockView
 from collector.sla.errors import PolicyError
@@ -103,6 +103,10 @@ class SlaService:
         elif old in WAITING and new not in WAITING:
             for clock in sla_store.clocks_of(session, fault.id):
                 clock_math.resume(clock, at, self._clock_calendar(session, clock, calendar))
+        if new == "open" and old in corrections.STOPPED_BY_RESOLUTION:
+            corrections.resume_after_reopen(
+                session, fault.id, at, lambda c: self._clock_calendar(session, c, calendar)
+            )
         for clock in sla_store.clocks_of(session, fault.id):
             if clock.kind in STOPS.get(new, ()):
                 clock_math.stop(clock, at, new, self._clock_calendar(session, clock, calendar))
@@ -169,11 +173,41 @@ class SlaService:
 
     def stop_clock(
         self, session: Session, fault_id: int, kind: str, at: datetime, by: str = "manual"
-    ) -> None:
-        """Stop one clock by hand (e.g. the replacement unit was delivered)."""
+    ) -> SlaClock | None:
+        """Stop one clock by hand (e.g. the replacement unit was delivered); the clock, or
+        None when the fault has no such clock."""
         for clock in sla_store.clocks_of(session, fault_id):
             if clock.kind == kind:
                 clock_math.stop(clock, at, by, self._clock_calendar(session, clock, None))
+                return clock
+        return None
+
+    def substitute_delivered(
+        self, session: Session, fault: Fault, at: datetime, by: str, note: str = ""
+    ) -> SlaClock:
+        """A substitute (replacement) unit reached the site: the running ``replace`` clock
+        stops (met when in time) and the delivery is an event of the fault. PolicyError
+        when no substitute unit is due (no running replace clock)."""
+        running = [c for c in sla_store.clocks_of(session, fault.id) if c.kind == "replace"]
+        if not running or running[0].stopped_at is not None:
+            raise PolicyError(
+                f"fault {fault.id}: no substitute unit is due (no running replace clock)"
+            )
+        clock = running[0]
+        clock_math.stop(
+            clock, at, "substitute_delivered", self._clock_calendar(session, clock, None)
+        )
+        detail = {"clock": "replace", "met": bool(clock.met), **({"note": note} if note else {})}
+        faults_store.add_event(session, fault, at, "substitute_delivered", detail, by)
+        return clock
+
+    def recompute_deadlines(self, session: Session) -> int:
+        """The calendar or a policy's working hours changed: every clock that has not
+        stopped gets its deadline again in today's calendar; returns how many moved."""
+        return corrections.recompute_deadlines(
+            sla_store.unstopped_clocks(session),
+            lambda clock: self._clock_calendar(session, clock, None),
+        )
 
     # ------------------------------------------------------------ reading
 

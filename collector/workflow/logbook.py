@@ -5,9 +5,9 @@ and a draft of it prefilled from what the collector knows about the fault."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from collector.db import faults_store, workflow_store
@@ -15,7 +15,18 @@ from collector.db.models import Device, Fault
 from collector.db.workflow_models import MaintenanceLog
 from collector.levels import Level
 
-Text = Field(min_length=1, max_length=4000)
+
+def _not_blank(value: str) -> str:
+    """Spaces alone are no cause or solution: refused, and pydantic names the field."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+Text = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(_not_blank)]
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_not_blank)]
+MAX_QUANTITY = 100_000  # of one part in one repair; bounds what spare counts add up to
+MAX_PARTS = 200
 
 
 class Part(BaseModel):
@@ -23,10 +34,10 @@ class Part(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
     model: str | None = Field(default=None, max_length=200)
     serial: str | None = Field(default=None, max_length=200)
-    quantity: int = Field(default=1, ge=1)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
 
 
 class LogEntry(BaseModel):
@@ -34,12 +45,12 @@ class LogEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    phenomenon: str = Text
-    cause: str = Text
-    solution: str = Text
-    engineer: str = Field(min_length=1, max_length=100)
-    parts_replaced: list[Part] = Field(default_factory=list)
-    spares_used: list[Part] = Field(default_factory=list)
+    phenomenon: Text
+    cause: Text
+    solution: Text
+    engineer: Name
+    parts_replaced: list[Part] = Field(default_factory=list, max_length=MAX_PARTS)
+    spares_used: list[Part] = Field(default_factory=list, max_length=MAX_PARTS)
 
     def fields(self) -> dict[str, Any]:
         return {

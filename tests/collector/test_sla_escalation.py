@@ -61,8 +61,12 @@ def test_a_replayed_day_fires_each_step_once_at_lead_time_and_breach(sla_db):
         (cst(2025, 3, 3, 14), "on_site", "senior_engineer"),  # breach + 2 h
         (cst(2025, 3, 3, 17, 50), "fix", "engineer_on_duty"),
         (cst(2025, 3, 3, 18), "fix", "project_lead"),
+        # the substitute unit is due from the fix breach, within 2 h
+        (cst(2025, 3, 3, 19, 50), "replace", "engineer_on_duty"),
         (cst(2025, 3, 3, 20), "on_site", "management"),  # breach + 8 h
         (cst(2025, 3, 3, 20), "fix", "senior_engineer"),
+        (cst(2025, 3, 3, 20), "replace", "project_lead"),
+        (cst(2025, 3, 3, 22), "replace", "senior_engineer"),
         (cst(2025, 3, 4, 2), "fix", "management"),
     ]  # the respond clock stopped at 10:45, so its senior/management steps never came
     with sla_db.session() as session:
@@ -70,10 +74,10 @@ def test_a_replayed_day_fires_each_step_once_at_lead_time_and_breach(sla_db):
         assert (clocks["respond"].met, clocks["respond"].overrun_min) == (False, 15)
         assert clocks["on_site"].breached_at == cst(2025, 3, 3, 12)
         rows = sla_store.escalations_of(session, fault_id)
-        assert [r.notified for r in rows] == [1] * 10
+        assert [r.notified for r in rows] == [1] * 13
         messages = sla_store.outbox_messages(session, fault_id=fault_id)
-        # One e-mail per step; the project lead also has the ops webhook: 10 + 3.
-        assert len(messages) == 13
+        # One e-mail per step; the project lead also has the ops webhook: 13 + 4.
+        assert len(messages) == 17
         assert sorted({(m.channel, m.recipient) for m in messages}) == [
             ("email", "boss@example.edu.cn"),
             ("email", "duty@example.edu.cn"),
@@ -84,8 +88,8 @@ def test_a_replayed_day_fires_each_step_once_at_lead_time_and_breach(sla_db):
         breach_mail = next(m for m in messages if m.recipient == "boss@example.edu.cn")
         assert "L1" in breach_mail.subject and "management" in breach_mail.subject
         events = [e.type for e in faults_store.events_of(session, fault_id)]
-        assert events.count("sla_breached") == 3
-        assert events.count("sla_escalated") == 10
+        assert events.count("sla_breached") == 4
+        assert events.count("sla_escalated") == 13
 
 
 def test_two_collectors_sweeping_together_record_each_step_once(sla_db):
