@@ -49,7 +49,8 @@ def add_probe_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p = sub.add_parser(
         "probe",
         help="poll one device once and show what roomwatch would publish for it",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="Poll one device once and show the profile chosen and why, every value "
+        "roomwatch would publish, and what the profile asks for that the device did not answer.",
     )
     p.add_argument("address", nargs="?", help="host name or IP address of the device")
     p.add_argument("--port", type=int, default=161, help="SNMP port (default 161)")
@@ -71,8 +72,10 @@ def add_probe_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--priv-protocol", default="aes", help="v3: des, aes, aes256 ... (default aes)")
     p.add_argument("--timeout", type=float, default=2.0, help="seconds per request (default 2)")
     p.add_argument("--ping", action="store_true", help="ICMP echo (TCP connect if not allowed)")
-    p.add_argument("--tcp", type=int, action="append", default=[], metavar="PORT")
-    p.add_argument("--http", action="append", default=[], metavar="URL")
+    p.add_argument("--tcp", type=int, action="append", default=[], metavar="PORT",
+                   help="TCP connect to this port (repeatable)")  # fmt: skip
+    p.add_argument("--http", action="append", default=[], metavar="URL",
+                   help="HTTP(S) GET of this URL (repeatable)")  # fmt: skip
     p.add_argument("--rtsp", action="append", default=[], metavar="URL",
                    help=f"stream URL; user from the URL or --rtsp-user, password from "
                    f"${ENV_RTSP_PASSWORD} or a prompt")  # fmt: skip

@@ -1,5 +1,5 @@
-"""The ``roomwatch`` command: ``agent``, ``collector``, ``demo``, ``broker``, ``probe``,
-``--version``."""
+"""The ``roomwatch`` command: ``agent``, ``collector`` (and its ``user`` commands), ``demo``,
+``broker``, ``probe``, ``report``, ``--version``."""
 
 from __future__ import annotations
 
@@ -14,23 +14,58 @@ from agent.probe import add_probe_parser, run_probe
 from collector.api.users_cli import add_user_parser, run_user_command
 from collector.reports.cli import add_report_parser, run_report
 
+DESCRIPTION = """\
+Monitoring for recording classrooms: a room agent on each recording PC, a central collector.
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="roomwatch", description=__doc__)
+  roomwatch agent --config agent.yaml [--check]           run (or validate) a room agent
+  roomwatch collector --config collector.yaml [--check]   run (or validate) the collector
+  roomwatch collector --config collector.yaml user add NAME --role admin
+  roomwatch broker add-agent --passwd-file FILE AGENT_ID  a broker account for an agent
+  roomwatch probe ADDRESS --kind camera                   what roomwatch makes of a device
+  roomwatch report --config collector.yaml --site S --quarter 2026Q3 --out report.pdf
+  roomwatch demo                                          everything, simulated, on this PC
+
+"roomwatch COMMAND --help" describes each command.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: every command and option carries its help."""
+    parser = argparse.ArgumentParser(
+        prog="roomwatch",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"roomwatch {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    agent = sub.add_parser("agent", help="run a room agent")
-    agent.add_argument("--config", required=True, type=Path)
-    agent.add_argument("--check", action="store_true", help="validate the config and exit")
-    collector = sub.add_parser("collector", help="run the central collector")
-    collector.add_argument("--config", required=True, type=Path)
-    collector.add_argument("--check", action="store_true", help="validate the config and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    agent = sub.add_parser("agent", help="run a room agent", description="Run a room agent.")
+    agent.add_argument("--config", required=True, type=Path, help="the agent's YAML file")
+    agent.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config, its profile folders and TLS files, and exit",
+    )
+    collector = sub.add_parser(
+        "collector",
+        help="run the central collector, or manage its users",
+        description="Run the central collector (ingest, faults, SLA, API and dashboard).",
+    )
+    collector.add_argument("--config", required=True, type=Path, help="the collector's YAML file")
+    collector.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the config and every file it names (inventory, rules, SLA files, "
+        "notification channels) without touching the database or the network, and exit",
+    )
     add_user_parser(collector)  # roomwatch collector --config F user add NAME --role admin
     demo = sub.add_parser(
-        "demo", help="simulated classrooms, broker, TSDB and collector on this machine"
+        "demo",
+        help="simulated classrooms, broker, TSDB and collector on this machine",
+        description="Start a broker, a TSDB, the collector and simulated classrooms on free "
+        "ports; Ctrl-C stops everything.",
     )
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    demo.add_argument("--rooms", type=int, default=6)
+    demo.add_argument("--rooms", type=int, default=6, help="simulated classrooms (default 6)")
     demo.add_argument(
         "--interval", type=float, default=5.0, help="poll interval of the agents, seconds"
     )
@@ -38,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     _add_broker_commands(sub)
     add_probe_parser(sub)  # roomwatch probe 192.168.10.11 --kind camera --rtsp URL
     add_report_parser(sub)  # roomwatch report --config F --site S --quarter 2026Q3 --out r.pdf
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     if args.command == "broker":
         return run_broker_command(args)
@@ -62,8 +101,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _add_broker_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    broker = sub.add_parser("broker", help="manage the broker's agent accounts")
-    actions = broker.add_subparsers(dest="broker_command", required=True)
+    broker = sub.add_parser(
+        "broker",
+        help="manage the broker's accounts (mosquitto password file)",
+        description="Add, rotate or remove accounts in the mosquitto password file of the "
+        "shipped broker config; reload the broker afterwards.",
+    )
+    actions = broker.add_subparsers(dest="broker_command", required=True, metavar="ACTION")
     add = actions.add_parser(
         "add-agent",
         help="give an agent a new generated password (add or rotate); prints it once",
@@ -72,7 +116,7 @@ def _add_broker_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     add.add_argument("agent_id", help="the agent id, which is its MQTT username")
     remove = actions.add_parser("remove-agent", help="delete an agent's account")
     remove.add_argument("--passwd-file", required=True, type=Path, help="mosquitto password file")
-    remove.add_argument("agent_id")
+    remove.add_argument("agent_id", help="the agent id (MQTT username) to delete")
 
 
 def run_broker_command(args: argparse.Namespace) -> int:

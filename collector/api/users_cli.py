@@ -26,27 +26,36 @@ ROLES = ("viewer", "engineer", "admin")
 
 
 def add_user_parser(collector: argparse.ArgumentParser) -> None:
-    commands = collector.add_subparsers(dest="collector_command")
-    user = commands.add_parser("user", help="manage API users and tokens")
-    actions = user.add_subparsers(dest="user_command", required=True)
+    commands = collector.add_subparsers(dest="collector_command", metavar="COMMAND")
+    user = commands.add_parser(
+        "user",
+        help="manage API users and tokens",
+        description="Users of the dashboard and the API, in the collector's database.",
+    )
+    actions = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="create a user")
-    add.add_argument("name")
-    add.add_argument("--role", choices=ROLES, required=True)
-    add.add_argument("--display-name", default="")
+    add.add_argument("name", help="the sign-in name")
+    add.add_argument(
+        "--role",
+        choices=ROLES,
+        required=True,
+        help="viewer reads, engineer works faults, admin all",
+    )
+    add.add_argument("--display-name", default="", help="the name shown in the dashboard")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.add_argument("--no-password", action="store_true", help="token-only user, no prompt")
     add.add_argument("--token", action="store_true", help="also issue an API token and print it")
     password = actions.add_parser(
         "password", help="set a user's password; revokes all their tokens and sessions"
     )
-    password.add_argument("name")
+    password.add_argument("name", help="the sign-in name")
     password.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     password.set_defaults(no_password=False)
     token = actions.add_parser("token", help="issue an API token for a user and print it")
-    token.add_argument("name")
-    token.add_argument("--name", dest="label", default="cli")
+    token.add_argument("name", help="the sign-in name")
+    token.add_argument("--name", dest="label", default="cli", help="a label for the token")
     actions.add_parser("list", help="list users")
 
 

@@ -13,12 +13,19 @@ import sys
 from datetime import date
 from pathlib import Path
 
+_DESCRIPTION = """\
+Generate an inspection report from the command line, or list the inspections that are due.
+
+    roomwatch report --config collector.yaml --site S --quarter 2026Q3 --lang zh-CN --out r.pdf
+    roomwatch report --config collector.yaml --due
+"""
+
 
 def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "report",
         help="generate an inspection report (PDF/HTML), or list due inspections",
-        description=__doc__,
+        description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", required=True, type=Path, help="the collector's config")
@@ -26,7 +33,9 @@ def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     period = parser.add_mutually_exclusive_group()
     period.add_argument("--quarter", help="e.g. 2026Q3")
     period.add_argument("--period", help="2026-07, or 2026-07-01..2026-10-01 (end exclusive)")
-    parser.add_argument("--lang", choices=["zh-CN", "en"], default="zh-CN")
+    parser.add_argument(
+        "--lang", choices=["zh-CN", "en"], default="zh-CN", help="language (default zh-CN)"
+    )
     parser.add_argument("--out", type=Path, help="file to write: .pdf or .html")
     parser.add_argument(
         "--devices",
