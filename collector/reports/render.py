@@ -81,6 +81,7 @@ def render_html(report: InspectionReport, lang: str, devices: DeviceDetail = "au
 
 def render_pdf(html: str) -> bytes:
     """The PDF of a rendered report (WeasyPrint)."""
+    _quiet_pdf_libraries()  # before the import: it parses the default style sheets
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # OSError: Pango or its friends are missing
@@ -92,6 +93,18 @@ def render_pdf(html: str) -> bytes:
     if pdf is None:
         raise RenderError("WeasyPrint produced no PDF")
     return bytes(pdf)
+
+
+# WeasyPrint logs each rendering step and fontTools each font it subsets at INFO: a dozen
+# lines per report in the collector's log. Their warnings and errors still get through.
+PDF_LIBRARY_LOGGERS = ("weasyprint", "fontTools")
+
+
+def _quiet_pdf_libraries() -> None:
+    for name in PDF_LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)
 
 
 @lru_cache(maxsize=1)
