@@ -210,6 +210,14 @@ def page_as(browser: Any, web_stack: WebStack) -> Iterator[Callable[..., Any]]:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.script_errors = errors
+        refused: list[str] = []  # what the Content-Security-Policy blocked
+        page.on(
+            "console",
+            lambda message: (
+                "Content Security Policy" in message.text and refused.append(message.text)
+            ),
+        )
+        page.policy_violations = refused
         if role is not None:
             page.goto(f"{web_stack.url}/ui/login")
             page.fill("input[name=username]", role)

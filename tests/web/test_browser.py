@@ -279,3 +279,29 @@ def test_plugging_the_camera_back_turns_the_room_green_live(
     expect(page.locator('[data-count="l1"]')).to_have_text("0")
     expect(row).to_have_count(0, timeout=10_000)  # the board reloaded its table by itself
     assert board.evaluate("window.__sameDocument") is True
+
+
+def test_pages_run_under_their_security_policy_and_refuse_to_be_framed(
+    page_as: Callable[..., Any], camera: CameraIncident
+):
+    fault_id = camera.unplug()
+    page = page_as("engineer")
+    base = page.url
+    for path in (
+        "",
+        f"rooms/{ROOM}",
+        f"rooms/{ROOM}/devices/host?range=1h",  # charts with a legend: one line per disk
+        "faults",
+        f"faults/{fault_id}",
+    ):
+        page.goto(f"{base}{path}")
+        expect(page.locator("#main")).to_be_visible()
+        if "devices/host" in path:
+            expect(page.locator(".chart-legend .swatch").first).to_be_visible()
+    expect(page.locator("form.api-form").first).to_be_attached()
+    assert page.policy_violations == [] and page.script_errors == []
+    # Another site framing the fault page to trick a click on its buttons gets nothing.
+    framer = page.context.new_page()
+    with framer.expect_console_message(lambda m: "frame-ancestors" in m.text):
+        framer.set_content(f'<iframe src="{base}faults/{fault_id}"></iframe>')
+    expect(framer.frame_locator("iframe").locator("form.api-form")).to_have_count(0)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from collector.api.bounds import RowId
 from collector.api.deps import DbSession
 from collector.db import dashboard_queries, queries
 from collector.db.dashboard_queries import FaultFilter
@@ -110,7 +111,7 @@ def _day_start(text: str, tz: object, next_day: bool = False) -> datetime | None
 
 
 @router.get("/faults/{fault_id}", response_class=HTMLResponse)
-def fault_page(request: Request, fault_id: int, session: DbSession) -> Response:
+def fault_page(request: Request, fault_id: RowId, session: DbSession) -> Response:
     page = Page.of(request, session)
     if (denied := page.login_required()) is not None:
         return denied
