@@ -75,6 +75,12 @@ class ApiConfig(_Section):
         description="Reverse proxies whose X-Forwarded-For names the client (sign-in limits); "
         "none by default: the connecting address is counted.",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body accepted; larger ones are refused (413) unread.",
+    )
 
 
 class FaultsConfig(_Section):

@@ -143,6 +143,7 @@ class CollectorService:
             workflow=self.workflow,
             rule_pack=self.rule_pack,
             clock=self.clock,
+            max_body_bytes=self.config.api.max_body_bytes,
         )
         app.state.sla = self.sla.service  # the routes use the configured calendar
         self._apps.append(app)

@@ -48,7 +48,7 @@ _CODES = {
     422: "invalid_request",
     429: "too_many_requests",
     500: "internal_error",
-    503: "unavailable",
+    503: "service_unavailable",
 }
 
 
