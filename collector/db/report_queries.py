@@ -110,6 +110,7 @@ class ClockRow:
     started_at: datetime
     stopped_at: datetime | None
     deadline_at: datetime
+    stopped_by: str | None = None  # the status or action that stopped it
 
 
 @dataclass(frozen=True)
@@ -301,8 +302,13 @@ def faults_overlapping(
     return session.scalars(query).all()
 
 
+# Who writes fault events without being a person: the collector and its SLA engine.
+MACHINE_ACTORS = (SYSTEM_ACTOR, "roomwatch-sla")
+
+
 def first_human_action(session: Session, fault_ids: Iterable[int]) -> dict[int, datetime]:
-    """fault id → time of its first event by a person (not the collector)."""
+    """fault id → time of its first event by a person (not the collector, nor its SLA
+    engine recording a breach or an escalation)."""
     ids = sorted(set(fault_ids))
     if not ids:
         return {}
@@ -310,7 +316,7 @@ def first_human_action(session: Session, fault_ids: Iterable[int]) -> dict[int, 
     for chunk in _chunks(ids):
         query = (
             select(FaultEvent.fault_id, func.min(FaultEvent.at))
-            .where(FaultEvent.fault_id.in_(chunk), FaultEvent.actor != SYSTEM_ACTOR)
+            .where(FaultEvent.fault_id.in_(chunk), FaultEvent.actor.not_in(MACHINE_ACTORS))
             .group_by(FaultEvent.fault_id)
         )
         found.update({fault: at for fault, at in session.execute(query)})
@@ -331,6 +337,7 @@ def sla_clocks(session: Session, fault_ids: Iterable[int]) -> list[ClockRow]:
                 started_at=clock.started_at,
                 stopped_at=clock.stopped_at,
                 deadline_at=clock.deadline_at,
+                stopped_by=clock.stopped_by,
             )
             for clock in session.scalars(query)
         )

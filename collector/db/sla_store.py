@@ -27,6 +27,7 @@ from collector.db.sla_models import (
     SlaSetting,
     SlaSitePolicy,
 )
+from collector.errors import NotFoundError
 from collector.notify.base import Notification
 from collector.sla.calendar import Override
 from collector.sla.errors import PolicyError
@@ -190,6 +191,14 @@ def fault_site(session: Session, fault: Fault) -> tuple[str | None, str | None]:
         .where(Room.id == fault.room_id)
     ).first()
     return (None, None) if row is None else (row[0], row[1])
+
+
+def site_timezone(session: Session, site_id: str) -> str:
+    """The site's time zone; NotFoundError for an unknown site."""
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFoundError(f"no site {site_id!r}")
+    return site.timezone or "Asia/Shanghai"
 
 
 # ---------------------------------------------------------------- calendar overrides

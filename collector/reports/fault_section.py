@@ -1,8 +1,13 @@
 """Faults of the period: counts by level, SLA clocks met / breached, mean time to respond
 and to fix, and the maintenance log of each fault.
 
-Response time: the ``respond`` SLA clock's stop when there is one, else the fault's
-``acknowledged_at``, else its first event by a person. Fix time: opened → resolved.
+Response time: when a person answered — the ``respond`` clock stopped by an
+acknowledgement or an on-site visit, else the fault's ``acknowledged_at``, else its first
+event by a person. A fault that cleared by itself before anyone answered is **cleared
+before response**: it has no response time, its clocks are neither met nor breached
+(``cleared``; a clock that breached before it cleared stays breached) and it is left out of
+the met rate and of the mean times, which measure the people who handled faults. Fix time:
+opened → resolved.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from collector.reports.model import (
 from collector.reports.period import Period
 
 CLOCK_ORDER = ("respond", "on_site", "fix", "replace")
+# Stops of the respond clock that are a person answering (resolved / closed are not).
+PERSON_RESPONSES = frozenset({"acknowledged", "on_site"})
 
 
 def build_fault_section(
@@ -50,7 +57,7 @@ def build_fault_section(
         for f in opened
     ]
     levels = [_level_stats(level, [x for x in lines if x.level == level], end) for level in Level]
-    clock_stats = _clock_stats([c for f in opened for c in clocks_of.get(f.id, [])], now)
+    clock_stats = _clock_stats([(x, c) for x in lines for c in clocks_of.get(x.id, [])], now)
     return FaultSection(
         levels=levels,
         clocks=clock_stats,
@@ -69,12 +76,11 @@ def _line(
     device_names: Mapping[int, str],
     now: datetime,
 ) -> FaultLine:
-    respond_clock = next((c for c in clocks if c.kind == "respond" and c.stopped_at), None)
-    responded = (
-        respond_clock.stopped_at
-        if respond_clock is not None
-        else fault.acknowledged_at or first_human.get(fault.id)
-    )
+    responded = response_at(fault, clocks, first_human)
+    cleared = responded is None and fault.resolved_at is not None
+    states = {c.kind: _clock_state(c, now) for c in sorted(clocks, key=_clock_rank)}
+    if cleared:
+        states = {kind: "cleared" if s == "met" else s for kind, s in states.items()}
     return FaultLine(
         id=fault.id,
         level=fault.level,
@@ -87,14 +93,31 @@ def _line(
         opened_at=fault.opened_at,
         resolved_at=fault.resolved_at,
         respond_min=_minutes(fault.opened_at, responded),
-        fix_min=_minutes(fault.opened_at, fault.resolved_at),
-        clocks={c.kind: _clock_state(c, now) for c in sorted(clocks, key=_clock_rank)},
+        fix_min=None if cleared else _minutes(fault.opened_at, fault.resolved_at),
+        clocks=states,
         log=None
         if log is None
         else MaintenanceEntry(
             log.phenomenon, log.cause, log.solution, log.engineer, log.recorded_at
         ),
+        cleared_before_response=cleared,
     )
+
+
+def response_at(
+    fault: Fault, clocks: Sequence[ClockRow], first_human: Mapping[int, datetime]
+) -> datetime | None:
+    """When a person first answered the fault while it was still there, or None."""
+    stopped = [
+        c.stopped_at
+        for c in clocks
+        if c.kind == "respond" and c.stopped_at and c.stopped_by in PERSON_RESPONSES
+    ]
+    candidates = [*stopped, fault.acknowledged_at, first_human.get(fault.id)]
+    found = min((at for at in candidates if at is not None), default=None)
+    if found is None or (fault.resolved_at is not None and found > fault.resolved_at):
+        return None  # a log written after it cleared is no response
+    return found
 
 
 def _level_stats(level: int, lines: list[FaultLine], end: datetime) -> LevelStats:
@@ -108,15 +131,18 @@ def _level_stats(level: int, lines: list[FaultLine], end: datetime) -> LevelStat
         open_at_end=len(lines) - len(resolved),
         mean_respond_min=sum(responds) / len(responds) if responds else None,
         mean_fix_min=sum(fixes) / len(fixes) if fixes else None,
+        cleared_before_response=sum(1 for x in lines if x.cleared_before_response),
     )
 
 
-def _clock_stats(clocks: list[ClockRow], now: datetime) -> list[ClockStats]:
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"met": 0, "breached": 0, "running": 0})
-    for clock in clocks:
-        counts[clock.kind][_clock_state(clock, now)] += 1
+def _clock_stats(clocks: list[tuple[FaultLine, ClockRow]], now: datetime) -> list[ClockStats]:
+    counts: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"met": 0, "breached": 0, "running": 0, "cleared": 0}
+    )
+    for line, clock in clocks:
+        counts[clock.kind][line.clocks.get(clock.kind, _clock_state(clock, now))] += 1
     return [
-        ClockStats(kind, c["met"], c["breached"], c["running"])
+        ClockStats(kind, c["met"], c["breached"], c["running"], c["cleared"])
         for kind, c in sorted(counts.items(), key=lambda kv: _kind_rank(kv[0]))
     ]
 

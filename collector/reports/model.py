@@ -119,6 +119,7 @@ class LevelStats:
     open_at_end: int
     mean_respond_min: float | None
     mean_fix_min: float | None
+    cleared_before_response: int = 0  # resolved by itself before anyone responded
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,9 @@ class ClockStats:
     met: int
     breached: int
     running: int
+    # Clocks of faults that cleared before anyone responded: neither met nor breached, and
+    # left out of the met rate (nobody was measured).
+    cleared: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,9 @@ class FaultLine:
     resolved_at: datetime | None
     respond_min: float | None
     fix_min: float | None
-    clocks: dict[str, str]  # kind → met | breached | running
+    clocks: dict[str, str]  # kind → met | breached | running | cleared
     log: MaintenanceEntry | None
+    cleared_before_response: bool = False
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,7 @@ def build_quarter_history(db: Database) -> History:
                     started_at=opened,
                     deadline_at=opened + timedelta(minutes=30),
                     stopped_at=opened + timedelta(minutes=12),
+                    stopped_by="acknowledged",  # an engineer answered: it counts as met
                     met=True,
                 ),
                 SlaClock(

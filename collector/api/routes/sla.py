@@ -12,12 +12,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from collector.api.auth import Admin, Engineer, Viewer, clock_of
+from collector.api.bounds import IsoDate, RowId
 from collector.api.deps import DbSession
 from collector.api.schemas import ErrorOut
 from collector.db import sla_store
 from collector.db.models import Fault
 from collector.db.sla_models import SlaContact, SlaPolicy
 from collector.errors import NotFoundError
+from collector.reports.errors import ReportError
+from collector.reports.period import parse_period
+from collector.reports.sla_figures import sla_figures
 from collector.sla.errors import PolicyError
 from collector.sla.policies import ContactDoc, PolicyDoc, WorkingHoursSpec
 from collector.sla.service import SlaService
@@ -171,10 +175,13 @@ def put_policy(
     policy_id: str, body: PolicyDoc, session: DbSession, admin: Admin, request: Request
 ) -> PolicyOut:
     """Create or replace a policy (the same document as in an SLA file). Running clocks
-    keep their deadlines; faults opened from now on use the new values."""
+    keep their budgets; their deadlines follow the policy's new working hours; faults
+    opened from now on use the new values."""
     if body.id != policy_id:
         raise HTTPException(422, f"the body's id {body.id!r} is not {policy_id!r}")
     sla_store.put_policy(session, body, clock_of(request)(), admin.username, "api")
+    session.flush()
+    _service(request).recompute_deadlines(session)
     return get_policy(policy_id, session, admin)
 
 
@@ -250,8 +257,8 @@ def delete_site(site_id: str, session: DbSession, _admin: Admin) -> Response:
 def list_overrides(
     session: DbSession,
     _viewer: Viewer,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    start: Annotated[IsoDate | None, Query(alias="from")] = None,
+    end: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> list[OverrideOut]:
     rows = sla_store.list_overrides(session, start, end)
     return [OverrideOut.model_validate(row) for row in rows]
@@ -259,21 +266,26 @@ def list_overrides(
 
 @router.put("/calendar/overrides/{day}", response_model=OverrideOut)
 def put_override(
-    day: date, body: OverrideIn, session: DbSession, admin: Admin, request: Request
+    day: IsoDate, body: OverrideIn, session: DbSession, admin: Admin, request: Request
 ) -> OverrideOut:
-    """Declare a date a holiday or a working day; it wins over the holiday package."""
+    """Declare a date a holiday or a working day; it wins over the holiday package. The
+    deadlines of running working-time clocks move with it."""
     row = sla_store.put_override(
         session, day, body.working, body.note, clock_of(request)(), admin.username
     )
+    session.flush()
+    _service(request).recompute_deadlines(session)
     return OverrideOut.model_validate(row)
 
 
 @router.delete(
     "/calendar/overrides/{day}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS
 )
-def delete_override(day: date, session: DbSession, _admin: Admin) -> Response:
+def delete_override(day: IsoDate, session: DbSession, _admin: Admin, request: Request) -> Response:
     if not sla_store.delete_override(session, day):
         raise NotFoundError(f"no calendar override on {day}")
+    session.flush()
+    _service(request).recompute_deadlines(session)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -282,8 +294,8 @@ def calendar_days(
     session: DbSession,
     _viewer: Viewer,
     request: Request,
-    start: Annotated[date, Query(alias="from")],
-    end: Annotated[date, Query(alias="to")],
+    start: Annotated[IsoDate, Query(alias="from")],
+    end: Annotated[IsoDate, Query(alias="to")],
     policy: Annotated[str | None, Query(description="Whose working weekdays (default)")] = None,
 ) -> list[CalendarDayOut]:
     """Each day from ``from`` to ``to`` (at most a year): working or not, and why."""
@@ -322,7 +334,7 @@ def create_contact(body: ContactDoc, session: DbSession, _admin: Admin) -> Conta
 
 @router.put("/contacts/{contact_id}", response_model=ContactOut, responses=_ERRORS)
 def replace_contact(
-    contact_id: int, body: ContactDoc, session: DbSession, _admin: Admin
+    contact_id: RowId, body: ContactDoc, session: DbSession, _admin: Admin
 ) -> ContactOut:
     if session.get(SlaContact, contact_id) is None:
         raise NotFoundError(f"no contact {contact_id}")
@@ -333,7 +345,7 @@ def replace_contact(
 
 
 @router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
-def delete_contact(contact_id: int, session: DbSession, _admin: Admin) -> Response:
+def delete_contact(contact_id: RowId, session: DbSession, _admin: Admin) -> Response:
     if not sla_store.delete_contact(session, contact_id):
         raise NotFoundError(f"no contact {contact_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -342,7 +354,7 @@ def delete_contact(contact_id: int, session: DbSession, _admin: Admin) -> Respon
 # ------------------------------------------------------------------ a fault's SLA
 
 
-def _fault(session: DbSession, fault_id: int) -> Fault:
+def _fault(session: DbSession, fault_id: RowId) -> Fault:
     fault = session.get(Fault, fault_id)
     if fault is None:
         raise NotFoundError(f"fault {fault_id} does not exist")
@@ -351,7 +363,7 @@ def _fault(session: DbSession, fault_id: int) -> Fault:
 
 @router.get("/faults/{fault_id}/clocks", response_model=list[ClockOut], responses=_ERRORS)
 def fault_clocks(
-    fault_id: int, session: DbSession, _viewer: Viewer, request: Request
+    fault_id: RowId, session: DbSession, _viewer: Viewer, request: Request
 ) -> list[ClockOut]:
     """The fault's clocks: deadline, time left (in the clock's measure) and state."""
     _fault(session, fault_id)
@@ -361,7 +373,7 @@ def fault_clocks(
 
 @router.get("/faults/{fault_id}/escalations", response_model=list[EscalationOut], responses=_ERRORS)
 def fault_escalations(
-    fault_id: int, session: DbSession, _viewer: Viewer, request: Request
+    fault_id: RowId, session: DbSession, _viewer: Viewer, request: Request
 ) -> list[EscalationOut]:
     _fault(session, fault_id)
     steps = _service(request).escalations(session, fault_id)
@@ -375,7 +387,7 @@ def fault_escalations(
     responses=_ERRORS,
 )
 def log_complaint(
-    fault_id: int, body: ComplaintIn, session: DbSession, engineer: Engineer, request: Request
+    fault_id: RowId, body: ComplaintIn, session: DbSession, engineer: Engineer, request: Request
 ) -> EscalationOut:
     """Log a customer complaint: it escalates at once (project lead, then higher)."""
     fault = _fault(session, fault_id)
@@ -387,3 +399,84 @@ def log_complaint(
     except PolicyError as exc:
         raise _conflict(exc) from None
     return EscalationOut.model_validate(step, from_attributes=True)
+
+
+class DeliveryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: Annotated[str, Field(max_length=1000)] = ""
+
+
+@router.post(
+    "/faults/{fault_id}/substitute-delivered", response_model=list[ClockOut], responses=_ERRORS
+)
+def substitute_delivered(
+    fault_id: RowId, body: DeliveryIn, session: DbSession, engineer: Engineer, request: Request
+) -> list[ClockOut]:
+    """A substitute (replacement) unit was delivered: the ``replace`` clock stops (met when
+    in time) and the delivery is an event of the fault. 409 when no such clock runs."""
+    fault = _fault(session, fault_id)
+    service = _service(request)
+    try:
+        service.substitute_delivered(
+            session, fault, clock_of(request)(), engineer.username, body.note
+        )
+    except PolicyError as exc:
+        raise _conflict(exc) from None
+    views = service.clocks(session, fault_id)
+    return [ClockOut.model_validate(v, from_attributes=True) for v in views]
+
+
+class LevelFiguresOut(_Out):
+    level: int
+    opened: int
+    resolved: int
+    open_at_end: int
+    cleared_before_response: int
+    mean_respond_min: float | None
+    mean_fix_min: float | None
+
+
+class ClockFiguresOut(_Out):
+    kind: str
+    met: int
+    breached: int
+    running: int
+    cleared: int
+    met_rate: float | None  # met ÷ (met + breached): only faults a person handled
+
+
+class SlaFiguresOut(BaseModel):
+    site: str
+    period: str
+    levels: list[LevelFiguresOut]
+    clocks: list[ClockFiguresOut]
+
+
+@router.get("/statistics", response_model=SlaFiguresOut, responses=_ERRORS)
+def sla_statistics(
+    session: DbSession,
+    _viewer: Viewer,
+    request: Request,
+    site: Annotated[str, Query(max_length=64)],
+    period: Annotated[str, Query(max_length=40, description="2026Q3, 2026-07 or a..b")],
+) -> SlaFiguresOut:
+    """The site's SLA figures of a period, as in the inspection report. A fault that
+    cleared before anyone responded counts as ``cleared``, never as met."""
+    try:
+        chosen = parse_period(period, sla_store.site_timezone(session, site))
+    except ReportError as exc:
+        raise HTTPException(422, str(exc)) from None
+    section = sla_figures(session, site, chosen, clock_of(request)())
+    clocks = [
+        ClockFiguresOut(
+            kind=c.kind,
+            met=c.met,
+            breached=c.breached,
+            running=c.running,
+            cleared=c.cleared,
+            met_rate=c.met / (c.met + c.breached) if c.met + c.breached else None,
+        )
+        for c in section.clocks
+    ]
+    levels = [LevelFiguresOut.model_validate(x, from_attributes=True) for x in section.levels]
+    return SlaFiguresOut(site=site, period=chosen.label, levels=levels, clocks=clocks)
