@@ -20,6 +20,7 @@ from collector.api.auth import (
     request_secret,
     revoke_secret,
 )
+from collector.api.bounds import RowId
 from collector.api.deps import DbSession
 from collector.api.schemas import ErrorOut
 from collector.api.throttle import TooManySignIns
@@ -166,7 +167,7 @@ def new_token(
     responses=_ERRORS,
 )
 def revoke_token(
-    username: str, token_id: int, session: DbSession, viewer: Viewer, request: Request
+    username: str, token_id: RowId, session: DbSession, viewer: Viewer, request: Request
 ) -> Response:
     _own_or_admin(viewer.username, viewer.role, username)
     token = users_store.get_token(session, users_store.get_user(session, username), token_id)
