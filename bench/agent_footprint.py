@@ -65,12 +65,12 @@ from bench.common import (  # noqa: E402
 from collector.demo.broker import MosquittoBroker  # noqa: E402
 from collector.demo.procs import ManagedProcess, free_port, tcp_open, wait_for  # noqa: E402
 from collector.demo.simdevice import SimulatedDevice  # noqa: E402
-from collector.demo.simspecs import room_device_spec  # noqa: E402
+from collector.demo.simkit import room_device_spec  # noqa: E402
 
 AGENT_ID = "bench-footprint"
 PASSWORD = "bench-footprint-password"
 RECORDER_MARK = "roomwatch-bench-recorder"
-KIT = ["ups", "switch", "camera", "camera", "encoder"]
+KIT = ["ups", "switch", "camera", "camera-hikvision", "encoder"]
 # What a Zabbix server would ask a Linux host's agent for, close to the agent's host probe.
 ZABBIX_ITEMS = [
     "agent.ping",

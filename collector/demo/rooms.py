@@ -11,16 +11,17 @@ from typing import Any
 
 import yaml
 
-from collector.demo import simdevice, simspecs
+from collector.demo import simdevice, simkit
 from collector.demo.procs import ManagedProcess
 
-# A recording room's kit: (device id, spec factory, parent device id).
+# A recording room's kit of real device families (simkit): (device id, spec, parent id).
+# The agent is told each device's kind only; it picks the profile by itself.
 ROOM_KIT: list[tuple[str, str, str | None]] = [
-    ("ups-1", "ups", None),
-    ("sw-1", "switch", "ups-1"),
-    ("cam-1", "camera", "sw-1"),
-    ("cam-2", "camera", "sw-1"),
-    ("enc-1", "encoder", "sw-1"),
+    ("ups-1", "ups", None),  # APC Smart-UPS
+    ("sw-1", "switch", "ups-1"),  # Huawei S5720 PoE switch
+    ("cam-1", "camera", "sw-1"),  # Axis camera
+    ("cam-2", "camera-hikvision", "sw-1"),  # Hikvision camera, no system group
+    ("enc-1", "encoder", "sw-1"),  # Hikvision NVR
 ]
 RECORDER_MARK = "roomwatch-demo-recorder"
 
@@ -45,12 +46,12 @@ class SimRoom:
     )
 
     def start_devices(self) -> None:
-        for device_id, kind, parent in ROOM_KIT:
-            spec = simspecs.room_device_spec(kind, name=f"{self.room_id}-{device_id}")
+        for device_id, spec_name, parent in ROOM_KIT:
+            spec = simkit.room_device_spec(spec_name, name=f"{self.room_id}-{device_id}")
             device = simdevice.SimulatedDevice(spec, workdir=self.workdir / "devices" / device_id)
             device.start()
             self.devices[device_id] = device
-            self.kinds[device_id] = kind
+            self.kinds[device_id] = spec.kind
             self.parents[device_id] = parent
 
     def start_recorder(self) -> None:
@@ -123,7 +124,8 @@ class SimRoom:
 
     def inventory_devices(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = [{"id": "host", "kind": "host", "model": "Recording PC"}]
-        for device_id, kind, parent in ROOM_KIT:
+        for device_id, spec_name, parent in ROOM_KIT:
+            kind = simkit.room_device_spec(spec_name, name=device_id).kind
             entry: dict[str, Any] = {"id": device_id, "kind": kind}
             if parent:
                 entry["parent"] = parent

@@ -37,6 +37,7 @@ from pydantic import SecretStr
 from agent.config import DeviceConfig, SnmpCredential
 from agent.snmp.client import SnmpClient, SnmpError, SnmpTarget
 from agent.snmp.profile import ProfileRegistry
+from collector.demo.simkit import room_device_spec, room_kit
 from collector.demo.simspecs import (
     DeviceSpec,
     SimRow,
@@ -51,8 +52,6 @@ from collector.demo.simspecs import (
     poe_switch,
     projector,
     ptz_camera,
-    room_device_spec,
-    room_kit,
     storage_row,
     ups,
 )

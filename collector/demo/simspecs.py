@@ -1,5 +1,6 @@
 """What a simulated SNMP device serves: ``DeviceSpec`` (values by profile metric name),
-their encoding into typed raw values by OID, and ready-made specs for a room's kit.
+their encoding into typed raw values by OID, and the specs of the example RoomCam vendor
+the tests use (a room's kit of real device families is in ``simkit``).
 
 The encoding reads the same profile YAML as the agent: 41.5 for ``temperature_c`` (scale
 0.1) is served as the INTEGER 415, an enum value as the first raw value that maps to it,
@@ -11,7 +12,7 @@ profile (ifHCInOctets -> ifInOctets) is served on the fallback OID.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.errors import AgentError
@@ -80,15 +81,19 @@ class DeviceSpec:
     raw: dict[str, Typed] = field(default_factory=dict)  # instance OID -> typed value
     community: str = "public"
     users: list[SimUser] = field(default_factory=list)  # SNMPv3 users, read-only
+    system_group: bool = True  # False: no sysDescr/sysObjectID/sysName/sysUpTime at all
 
 
 def initial_values(spec: DeviceSpec, profile: Profile) -> dict[str, Typed]:
     """Everything the device serves from the start, by instance OID."""
-    served: dict[str, Typed] = {
+    system: dict[str, Typed] = {
         SYS_OIDS["sys_descr"]: ("octet_str", spec.sys_descr),
         SYS_OIDS["sys_object_id"]: ("object_id", spec.sys_object_id.lstrip(".")),
         SYS_OIDS["sys_name"]: ("octet_str", spec.name),
         SYS_OIDS["sys_uptime"]: ("timeticks", 360_000),
+    }
+    served: dict[str, Typed] = {
+        **(system if spec.system_group else {}),
         **{oid.lstrip("."): typed for oid, typed in spec.raw.items()},
     }
     served.update(encode(profile, spec.values, served, None, None))
@@ -186,6 +191,8 @@ def _encode_metric(
         if spec.fallback:
             oid = spec.fallback.oid + suffix
         return oid, ("counter", round(value / spec.scale) % 2**32)
+    if spec.subtract_from is not None:  # used_pct served as the free percentage it is read from
+        value = spec.subtract_from - value
     raw = value / spec.scale
     if spec.multiply_by:
         raw /= _served_number(served[spec.multiply_by + suffix])
@@ -294,34 +301,6 @@ def projector(name: str = "proj1") -> DeviceSpec:
                 "lamp_life_hours": 4_000, "power_on": 1},
         raw={f"{_RC}.3.1.0": ("octet_str", "LP-500"), f"{_RC}.3.2.0": ("octet_str", "1.2")},
     )  # fmt: skip
-
-
-SPEC_BY_KIND: dict[str, Callable[[str], DeviceSpec]] = {
-    "camera": ptz_camera,
-    "encoder": encoder,
-    "switch": poe_switch,
-    "ups": ups,
-    "nas": nas,
-    "projector": projector,
-}
-
-
-def room_device_spec(kind: str, name: str) -> DeviceSpec:
-    """The ready-made spec of a device kind (camera, encoder, switch, ups, nas, projector)."""
-    try:
-        return SPEC_BY_KIND[kind](name)
-    except KeyError:
-        raise SimulatorError(
-            f"no ready-made spec for kind {kind!r} ({', '.join(SPEC_BY_KIND)})"
-        ) from None
-
-
-def room_kit(room: str = "r101") -> list[DeviceSpec]:
-    """A recording room: PTZ camera, encoder, PoE switch, UPS and NAS."""
-    return [
-        ptz_camera(f"{room}-cam1"), encoder(f"{room}-enc1"), poe_switch(f"{room}-sw1"),
-        ups(f"{room}-ups1"), nas(f"{room}-nas1"),
-    ]  # fmt: skip
 
 
 def storage_row(index: int, name: str, size_bytes: float, used_pct: float) -> SimRow:

@@ -10,10 +10,9 @@ from collections.abc import Callable
 from functools import partial
 
 from collector.demo.rooms import SimRoom
+from collector.demo.simkit import NVR_DISK
 
 log = logging.getLogger(__name__)
-CAMERAS = ("cam-1", "cam-2")
-RECORDING_ROW = 2  # the encoder's /record storage row (simspecs.encoder)
 
 
 class World:
@@ -28,8 +27,8 @@ class World:
         t = time.monotonic() - self.started
         for index, room in enumerate(self.rooms):
             wave = math.sin(t / 60.0 + index)
-            for cam in CAMERAS:
-                self._apply(room, cam, partial(self._step_camera, room, cam, wave, index))
+            self._apply(room, "cam-1", partial(self._step_axis_camera, room, wave, index))
+            self._apply(room, "cam-2", partial(self._step_hikvision_camera, room, wave))
             self._apply(room, "ups-1", partial(self._step_ups, room))
             self._apply(room, "enc-1", partial(self._step_storage, room))
             self._apply(room, "sw-1", partial(self._step_switch, room, wave))
@@ -49,10 +48,14 @@ class World:
             self._failing.discard(key)
 
     @staticmethod
-    def _step_camera(room: SimRoom, cam: str, wave: float, index: int) -> None:
-        room.devices[cam].set_values(
-            {"temperature_c": 44.0 + 4.0 * wave + index, "stream_fps": 25.0}
-        )
+    def _step_axis_camera(room: SimRoom, wave: float, index: int) -> None:
+        # AXIS-VIDEO-MIB reports whole degrees
+        room.devices["cam-1"].set_values({"temperature_c": round(44.0 + 4.0 * wave + index)})
+
+    @staticmethod
+    def _step_hikvision_camera(room: SimRoom, wave: float) -> None:
+        # HIK-DEVICE-MIB reports its CPU load as text, "15 PERCENT"
+        room.devices["cam-2"].set_values({"cpu_pct": f"{20 + 10 * wave:.0f} PERCENT"})
 
     def _step_switch(self, room: SimRoom, wave: float) -> None:
         key = room.room_id
@@ -87,4 +90,4 @@ class World:
             else current + math.copysign(step, target - current)
         )
         room.world_state["storage_now"] = current
-        room.devices["enc-1"].set_rows("storage", {RECORDING_ROW: {"used_pct": current}})
+        room.devices["enc-1"].set_rows("storage", {NVR_DISK: {"used_pct": current}})

@@ -20,6 +20,7 @@ from collector.demo.simdevice import (
     room_device_spec,
     room_kit,
 )
+from collector.demo.simkit import NVR_DISK
 from tests.fixtures.snmp import make_poller
 
 pytestmark = pytest.mark.anyio
@@ -63,6 +64,51 @@ async def test_every_ready_made_spec_is_served_and_picked_up_by_its_profile(
     assert [i.profile for i in infos] == [s.profile for s in specs]
     assert all(s.reachable and s.metrics for s in samples)
     assert {s.kind for s in samples} == {"camera", "encoder", "switch", "ups", "nas", "projector"}
+
+
+async def test_the_room_kit_is_read_through_the_real_families_profiles(
+    sim_devices, profile_registry
+):
+    # No profile is named in the config: each is chosen by sysObjectID, sysDescr or a probe.
+    specs = room_kit("r1")
+    devices = sim_devices(*specs)
+    poller = make_poller(devices, profile_registry)
+    try:
+        infos = await poller.identify()
+        samples = {s.device: s for s in await poller.poll_all()}
+    finally:
+        poller.close()
+    assert [i.profile for i in infos] == [
+        "camera-axis", "camera-hikvision", "nvr-hikvision", "switch-huawei-vrp", "ups-apc",
+        "nas-synology",
+    ]  # fmt: skip
+    assert samples["r1-cam1"].metrics["temperature_c"] == 41
+    assert samples["r1-cam1"].metrics["stream_up"] == 1
+    assert samples["r1-cam2"].metrics["cpu_pct"] == 15  # "15 PERCENT"
+    [disk] = samples["r1-enc1"].tables["storage"]
+    assert disk.labels == {"storage": "1.0"} and disk.metrics["used_pct"] == pytest.approx(41, 0.01)
+    ups = samples["r1-ups1"].metrics
+    assert (ups["on_battery"], ups["battery_minutes_remaining"], ups["load_pct"]) == (0, 42, 32)
+    delivering = [r.metrics["delivering"] for r in samples["r1-sw1"].tables["poe_ports"]]
+    assert delivering == [1, 1, 1, 1, 1, 0, 0, 0]
+    assert samples["r1-nas1"].metrics["temperature_c"] == 40
+    [volume] = samples["r1-nas1"].tables["storage"]
+    assert volume.metrics["used_pct"] == pytest.approx(62, 0.01)
+
+
+async def test_a_demo_recorder_disk_filling_is_read_as_storage_used(sim_devices, profile_registry):
+    [nvr] = sim_devices(room_device_spec("encoder", name="enc1"))
+    poller = make_poller([nvr], profile_registry)
+    try:
+        await poller.identify()
+        nvr.set_rows("storage", {NVR_DISK: {"used_pct": 96.0}})
+        [sample] = await poller.poll_all()
+    finally:
+        poller.close()
+    [disk] = sample.tables["storage"]
+    assert disk.metrics["used_pct"] == pytest.approx(96, 0.01)
+    [row] = sample.tables["disks"]
+    assert row.metrics["free_pct"] == pytest.approx(4, 0.01)
 
 
 def test_stop_kills_the_process_even_when_unplugged_and_removes_its_files(profile_registry):

@@ -34,6 +34,11 @@ def usual_ports_taken() -> Iterator[None]:
         yield
 
 
+def without_value(fault: tuple[str, str]) -> tuple[str, str]:
+    level, title = fault
+    return level, re.sub(r" \([^()]*\)$", "", title)
+
+
 def test_the_demo_runs_on_free_ports_and_its_incidents_open_and_resolve_faults(
     usual_ports_taken: None, tmp_path: Path
 ):
@@ -52,5 +57,7 @@ def test_the_demo_runs_on_free_ports_and_its_incidents_open_and_resolve_faults(
     assert ("L1", "cam-2 unreachable in room-101") in opened, output
     assert ("L1", "cam-2 unreachable in room-101") in resolved, output
     assert len(opened) >= 3, output
-    assert sorted(opened) == sorted(resolved), output  # every incident was repaired
+    # Every incident was repaired. A title ends in the latest value ("(96 %)" when opened,
+    # "(76 %)" when resolved): the fault is the same.
+    assert sorted(map(without_value, opened)) == sorted(map(without_value, resolved)), output
     assert "Traceback" not in output

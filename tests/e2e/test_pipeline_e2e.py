@@ -128,13 +128,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_tsdb_holds_exactly_what_the_simulated_camera_served(stack: Stack):
-    stack.room.devices["cam-1"].set_values({"temperature_c": 47.3})
+    stack.room.devices["cam-1"].set_values({"temperature_c": 47})  # Axis: whole degrees
 
     def stored_temperatures() -> list[float]:
         series = stack.tsdb.export(f'camera_temperature_c{{room="{ROOM}",device="cam-1"}}')
         return [v for s in series for v in s["values"]]
 
-    wait_for(lambda: 47.3 in stored_temperatures(), 30, "camera temperature 47.3 in the TSDB")
+    wait_for(lambda: 47 in stored_temperatures(), 30, "camera temperature 47 in the TSDB")
     [series] = stack.tsdb.export(f'camera_temperature_c{{room="{ROOM}",device="cam-1"}}')
     assert series["metric"]["site"] == "campus" and series["metric"]["agent"] == AGENT
 
@@ -275,17 +275,18 @@ def test_a_vendor_advisory_opens_its_fault_on_the_firmware_the_agent_reported(st
 
     wait_for(lambda: (camera() or Device()).firmware is not None, 30, "cam-1 firmware reported")
     reported = camera()
-    assert reported is not None and reported.model and reported.firmware == "2.4.1"
+    # The Axis camera's model and AXIS OS version, as its sysDescr gives them.
+    assert reported is not None and (reported.model, reported.firmware) == ("P1435-LE", "9.80.69")
     with db.session() as session:
         report_store.put_advisory(
             session,
             "RC-E2E-1",
             datetime.now(UTC),
             model=reported.model,
-            firmware_min="2.0",
-            firmware_max="2.4.9",
+            firmware_min="9.80",
+            firmware_max="9.80.99",
             severity="high",
-            title="PTZ motor stalls after 30 days of uptime",
+            title="Video stops after 30 days of uptime",
         )
     target = f"{ROOM}/cam-1/advisory{{id=RC-E2E-1}}"
     wait_for(
