@@ -9,8 +9,8 @@ the batch is retried, so a crash or an outage re-delivers instead of losing; the
 seq) rows make re-delivery harmless, and a TSDB rewrite has the same series and timestamps,
 so it overwrites instead of adding points.
 
-Poison messages never hold the queue. Every message is checked against ``ingest.limits``
-before anything is stored (``collector.ingest.limits``); one past a bound is acknowledged,
+Poison messages never hold the queue. Every message is screened against ``ingest.limits``
+before anything is stored (``collector.ingest.screen``); one past a bound is acknowledged,
 counted and quarantined. A batch that still fails because of what is in it (a 4xx from the
 TSDB, a constraint or overflow in SQL) is split in halves until the culprit is alone; the
 others are stored, the culprit quarantined (``collector.ingest.poison``).
@@ -39,16 +39,7 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from agent.wire import (
-    DeviceSample,
-    EventsMessage,
-    InventoryMessage,
-    MetricsMessage,
-    StatusMessage,
-    WireError,
-    decode,
-    parse_topic,
-)
+from agent.wire import DeviceSample, EventsMessage, InventoryMessage, MetricsMessage, StatusMessage
 from collector.config import IngestConfig
 from collector.db import ingest_store, lookup, quarantine_store
 from collector.db.models import Device
@@ -57,8 +48,8 @@ from collector.db.session import Database
 from collector.faults import FaultTracker, Subject, Transition
 from collector.ingest import poison
 from collector.ingest.inbox import Inbox
-from collector.ingest.limits import Rejection, RoomDevices, check_message, check_size
 from collector.ingest.points import Placement, event_lines, metrics_lines
+from collector.ingest.screen import AnyMessage, Placements, Screen, Screened
 from collector.ingest.stats import IngestStats
 from collector.ingest.tsdb import TsdbWriter
 
@@ -67,7 +58,6 @@ log = logging.getLogger(__name__)
 RETRY_MAX_S = 10.0  # a TSDB or database that is back is used within this long
 Clock = Callable[[], datetime]
 Ack = Callable[["Received"], None]
-AnyMessage = MetricsMessage | EventsMessage | StatusMessage | InventoryMessage
 
 
 @dataclass(frozen=True)
@@ -87,22 +77,7 @@ class _Batch:
     lines: list[str] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     newest_sample: datetime | None = None
-    quarantine: list[quarantine_store.Quarantined] = field(default_factory=list)
-    origin: dict[int, Received] = field(default_factory=dict)  # id(message) → its delivery
-
-
-class RateLimitedLog:
-    """At most one log line per key per period (an agent sending garbage every second)."""
-
-    def __init__(self, period_s: float) -> None:
-        self.period_s = period_s
-        self._last: dict[str, float] = {}
-
-    def warning(self, key: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last.get(key, -self.period_s) >= self.period_s:
-            self._last[key] = now
-            log.warning(message, *args)
+    screened: Screened = field(default_factory=Screened)
 
 
 class IngestPipeline:
@@ -123,7 +98,7 @@ class IngestPipeline:
         self.clock = clock
         self._inbox: Inbox[Received] = Inbox()
         self._tsdb_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsdb-write")
-        self._invalid_log = RateLimitedLog(config.invalid_log_every_s)
+        self.screen = Screen(stats, config, clock)
         self._stop = threading.Event()
         self._last_eval: dict[str, datetime] = {}
         self.retry_delay_s = 1.0
@@ -215,26 +190,14 @@ class IngestPipeline:
         return None
 
     def _quarantine_failed(self, received: Received, error: BaseException) -> None:
-        stage, reason = poison.stage_of(error), poison.describe(error)
-        item = poison.entry(
-            received.topic,
-            received.payload,
-            stage,
-            reason,
-            self.clock(),
-            self.config.limits.quarantine_excerpt_bytes,
-        )
+        item = self.screen.failed(received, error)
 
         def record() -> None:
             with self.db.session(write=True) as session:
                 quarantine_store.add_many(session, [item])
 
         if self._retrying_outages(record) is None:
-            self.stats.quarantined.labels(stage).inc()
-        agent = _agent_of(received.topic)
-        self._invalid_log.warning(
-            f"quarantined:{agent}", "quarantined a message from %s (%s): %s", agent, stage, reason
-        )
+            self.stats.quarantined.labels(item.stage).inc()
 
     def prune_dedupe(self) -> int:
         """Forget (agent, seq) pairs received more than ``dedupe_keep_days`` ago."""
@@ -257,14 +220,16 @@ class IngestPipeline:
         """
         batch = _Batch(received)
         now = self.clock()
-        decoded = [m for m in (self._screen(r, now, batch) for r in received) if m is not None]
+        screened = batch.screened
+        checked = (self.screen.message(r, now, screened) for r in received)
+        decoded = [m for m in checked if m is not None]
         with self.db.session(write=True) as session:
             fresh = ingest_store.claim_many(session, [(m.agent, m.seq) for m in decoded], now)
             self.stats.duplicates.inc(fresh.count(False))
             new = [m for m, is_new in zip(decoded, fresh, strict=True) if is_new]
             placements = lookup.agent_placements(session, {m.agent for m in new})
-            placed = self._within_room_limits(
-                session, [m for m in new if self._placed(m, placements)], placements, batch
+            placed = self.screen.within_room_limits(
+                session, [m for m in new if self.screen.placed(m, placements)], placements, screened
             )
             batch.lines = _lines(placed, placements)
             with self._writing_to_tsdb(batch.lines):
@@ -274,7 +239,7 @@ class IngestPipeline:
                 for message in placed:
                     if not isinstance(message, MetricsMessage):
                         self._store_other(session, message, placements[message.agent], batch)
-            quarantine_store.add_many(session, batch.quarantine)
+            quarantine_store.add_many(session, screened.quarantine)
         self._count(batch, decoded)
         return batch.transitions
 
@@ -299,90 +264,6 @@ class IngestPipeline:
         started = time.perf_counter()
         self.tsdb.write(lines)
         return time.perf_counter() - started
-
-    def _screen(self, received: Received, now: datetime, batch: _Batch) -> AnyMessage | None:
-        """The message if it is valid and within ``ingest.limits``; else None, counted and
-        noted in ``batch.quarantine``."""
-        limits = self.config.limits
-        rejection = check_size(received.payload, limits)
-        if rejection is not None:
-            self._reject(received, rejection, batch)
-            return None
-        try:
-            message = decode(received.topic, received.payload)
-        except WireError as exc:
-            self.stats.invalid.inc()
-            agent = _agent_of(received.topic)
-            self._invalid_log.warning(
-                f"invalid:{agent}",
-                "rejected invalid message from %s on %s: %s",
-                agent,
-                received.topic,
-                exc,
-            )
-            batch.quarantine.append(self._entry(received, "wire", str(exc)))
-            return None
-        rejection = check_message(message, now, limits)
-        if rejection is not None:
-            self._reject(received, rejection, batch, message.seq)
-            return None
-        batch.origin[id(message)] = received
-        return message
-
-    def _within_room_limits(
-        self,
-        session: Session,
-        messages: list[AnyMessage],
-        placements: dict[str, tuple[str, str]],
-        batch: _Batch,
-    ) -> list[AnyMessage]:
-        """The messages that keep their rooms within the device and graph limits."""
-        growing = (MetricsMessage, InventoryMessage)
-        rooms = {placements[m.agent][1] for m in messages if isinstance(m, growing)}
-        if not rooms:
-            return messages
-        state = {room: RoomDevices() for room in rooms}
-        for room_id, links in ingest_store.room_links(session, rooms).items():
-            state[room_id].parents = {device: parent for device, parent, _ in links}
-            state[room_id].by_agent = {device for device, _, by_agent in links if by_agent}
-        kept = []
-        for message in messages:
-            room = state.get(placements[message.agent][1])
-            rejection = None if room is None else room.admit(message, self.config.limits)
-            if rejection is None:
-                kept.append(message)
-            else:
-                self._reject(batch.origin[id(message)], rejection, batch, message.seq)
-        return kept
-
-    def _reject(
-        self, received: Received, rejection: Rejection, batch: _Batch, seq: int | None = None
-    ) -> None:
-        self.stats.rejected.labels(rejection.reason).inc()
-        agent = _agent_of(received.topic)
-        self._invalid_log.warning(
-            f"rejected:{agent}", "refused a message from %s: %s", agent, rejection
-        )
-        batch.quarantine.append(self._entry(received, "limits", str(rejection), seq))
-
-    def _entry(
-        self, received: Received, stage: str, reason: str, seq: int | None = None
-    ) -> quarantine_store.Quarantined:
-        excerpt_bytes = self.config.limits.quarantine_excerpt_bytes
-        return poison.entry(
-            received.topic, received.payload, stage, reason, self.clock(), excerpt_bytes, seq
-        )
-
-    def _placed(self, message: AnyMessage, placements: dict[str, tuple[str, str]]) -> bool:
-        if message.agent in placements:
-            return True
-        self.stats.unknown_agents.inc()
-        self._invalid_log.warning(
-            f"unknown:{message.agent}",
-            "agent %s has no room in the inventory; its messages are counted, not stored",
-            message.agent,
-        )
-        return False
 
     def _store_other(
         self, session: Session, message: AnyMessage, placement: tuple[str, str], batch: _Batch
@@ -409,7 +290,7 @@ class IngestPipeline:
         self,
         session: Session,
         messages: list[MetricsMessage],
-        placements: dict[str, tuple[str, str]],
+        placements: Placements,
         batch: _Batch,
     ) -> None:
         if not messages:
@@ -490,7 +371,7 @@ class IngestPipeline:
 
     def _count(self, batch: _Batch, decoded: list[AnyMessage]) -> None:
         self.stats.batches.inc()
-        for item in batch.quarantine:
+        for item in batch.screened.quarantine:
             self.stats.quarantined.labels(item.stage).inc()
         self.stats.points.inc(len(batch.lines))
         for kind, count in Counter(message.type for message in decoded).items():
@@ -505,7 +386,7 @@ class IngestPipeline:
             log.info("fault %s %s: %s [%s]", t.fault_id, t.kind, t.title, t.level.name)
 
 
-def _lines(messages: list[AnyMessage], placements: dict[str, tuple[str, str]]) -> list[str]:
+def _lines(messages: list[AnyMessage], placements: Placements) -> list[str]:
     """The TSDB lines of a batch's metrics and events, under the inventory's site and room."""
     lines: list[str] = []
     for message in messages:
@@ -515,10 +396,3 @@ def _lines(messages: list[AnyMessage], placements: dict[str, tuple[str, str]]) -
         elif isinstance(message, EventsMessage):
             lines.extend(event_lines(message, Placement(site=site_id, room=room_id)))
     return lines
-
-
-def _agent_of(topic: str) -> str:
-    try:
-        return parse_topic(topic)[0]
-    except WireError:
-        return "unknown"
