@@ -195,7 +195,8 @@ def test_hostile_messages_are_quarantined_and_the_other_agent_is_stored_once(
     collector.run([Received(wire.topic(A, wire.Kind.METRICS), wire.encode(message))])
     with collector.db.session() as session:
         opened = [(f.agent_id, f.rule_id) for f in session.scalars(select(Fault))]
-    assert (A, "disk_full") in opened or (A, "disk_nearly_full") in opened
+    # Whichever step of the disk ladder (filling, nearly full, full) the rule pack opens at.
+    assert any(agent == A and rule.startswith("disk_") for agent, rule in opened), opened
 
 
 def test_a_batch_the_tsdb_refuses_is_split_and_only_the_culprit_quarantined(
