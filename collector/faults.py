@@ -1,14 +1,21 @@
-"""From verdicts to fault rows.
+"""From verdicts to fault rows: evaluate → guard → inhibit → ladder → suppress → apply.
 
-- ``for:`` durations: a condition must hold that long before a fault opens (timers in memory).
-- One active fault per (rule, target); repeat firing updates it; clearing resolves it with the
-  recovery time recorded.
-- Flapping: when a (rule, target) opened and resolved ``transitions`` times within
-  ``window_s``, its fault is marked flapping and held: it resolves only after staying clear
-  for ``hold_s`` (``FlapPolicy``; per rule in YAML, default from the tracker).
+The decisions are the pure stages of ``collector.fault_decide``; this module loads what
+they need once per batch (``collector.fault_room``) and applies what they return.
+
+- Guards: a (rule, target) opens only after firing on ``guard_polls`` consecutive polls
+  (2 for L1/L2 rules by default) and for ``for:``; counts live in memory and start over
+  after a restart (a restart can delay an opening by one guard, never cause one).
+- Ladders: one active fault per (concern or rule, target); its level follows the most
+  urgent rung (``level_changed``, one notification per raise; never over a person's level).
+- Live text: a firing updates the fault's title and evidence.
+- Reopen: firing again within ``reopen_s`` of resolution reopens the same fault; a fault
+  that changed state ``transitions`` times within ``window_s`` is marked flapping and held
+  until clear for ``hold_s`` (``FlapPolicy``; per rule in YAML, default from the tracker).
 - Root cause: a device's firing is recorded as *suppressed* (not opened, not announced) while
   one of its ancestors in the room graph has an active fault of a rule that
-  ``suppresses_dependents``; when the ancestor recovers, a device still failing opens then.
+  ``suppresses_dependents``, and for the ancestor's recovery grace after it resolved (a
+  camera booting after its PoE switch); a device still failing after that opens then.
 - Maintenance windows: a firing inside a window is recorded as *muted*; it opens if it is
   still firing after the window.
 
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -37,13 +44,24 @@ from collector.db.workflow_models import (
     REASON_ROOT_CAUSE,
     SuppressedFiring,
 )
+from collector.fault_decide import (
+    ClearStep,
+    GuardCount,
+    flapping_on_reopen,
+    group_by_key,
+    guard,
+    inhibit,
+    ladder,
+    may_reopen,
+    on_clear,
+)
+from collector.fault_room import RoomState
 from collector.graph import RoomGraph
 from collector.levels import Level
 from collector.maintenance import MaintenanceCalendar
 from collector.rules.book import RuleBook
-from collector.rules.engine import RuleEngine, State, Verdict, device_of_target
+from collector.rules.engine import RuleEngine, State, Verdict
 from collector.rules.model import FlapPolicy, Rule
-from collector.timetable import Timetable
 from collector.workflow import Workflow
 
 log = logging.getLogger(__name__)
@@ -56,7 +74,9 @@ _ROOMS_PER_STATEMENT = 500  # rooms per IN (...) list when loading a batch's roo
 class Transition:
     """A fault opened, resolved or started flapping, for counters and logs."""
 
-    kind: str  # "opened" | "resolved" | "flapping" | "raised" (a class began)
+    # "opened" | "reopened" | "resolved" | "flapping" | "raised" (a class began, a ladder
+    # rose) | "lowered" (a ladder stepped down)
+    kind: str
     fault_id: int
     level: Level
     title: str
@@ -73,55 +93,6 @@ class Subject:
     site_id: str | None = None
 
 
-@dataclass
-class _Room:
-    """What one message's evaluation knows about its room, loaded once per message."""
-
-    session: Session
-    room_id: str
-    active: set[str]
-    suppressed: set[str]
-    _graph: RoomGraph | None = None
-    _roots: dict[str, Fault] | None = None
-    suppressing_rules: frozenset[str] = field(default_factory=frozenset)
-    _timetable: tuple[Timetable | None, str] | None = None
-
-    def in_class(self, at: datetime, default_timezone: str) -> bool:
-        """Whether the room's timetable has a class at ``at``; always, without one."""
-        if self._timetable is None:
-            stored, zone = faults_store.room_timetable(self.session, self.room_id)
-            timetable = None if stored is None else Timetable.model_validate(stored)
-            self._timetable = (timetable, zone or default_timezone)
-        timetable, zone = self._timetable
-        return timetable is None or timetable.in_class(at, zone)
-
-    @property
-    def graph(self) -> RoomGraph:
-        if self._graph is None:
-            self._graph = RoomGraph.from_links(
-                faults_store.room_devices(self.session, self.room_id)
-            )
-        return self._graph
-
-    @property
-    def roots(self) -> dict[str, Fault]:
-        """device → its active fault of a rule that suppresses dependents."""
-        if self._roots is None:
-            faults = faults_store.active_by_rules(
-                self.session, self.room_id, self.suppressing_rules
-            )
-            self._roots = {
-                device_of_target(f.target): f for f in faults if f.target.count("/") == 1
-            }
-        return self._roots
-
-    def root_cause(self, device: str) -> Fault | None:
-        if not self.suppressing_rules:
-            return None
-        failed = self.graph.first_failed_ancestor(device, self.roots)
-        return None if failed is None else self.roots[failed]
-
-
 class FaultTracker:
     """Applies rule verdicts to SQL. Pending ``for:`` timers live in memory."""
 
@@ -136,9 +107,10 @@ class FaultTracker:
         self.calendar = calendar if calendar is not None else MaintenanceCalendar()
         self.workflow = workflow if workflow is not None else Workflow(calendar=self.calendar)
         self.flapping = flapping or FlapPolicy()
-        self._pending_since: dict[str, datetime] = {}
+        # open key → rule id → guard count of the rungs firing and not yet opened
+        self._guards: dict[str, dict[str, GuardCount]] = {}
         self._rooms_session: Session | None = None
-        self._rooms: dict[str, _Room] = {}
+        self._rooms: dict[str, RoomState] = {}
 
     @property
     def engine(self) -> RuleEngine:
@@ -173,20 +145,18 @@ class FaultTracker:
         room = self._room(session, subject.room_id)
         ordered = room.graph.parents_first(samples, lambda item: item[0].device)
         transitions: list[Transition] = []
-        pending = self._pending_since
+        guards = self._guards
 
         def waited_on(key: str) -> bool:  # a clear or hold verdict on any other key is a no-op
-            return key in room.active or key in room.suppressed or key in pending
+            return key in room.active or key in room.suppressed or key in guards
 
         for sample, device_pk in ordered:
             device_subject = Subject(subject.room_id, subject.agent_id, device_pk, subject.site_id)
             verdicts = self.engine.evaluate(
                 subject.room_id, sample, at, subject.site_id, relevant=waited_on
             )
-            for verdict in verdicts:
-                transition = self._apply(room, device_subject, verdict, at)
-                if transition is not None:
-                    transitions.append(transition)
+            if verdicts:
+                transitions.extend(self._decide(room, device_subject, verdicts, at))
         return transitions
 
     def observe_events(
@@ -206,12 +176,10 @@ class FaultTracker:
                 faults_store.device_pk(session, subject.room_id, event.device),
                 subject.site_id,
             )
-            for verdict in self.engine.evaluate_event(
+            verdicts = self.engine.evaluate_event(
                 subject.room_id, event, kind, model, subject.site_id
-            ):
-                transition = self._apply(room, device_subject, verdict, event.at)
-                if transition is not None:
-                    transitions.append(transition)
+            )
+            transitions.extend(self._decide(room, device_subject, verdicts, event.at))
         return transitions
 
     def agent_presence(
@@ -239,13 +207,13 @@ class FaultTracker:
                 self._load_rooms(session, missing[start : start + _ROOMS_PER_STATEMENT])
             )
 
-    def _room(self, session: Session, room_id: str) -> _Room:
+    def _room(self, session: Session, room_id: str) -> RoomState:
         """The room's state for this session (one batch): loaded once, then kept current."""
         if self._rooms_session is not session or room_id not in self._rooms:
             self.load_rooms(session, [room_id])
         return self._rooms[room_id]
 
-    def _load_rooms(self, session: Session, room_ids: list[str]) -> dict[str, _Room]:
+    def _load_rooms(self, session: Session, room_ids: list[str]) -> dict[str, RoomState]:
         """Active fault keys, active suppressed firings and the graph of each room."""
         active = _open_keys(session, Fault, room_ids)
         suppressed = _open_keys(session, SuppressedFiring, room_ids)
@@ -255,46 +223,141 @@ class FaultTracker:
         ):
             links[room_id].append((device, parent))
         suppressing = frozenset(r.id for r in self.engine.rules if r.suppresses_dependents)
+        grace_s = max(
+            (
+                s
+                for r in self.engine.rules
+                if r.suppresses_dependents
+                for s in r.recovery_grace_s.values()
+            ),
+            default=0.0,
+        )
         return {
-            room_id: _Room(
+            room_id: RoomState(
                 session,
                 room_id,
                 active[room_id],
                 suppressed[room_id],
                 _graph=RoomGraph.from_links(links[room_id]),
                 suppressing_rules=suppressing,
+                grace_s=grace_s,
             )
             for room_id in room_ids
         }
 
-    def _apply(
-        self, room: _Room, subject: Subject, verdict: Verdict, at: datetime
-    ) -> Transition | None:
-        key = verdict.open_key
-        if verdict.state is State.HOLD:
-            self._pending_since.pop(key, None)
-            return None
-        if verdict.state is State.CLEAR:
-            self._pending_since.pop(key, None)
-            return self._clear(room, verdict, at)
-        if key in room.active:
-            fault = faults_store.find_active(room.session, key)
+    def _decide(
+        self, room: RoomState, subject: Subject, verdicts: list[Verdict], at: datetime
+    ) -> list[Transition]:
+        """One device's verdicts through guard, inhibition and ladder, then applied."""
+        transitions: list[Transition] = []
+        verdicts = inhibit(verdicts, room.active, self._key_name)
+        for key, rungs in group_by_key(verdicts).items():
+            fault = room.fault(key)
+            polls, passed = self._guard(key, rungs, at, bypass=key in room.suppressed)
+            verdict = ladder(rungs, self._rung_of(fault, rungs), passed)
             if fault is not None:
-                faults_store.touch_fault(fault, at, verdict.evidence())
-                fault.clear_since = None
-                return self._raise_for_class(room, verdict, fault, at)
-        if key not in room.suppressed:
-            since = self._pending_since.setdefault(key, at)
-            if at - since < timedelta(seconds=verdict.rule.for_s):
-                return None
-            self._pending_since.pop(key, None)
-        return self._fire(room, subject, verdict, at)
+                if verdict.state is State.CLEAR:
+                    transitions.extend(self._clear(room, verdict, fault, at))
+                else:
+                    transitions.extend(self._follow(room, verdict, fault, at))
+            elif verdict.state is State.FIRE:
+                # Counts stay: a more urgent rung still counting may raise the fault later.
+                transitions.extend(self._fire(room, subject, verdict, at, polls))
+            elif verdict.state is State.CLEAR and key in room.suppressed:
+                self._end_suppressed(room, key, at)
+        return transitions
+
+    def _key_name(self, rule_id: str) -> str:
+        rule = self.engine.rule(rule_id)
+        return rule.fault_key_name if rule is not None else rule_id
+
+    def _guard(
+        self, key: str, rungs: list[Verdict], at: datetime, bypass: bool
+    ) -> tuple[int, set[str]]:
+        """Count each rung's consecutive firing polls; the rungs whose guard passed (all
+        firing ones for a firing already recorded as suppressed) and the most polls seen."""
+        counts = self._guards.get(key, {})
+        passed: set[str] = set()
+        polls = 1
+        for rung in rungs:
+            ok, count = guard(counts, rung, at)
+            if count is None:
+                counts.pop(rung.rule.id, None)
+                continue
+            counts[rung.rule.id] = count
+            polls = max(polls, count.polls)
+            if ok or bypass:
+                passed.add(rung.rule.id)
+        if counts:
+            self._guards[key] = counts
+        else:
+            self._guards.pop(key, None)
+        return polls, passed
+
+    def _rung_of(self, fault: Fault | None, rungs: list[Verdict]) -> Rule | None:
+        if fault is None:
+            return None
+        rule = next((v.rule for v in rungs if v.rule.id == fault.rule_id), None)
+        return rule or self.engine.rule(fault.rule_id) or rungs[0].rule
+
+    def _follow(
+        self, room: RoomState, verdict: Verdict, fault: Fault, at: datetime
+    ) -> list[Transition]:
+        """An open fault's condition still holds: live title and evidence, its ladder rung,
+        and its level when a class begins."""
+        if verdict.state is State.FIRE:
+            faults_store.touch_fault(fault, at, verdict.evidence(), verdict.title())
+            fault.clear_since = None
+        if verdict.rule.id != fault.rule_id:
+            stepped = self._step(room, verdict, fault, at)
+            return [] if stepped is None else [stepped]
+        if verdict.state is State.FIRE:
+            raised = self._raise_for_class(room, verdict, fault, at)
+            return [] if raised is None else [raised]
+        return []
+
+    def _step(
+        self, room: RoomState, verdict: Verdict, fault: Fault, at: datetime
+    ) -> Transition | None:
+        """The ladder moved to another rung: the fault takes its rule, text and level (one
+        notification when it rose; none when a person set the level)."""
+        if self._level_set_by_person(room, fault):
+            return None
+        rule = verdict.rule
+        fault.rule_id = rule.id
+        fault.description = rule.description
+        fault.title = verdict.title()[:300]
+        fault.evidence = verdict.evidence()
+        level = self._level_now(room, rule, at)
+        if int(level) == fault.level:
+            return None
+        rose = int(level) < fault.level
+        self.workflow.change_level(
+            room.session,
+            fault,
+            level,
+            SYSTEM_ACTOR,
+            at,
+            f"{rule.id}: {verdict.title()}"[:300],
+            clocks_from_now=rose,
+            notify=rose,
+        )
+        return _transition("raised" if rose else "lowered", fault)
+
+    @staticmethod
+    def _level_set_by_person(room: RoomState, fault: Fault) -> bool:
+        return any(
+            e.type == "level_changed" and e.actor != SYSTEM_ACTOR
+            for e in faults_store.events_of(room.session, fault.id)
+        )
 
     def _fire(
-        self, room: _Room, subject: Subject, verdict: Verdict, at: datetime
-    ) -> Transition | None:
+        self, room: RoomState, subject: Subject, verdict: Verdict, at: datetime, polls: int
+    ) -> list[Transition]:
         key = verdict.open_key
-        root = room.root_cause(verdict.device)
+        root = room.root_cause(verdict.device) or room.recovering_parent(
+            verdict.device, verdict.kind, at, self._rules_by_id()
+        )
         window = None
         if root is None:
             window = self.calendar.active_window(
@@ -304,8 +367,13 @@ class FaultTracker:
             workflow_store.find_suppressed(room.session, key) if key in room.suppressed else None
         )
         if root is not None or window is not None:
-            self._record_suppressed(room, subject, verdict, at, firing, root, window)
-            return None
+            self._record_suppressed(room, subject, verdict, at, firing, root, window, polls)
+            return []
+        policy = verdict.rule.flapping or self.flapping
+        since = at - timedelta(seconds=policy.reopen_s)
+        previous = faults_store.last_resolved(room.session, key, since)
+        if previous is not None and may_reopen(previous.resolved_at, policy, at):
+            return self._reopen(room, verdict, previous, firing, at, policy)
         fault = self.workflow.open_rule_fault(
             room.session,
             open_key=key,
@@ -320,19 +388,52 @@ class FaultTracker:
             description=verdict.rule.description,
             evidence=verdict.evidence(),
         )
-        room.active.add(key)
+        fault.fire_count = max(fault.fire_count, polls)  # the guarded polls saw it too
+        self._became_active(room, verdict, fault, firing, at)
+        return [_transition("opened", fault)]
+
+    def _reopen(
+        self,
+        room: RoomState,
+        verdict: Verdict,
+        fault: Fault,
+        firing: SuppressedFiring | None,
+        at: datetime,
+        policy: FlapPolicy,
+    ) -> list[Transition]:
+        """The incident of a recently resolved fault is back: the same fault, reopened."""
+        self.workflow.auto_reopen(room.session, fault, at, evidence=verdict.evidence())
+        faults_store.touch_fault(fault, at, verdict.evidence(), verdict.title())
+        self._became_active(room, verdict, fault, firing, at)
+        transitions = [_transition("reopened", fault)]
+        if verdict.rule.id != fault.rule_id:
+            stepped = self._step(room, verdict, fault, at)
+            transitions += [] if stepped is None else [stepped]
+        since = at - timedelta(seconds=policy.window_s)
+        changes = faults_store.changes_since(room.session, fault.id, since)
+        if not fault.flapping and flapping_on_reopen(changes, policy):
+            self.workflow.mark_flapping(room.session, fault, at, changes)
+            transitions.append(_transition("flapping", fault))
+        return transitions
+
+    def _became_active(
+        self,
+        room: RoomState,
+        verdict: Verdict,
+        fault: Fault,
+        firing: SuppressedFiring | None,
+        at: datetime,
+    ) -> None:
+        room.remember(verdict.open_key, fault)
         if firing is not None:
             self._promote(room, firing, fault, at)
         if verdict.rule.suppresses_dependents and verdict.target.count("/") == 1:
             room.roots[verdict.device] = fault
-        policy = verdict.rule.flapping or self.flapping
-        since = at - timedelta(seconds=policy.window_s)
-        count = faults_store.transitions_since(room.session, verdict.rule.id, verdict.target, since)
-        if count >= policy.transitions and not fault.flapping:
-            self.workflow.mark_flapping(room.session, fault, at, count)
-        return _transition("opened", fault)
 
-    def _level_now(self, room: _Room, rule: Rule, at: datetime) -> Level:
+    def _rules_by_id(self) -> dict[str, Rule]:
+        return {rule.id: rule for rule in self.engine.rules}
+
+    def _level_now(self, room: RoomState, rule: Rule, at: datetime) -> Level:
         """The rule's level, or its ``outside_class_level`` while the room has no class."""
         if rule.outside_class_level is None:
             return rule.level
@@ -340,7 +441,7 @@ class FaultTracker:
         return rule.level if in_class else rule.outside_class_level
 
     def _raise_for_class(
-        self, room: _Room, verdict: Verdict, fault: Fault, at: datetime
+        self, room: RoomState, verdict: Verdict, fault: Fault, at: datetime
     ) -> Transition | None:
         """A fault opened outside class hours becomes the rule's level once a class is
         scheduled, with its SLA clocks from now; never if a person set its level."""
@@ -365,47 +466,58 @@ class FaultTracker:
         )
         return _transition("raised", fault)
 
-    def _clear(self, room: _Room, verdict: Verdict, at: datetime) -> Transition | None:
+    def _end_suppressed(self, room: RoomState, key: str, at: datetime) -> None:
+        firing = workflow_store.find_suppressed(room.session, key)
+        if firing is not None:
+            workflow_store.end_suppressed(firing, at, OUTCOME_CLEARED)
+        room.suppressed.discard(key)
+
+    def _clear(
+        self, room: RoomState, verdict: Verdict, fault: Fault, at: datetime
+    ) -> list[Transition]:
         key = verdict.open_key
         if key in room.suppressed:
-            firing = workflow_store.find_suppressed(room.session, key)
-            if firing is not None:
-                workflow_store.end_suppressed(firing, at, OUTCOME_CLEARED)
-            room.suppressed.discard(key)
-        if key not in room.active:
-            return None
-        fault = faults_store.find_active(room.session, key)
-        if fault is None:
-            room.active.discard(key)
-            return None
-        reason = f"{verdict.rule.metric or verdict.rule.id}={verdict.value:g}"
-        policy = verdict.rule.flapping or self.flapping
+            self._end_suppressed(room, key, at)
+        rule = self.engine.rule(fault.rule_id) or verdict.rule
+        policy = rule.flapping or self.flapping
+        changes = 0
         if not fault.flapping:
             since = at - timedelta(seconds=policy.window_s)
-            count = faults_store.transitions_since(room.session, fault.rule_id, fault.target, since)
-            if count + 1 >= policy.transitions:
-                self.workflow.mark_flapping(room.session, fault, at, count + 1)
-                fault.clear_since = at
-                return _transition("flapping", fault)
-        elif fault.clear_since is None or at - fault.clear_since < timedelta(seconds=policy.hold_s):
+            changes = faults_store.changes_since(room.session, fault.id, since)
+        step = on_clear(
+            flapping=fault.flapping,
+            clear_since=fault.clear_since,
+            changes_in_window=changes,
+            policy=policy,
+            at=at,
+        )
+        if step is ClearStep.MARK_FLAPPING:
+            self.workflow.mark_flapping(room.session, fault, at, changes + 1)
+            fault.clear_since = at
+            return [_transition("flapping", fault)]
+        if step is ClearStep.HOLD:
             fault.clear_since = fault.clear_since or at
-            return None
+            return []
+        reason = f"{verdict.rule.metric or verdict.rule.id}={verdict.value:g}"
         detail = {"clear_since": fault.clear_since.isoformat()} if fault.clear_since else {}
         self.workflow.auto_resolve(room.session, fault, at, reason, **detail)
-        room.active.discard(key)
+        room.forget(key)
         if room._roots is not None:
             room.roots.pop(verdict.device, None)
-        return _transition("resolved", fault)
+        if rule.suppresses_dependents:
+            room.recovered(fault)
+        return [_transition("resolved", fault)]
 
     def _record_suppressed(
         self,
-        room: _Room,
+        room: RoomState,
         subject: Subject,
         verdict: Verdict,
         at: datetime,
         firing: SuppressedFiring | None,
         root: Fault | None,
         window: object | None,
+        polls: int = 1,
     ) -> None:
         reason = REASON_ROOT_CAUSE if root is not None else REASON_MAINTENANCE
         window_id = getattr(window, "id", None)
@@ -422,7 +534,7 @@ class FaultTracker:
         if firing is not None:  # the cause changed (another root, another window)
             workflow_store.end_suppressed(firing, at, OUTCOME_CLEARED)
             room.session.flush()
-        workflow_store.add_suppressed(
+        added = workflow_store.add_suppressed(
             room.session,
             open_key=verdict.open_key,
             rule_id=verdict.rule.id,
@@ -439,6 +551,7 @@ class FaultTracker:
             last_at=at,
             evidence=verdict.evidence(),
         )
+        added.fire_count = max(added.fire_count, polls)  # the guarded polls saw it too
         room.suppressed.add(verdict.open_key)
         if root is not None:
             faults_store.add_event(
@@ -453,7 +566,9 @@ class FaultTracker:
                 },
             )
 
-    def _promote(self, room: _Room, firing: SuppressedFiring, fault: Fault, at: datetime) -> None:
+    def _promote(
+        self, room: RoomState, firing: SuppressedFiring, fault: Fault, at: datetime
+    ) -> None:
         """A suppressed firing outlived its cause: it is now ``fault``."""
         workflow_store.end_suppressed(firing, at, OUTCOME_OPENED, fault.id)
         room.suppressed.discard(fault.open_key or "")

@@ -58,13 +58,56 @@ def transitions_since(session: Session, rule_id: str, target: str, since: dateti
     return int(opened) + int(resolved)
 
 
+def changes_since(session: Session, fault_id: int, since: datetime) -> int:
+    """The fault's openings, resolutions and reopenings at or after ``since`` (flapping)."""
+    query = select(func.count()).where(
+        FaultEvent.fault_id == fault_id,
+        FaultEvent.type.in_(("opened", "resolved", "reopened")),
+        FaultEvent.at >= since,
+    )
+    return int(session.scalar(query) or 0)
+
+
+def last_resolved(session: Session, fault_key: str, since: datetime) -> Fault | None:
+    """The latest fault of ``fault_key`` resolved (not closed) at or after ``since``."""
+    query = (
+        select(Fault)
+        .where(Fault.fault_key == fault_key, Fault.status == "resolved", Fault.resolved_at >= since)
+        .order_by(Fault.resolved_at.desc(), Fault.id.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
+def resolved_by_rules(
+    session: Session, room_id: str, rule_ids: Iterable[str], since: datetime
+) -> list[Fault]:
+    """Faults of a room's ``rule_ids`` resolved at or after ``since`` (recovery grace)."""
+    ids = list(rule_ids)
+    if not ids:
+        return []
+    query = select(Fault).where(
+        Fault.room_id == room_id,
+        Fault.rule_id.in_(ids),
+        Fault.status == "resolved",
+        Fault.resolved_at >= since,
+    )
+    return list(session.scalars(query.order_by(Fault.resolved_at)))
+
+
 def open_fault(session: Session, *, open_key: str | None, at: datetime, **fields: Any) -> Fault:
     """Insert an active fault; if another writer opened the same key first, return theirs.
 
     The ``opened`` event is added by the caller (``collector.workflow``), who knows the actor.
     """
     fault = Fault(
-        open_key=open_key, status="open", opened_at=at, last_seen_at=at, fire_count=1, **fields
+        open_key=open_key,
+        fault_key=open_key,
+        status="open",
+        opened_at=at,
+        last_seen_at=at,
+        fire_count=1,
+        **fields,
     )
     try:
         with session.begin_nested():
@@ -78,12 +121,27 @@ def open_fault(session: Session, *, open_key: str | None, at: datetime, **fields
     return fault
 
 
-def touch_fault(fault: Fault, at: datetime, evidence: dict[str, Any]) -> None:
-    """The condition fired again on an open fault."""
+def touch_fault(
+    fault: Fault, at: datetime, evidence: dict[str, Any], title: str | None = None
+) -> None:
+    """The condition fired again on an open fault: its title and evidence follow the
+    latest value (the opening value stays in the ``opened`` event)."""
     if at > fault.last_seen_at:
         fault.last_seen_at = at
     fault.fire_count += 1
     fault.evidence = evidence
+    if title is not None:
+        fault.title = title[:300]
+
+
+def reopen(fault: Fault, at: datetime) -> None:
+    """A resolved fault's incident is back: active again under its key."""
+    fault.status = "open"
+    fault.open_key = fault.fault_key
+    fault.resolved_at = None
+    fault.clear_since = None
+    fault.last_seen_at = max(fault.last_seen_at, at)
+    fault.fire_count += 1
 
 
 def mark_resolved(fault: Fault, at: datetime) -> None:

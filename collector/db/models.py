@@ -211,6 +211,9 @@ class Fault(Base):
     on_site_visits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     acknowledged_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Added by migration 0007_fault_key: the open key kept after resolution, so an incident
+    # that comes back within the reopen window reopens its fault (one incident, one fault).
+    fault_key: Mapped[str | None] = mapped_column(String(420), index=True)
     events: Mapped[list[FaultEvent]] = relationship(
         back_populates="fault", order_by="FaultEvent.id", cascade="all, delete-orphan"
     )

@@ -55,7 +55,8 @@ class Verdict:
 
     @property
     def open_key(self) -> str:
-        return open_key(self.rule.id, self.target)
+        """The key of the fault this verdict acts on: one per (concern or rule, target)."""
+        return open_key(self.rule.fault_key_name, self.target)
 
     def title(self) -> str:
         label = ",".join(self.labels.values())
@@ -264,7 +265,8 @@ class RuleEngine:
             if guarded and value is None:
                 continue
             state = _state(selected, value) if value is not None else State.CLEAR
-            if state is not State.FIRE and relevant and not relevant(open_key(rule.id, target)):
+            key = open_key(rule.fault_key_name, target)
+            if state is not State.FIRE and relevant and not relevant(key):
                 continue
             yield Verdict(
                 rule=rule,

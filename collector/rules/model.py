@@ -143,12 +143,23 @@ def _same(have: str | float | None, want: str | float) -> bool:
 
 
 class FlapPolicy(_Strict):
-    """How many open/resolve transitions within ``window_s`` make a fault flapping, and how
-    long it must then stay clear before it resolves."""
+    """One incident that comes and goes stays one fault.
 
-    transitions: int = Field(default=5, ge=2)
+    A (rule, target) firing again within ``reopen_s`` of its fault's resolution reopens that
+    fault (event ``reopened``, no new notification). When the fault changed state (opened,
+    resolved, reopened) ``transitions`` times within ``window_s`` it is marked flapping and
+    held: it resolves only after staying clear for ``hold_s``."""
+
+    reopen_s: float = Field(default=600.0, ge=0)
+    transitions: int = Field(default=4, ge=2)
     window_s: float = Field(default=1800.0, gt=0)
-    hold_s: float = Field(default=1800.0, ge=0)
+    hold_s: float = Field(default=600.0, ge=0)
+
+
+# Consecutive firing polls a rule needs before it opens a fault, unless it says otherwise:
+# a rule that can page (L1/L2) never opens on a single poll. Event rules (traps) open on
+# the event itself.
+DEFAULT_GUARD_POLLS = {Level.L1: 2, Level.L2: 2, Level.L3: 1, Level.L4: 1}
 
 
 class Rule(_Strict):
@@ -175,6 +186,23 @@ class Rule(_Strict):
     when: Condition | None = None
     clear: Condition | None = Field(default=None, description="Default: the negation of when.")
     for_s: float = Field(default=0.0, ge=0, alias="for")
+    for_polls: int | None = Field(
+        default=None,
+        ge=1,
+        description="Consecutive firing polls before a fault opens (with 'for', both must "
+        "hold). Default: 2 for L1/L2 rules, 1 for L3/L4 (DEFAULT_GUARD_POLLS).",
+    )
+    concern: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,99}$")] | None = Field(
+        default=None,
+        description="Rules sharing a concern form a ladder: one fault per (concern, target) "
+        "whose level follows the most urgent rung firing (filling → nearly full).",
+    )
+    recovery_grace_s: dict[str, float] = Field(
+        default_factory=dict,
+        description="With suppresses_dependents: when this rule's fault on a device resolves, "
+        "the devices behind it get this long (by their kind; key 'default' for any other) "
+        "before their own faults may open (cameras booting after their PoE switch).",
+    )
     event: EventMatch | None = None
     clear_event: EventMatch | None = None
     event_labels: list[ColumnName] = Field(
@@ -211,6 +239,21 @@ class Rule(_Strict):
     @property
     def column(self) -> str:
         return (self.metric or "").rsplit(".", 1)[-1]
+
+    @property
+    def fault_key_name(self) -> str:
+        """What names this rule's faults in their key: its concern (ladder) or its id."""
+        return self.concern or self.id
+
+    @property
+    def guard_polls(self) -> int:
+        if self.is_event_rule:
+            return 1
+        return self.for_polls if self.for_polls is not None else DEFAULT_GUARD_POLLS[self.level]
+
+    def grace_for(self, kind: str) -> float:
+        """Seconds a dependent of ``kind`` waits after this rule's fault resolved."""
+        return self.recovery_grace_s.get(kind, self.recovery_grace_s.get("default", 0.0))
 
     @property
     def when_condition(self) -> Condition:
@@ -259,6 +302,7 @@ class RuleOverride(_Strict):
     when: Condition | None = None
     clear: Condition | None = None
     for_s: float | None = Field(default=None, ge=0, alias="for")
+    for_polls: int | None = Field(default=None, ge=1)
     selector: Selector | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

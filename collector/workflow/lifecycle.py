@@ -86,10 +86,21 @@ class Workflow:
             session, fault, old, "resolved", at, SYSTEM_ACTOR, {"reason": reason, **detail}
         )
 
+    def auto_reopen(self, session: Session, fault: Fault, at: datetime, **detail: Any) -> None:
+        """The incident of a fault resolved moments ago is back: the same fault reopens
+        (event ``reopened``, SLA hooks told) without a new notification: one incident
+        pages once."""
+        faults_store.reopen(fault, at)
+        faults_store.add_event(
+            session, fault, at, "reopened", {"from": "resolved", "to": "open", **detail}
+        )
+        self.hooks.status_changed(session, fault, "resolved", "open", at)
+
     def mark_flapping(self, session: Session, fault: Fault, at: datetime, transitions: int) -> None:
+        """Shown on the dashboard and in the fault's events; not announced again (the fault
+        was announced when it opened)."""
         fault.flapping = True
         faults_store.add_event(session, fault, at, "flapping", {"transitions": transitions})
-        self._notify(session, fault, "flapping", at)
 
     # --- people ---------------------------------------------------------------------------
     def create_manual(self, session: Session, spec: ManualFault, actor: str, at: datetime) -> Fault:
@@ -188,6 +199,7 @@ class Workflow:
         at: datetime,
         note: str,
         clocks_from_now: bool = False,
+        notify: bool = True,
     ) -> Fault:
         """Reclassify an active fault (the diagnosis showed it graver or milder than it
         looked). Its SLA clocks take the new level's budgets from their start (or from now,
@@ -202,7 +214,8 @@ class Workflow:
         detail = {"from": old, "to": int(level), "note": note}
         faults_store.add_event(session, fault, at, "level_changed", detail, actor)
         self.hooks.level_changed(session, fault, old, int(level), at, clocks_from_now)
-        self._notify(session, fault, "level_changed", at)
+        if notify:
+            self._notify(session, fault, "level_changed", at)
         return fault
 
     def save_log(
@@ -228,7 +241,11 @@ class Workflow:
             )
 
     def _reopen(self, session: Session, fault: Fault) -> None:
-        key = None if fault.source == "manual" else f"{fault.rule_id}|{fault.target}"
+        key = (
+            None
+            if fault.source == "manual"
+            else fault.fault_key or f"{fault.rule_id}|{fault.target}"
+        )
         if key is not None and faults_store.find_active(session, key) is not None:
             raise WorkflowConflict(
                 f"fault {fault.id} cannot reopen: an active fault for {fault.target} exists"

@@ -177,6 +177,10 @@ def test_unreachable_camera_is_one_l1_fault_until_it_answers_again(harness: Harn
 
 def test_disk_at_92_percent_opens_one_l2_fault(harness: Harness):
     harness.pipeline.process([harness.metrics(host(92.0))])
+    # The L2 rung waits for a second poll (its guard); the disk's one fault shows at L3.
+    assert [(f.rule_id, f.level) for f in harness.faults()] == [("disk_filling", 3)]
+    harness.clock.now = T0 + timedelta(seconds=30)
+    harness.pipeline.process([harness.metrics(host(92.0))])
     assert [(f.rule_id, f.level) for f in harness.faults()] == [("disk_nearly_full", 2)]
 
 

@@ -155,6 +155,7 @@ def test_closing_an_auto_resolved_fault_uses_the_prefilled_log(api: Api):
     with api.db.session() as session:
         subject = Subject("r1", "agent-1", None, "s1")
         tracker.observe(session, subject, camera_down, T0)
+        tracker.observe(session, subject, camera_down, T0 + timedelta(seconds=30))  # its guard
         tracker.observe(
             session,
             subject,
