@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from collector.db.models import Fault
 from collector.levels import Level
+from collector.rules.texts import evidence_lines, texts_for
 
 KIND_NAMES = {
     "respond": ("响应", "respond"),
@@ -51,7 +52,21 @@ def transition(
     for kind, deadline in deadlines:
         kind_zh, kind_en = KIND_NAMES.get(kind, (kind, kind))
         lines.append(f"{kind_zh}时限 {kind_en} deadline: {_local(deadline, timezone)}")
+    if status == "opened":
+        lines.extend(_what_to_check(fault))
     return subject, "\n".join(lines)
+
+
+def _what_to_check(fault: Fault) -> list[str]:
+    """The rule's description, "check first" list and evidence, zh-CN then en."""
+    lines: list[str] = []
+    for language, heading in (("zh-CN", "请先检查"), ("en", "Check first")):
+        text = texts_for(fault.rule_id, language)
+        if text is not None:
+            lines.append(text.description)
+            lines.append(f"{heading}: " + "; ".join(text.check))
+        lines.extend(evidence_lines(fault.evidence, language))
+    return lines
 
 
 def escalation(

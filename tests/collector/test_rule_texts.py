@@ -16,6 +16,7 @@ from collector.faults import FaultTracker, Subject
 from collector.rules.engine import RuleEngine
 from collector.rules.model import BUILTIN_RULES, load_rules
 from collector.rules.texts import LANGUAGES, catalog, evidence_lines, texts_for, title_for
+from collector.sla.messages import transition
 from collector.workflow import Workflow
 from tests.collector.conftest import T0
 
@@ -76,3 +77,20 @@ def test_a_real_fault_reads_in_the_readers_language_with_what_to_check(placed_da
         assert lines and not any("{" in line or "'" in line for line in lines), lines
     assert any(line.startswith("指标: reachable") for line in evidence_lines(evidence, "zh-CN"))
     assert evidence_lines({"labels": {"storage": "/record"}}, "en") == ["Where: storage /record"]
+
+
+def test_the_opened_notification_says_what_to_check_in_both_languages(placed_database: Database):
+    fault = Fault(
+        id=7,
+        rule_id="device_unreachable",
+        target="r1/cam1",
+        room_id="r1",
+        level=1,
+        status="open",
+        title="cam1 unreachable in r1",
+        evidence={"metric": "reachable", "value": 0.0, "labels": {"device": "cam1"}},
+    )
+    _, body = transition(fault, "opened", T0, "Asia/Shanghai", [])
+    assert "请先检查: 交换机上该设备所在端口的状态与 PoE 供电" in body
+    assert "Check first: The switch port's status and PoE power" in body
+    assert "Where: device cam1" in body and "{" not in body
