@@ -42,6 +42,7 @@ class Tile:
     open_faults: int
     devices: int
     unreachable: int
+    devices_up: int | None  # None while every agent is offline: not known, not "all up"
     agents_online: int
     agents: int
     last_seen: str
@@ -56,17 +57,22 @@ class Tile:
 def tile(room: RoomSummary, worst: FaultView | None, tz: ZoneInfo) -> Tile:
     seen = [a.last_seen_at for a in room.agents if a.last_seen_at is not None]
     last_seen = max(seen) if seen else None
+    state = room_state(room)
+    # The devices' last states are stale once the agent is offline (Last Will or silence):
+    # counting them as reachable would show "7/7" for a room nobody watches.
+    known = state != "offline"
     return Tile(
         id=room.id,
         name=room.name,
         site_id=room.site_id,
         site_name=room.site_name,
         building=room.building or "",
-        state=room_state(room),
+        state=state,
         worst_level=room.worst_open_level,
         open_faults=room.open_fault_count,
         devices=room.device_count,
         unreachable=room.unreachable_count,
+        devices_up=room.device_count - room.unreachable_count if known else None,
         agents_online=sum(1 for a in room.agents if a.online),
         agents=len(room.agents),
         last_seen=local(last_seen, tz, "%m-%d %H:%M:%S"),

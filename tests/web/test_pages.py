@@ -154,6 +154,12 @@ def test_grid_colours_rooms_by_state_and_filters_on_the_server(site: Site):
     assert re.search(r'id="tile-r3"[^>]*\bhidden\b', filtered)
 
 
+def test_an_offline_room_tile_shows_its_devices_as_not_known(site: Site):
+    html = site.client.get("/ui/").text
+    r2 = html[html.index('id="tile-r2"') :].split("</a>", 1)[0]
+    assert '<b data-field="devices_up">?</b>' in r2  # not "n/n" for a room nobody watches
+
+
 def test_room_page_shows_the_graph_devices_and_times_in_the_site_zone(site: Site):
     html = site.client.get("/ui/rooms/r1").text
     assert re.search(r'class="node node-down node-failed" data-device="cam1"', html)

@@ -90,7 +90,7 @@
       state: stateLabels[data.state] || data.state,
       top_fault: data.top_fault,
       devices: data.devices,
-      devices_up: data.devices - data.unreachable,
+      devices_up: data.devices_up === null ? "?" : data.devices_up,
       open_faults: data.open_faults,
       last_seen: data.last_seen,
     };
