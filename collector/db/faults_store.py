@@ -79,6 +79,12 @@ def last_resolved(session: Session, fault_key: str, since: datetime) -> Fault | 
     return session.scalar(query)
 
 
+def latest_by_key(session: Session, fault_key: str) -> Fault | None:
+    """The most recent fault of ``fault_key``, whatever its status."""
+    query = select(Fault).where(Fault.fault_key == fault_key).order_by(Fault.id.desc()).limit(1)
+    return session.scalar(query)
+
+
 def resolved_by_rules(
     session: Session, room_id: str, rule_ids: Iterable[str], since: datetime
 ) -> list[Fault]:

@@ -8,6 +8,7 @@ otherwise as tuples of the numbers they contain (``V5.5.0 build 200511`` → 5, 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,6 +119,8 @@ def apply_advisories(session: Session, opener: FaultOpener, at: datetime) -> App
     opened: list[int] = []
     for key in sorted(wanted.keys() - active):
         advisory, device, room = wanted[key]
+        if _closed_by_person(session, key, device.firmware, advisory_revision(advisory)):
+            continue  # a person dealt with this advisory on this firmware: it stays closed
         fault = opener.open_rule_fault(
             session,
             open_key=key,
@@ -138,6 +141,7 @@ def apply_advisories(session: Session, opener: FaultOpener, at: datetime) -> App
                 "firmware": device.firmware,
                 "affected": range_text(advisory),
                 "severity": advisory.severity,
+                "revision": advisory_revision(advisory),
             },
         )
         opened.append(fault.id)
@@ -148,6 +152,37 @@ def apply_advisories(session: Session, opener: FaultOpener, at: datetime) -> App
             opener.auto_resolve(session, stale, at, reason="advisory no longer applies")
             resolved.append(stale.id)
     return AppliedAdvisories(opened=opened, resolved=resolved, matched=len(wanted))
+
+
+def advisory_revision(advisory: VendorAdvisory) -> str:
+    """What a changed advisory changes (the range, severity and text it gives): a fault
+    closed on one revision stays closed; a new revision may open it again."""
+    content = "\x1f".join(
+        [
+            advisory.model,
+            advisory.firmware_min or "",
+            advisory.firmware_max or "",
+            advisory.severity,
+            advisory.title,
+            advisory.text or "",
+            advisory.action or "",
+        ]
+    )
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+def _closed_by_person(session: Session, key: str, firmware: str | None, revision: str) -> bool:
+    """Whether the latest fault of ``key`` was resolved or closed by a person for the
+    same firmware and advisory revision."""
+    fault = faults_store.latest_by_key(session, key)
+    if fault is None or fault.status not in ("resolved", "closed"):
+        return False
+    if fault.evidence.get("firmware") != firmware or fault.evidence.get("revision") != revision:
+        return False
+    return any(
+        e.type in ("resolved", "closed") and e.actor != faults_store.SYSTEM_ACTOR
+        for e in faults_store.events_of(session, fault.id)
+    )
 
 
 def _parse_all(texts: Sequence[str]) -> list[Version] | None:

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from collector.db import report_store
 from collector.db.dialect import bulk_upsert
 from collector.db.models import Device, Fault, RollupHourly
+from collector.db.report_models import VendorAdvisory
 from collector.db.session import Database
 from collector.db.sla_models import SlaClock
 from collector.db.workflow_models import MaintenanceLog
@@ -418,6 +419,32 @@ def test_advisory_faults_are_l4_and_opened_once(database: Database, history: His
             )
         )
         assert active == 1
+
+
+def test_a_closed_advisory_fault_stays_closed_until_firmware_or_advisory_change(
+    database: Database, history: History
+):
+    from collector.workflow.logbook import LogEntry
+
+    svc = service(database)
+    svc.apply_advisories()
+    log = LogEntry(
+        phenomenon="Advisory RC-2026-004 applies.",
+        cause="Known vendor bug.",
+        solution="Customer informed; upgrade planned.",
+        engineer="Li Wei",
+    )
+    with database.session(write=True) as session:
+        fault = session.scalar(select(Fault).where(Fault.target.like("r1/cam1/%")))
+        assert fault is not None
+        Workflow().transition(session, fault, "resolved", "eng", NOW, log=log)
+        Workflow().transition(session, fault, "closed", "eng", NOW)
+    assert svc.apply_advisories().opened == []  # the hourly match changes nothing
+    with database.session(write=True) as session:
+        advisory = session.scalar(select(VendorAdvisory))
+        assert advisory is not None
+        advisory.severity = "critical" if advisory.severity != "critical" else "high"
+    assert len(svc.apply_advisories().opened) == 1  # a changed advisory opens it again
 
 
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
