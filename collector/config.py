@@ -134,6 +134,11 @@ class IngestLimits(_Section):
     quarantine_excerpt_bytes: int = Field(
         default=4096, ge=0, description="How much of a quarantined payload is kept."
     )
+    quarantine_max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="Quarantined messages kept at most; past it the oldest are deleted first.",
+    )
 
 
 class IngestConfig(_Section):

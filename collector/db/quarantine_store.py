@@ -62,6 +62,23 @@ def recent(
     return int(total or 0), list(rows)
 
 
+def trim(session: Session, keep_rows: int) -> int:
+    """Delete all but the newest ``keep_rows`` rows (ids grow with insertion, so the oldest
+    go first); return how many were deleted."""
+    newest_dropped = session.scalar(
+        select(QuarantinedMessage.id)
+        .order_by(QuarantinedMessage.id.desc())
+        .offset(keep_rows)
+        .limit(1)
+    )
+    if newest_dropped is None:
+        return 0
+    result = session.execute(
+        delete(QuarantinedMessage).where(QuarantinedMessage.id <= newest_dropped)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def prune(session: Session, older_than: datetime) -> int:
     """Forget messages quarantined before ``older_than``; return how many."""
     result = session.execute(

@@ -78,6 +78,7 @@ class _Batch:
     transitions: list[Transition] = field(default_factory=list)
     newest_sample: datetime | None = None
     screened: Screened = field(default_factory=Screened)
+    quarantine_dropped: int = 0
 
 
 class IngestPipeline:
@@ -191,13 +192,25 @@ class IngestPipeline:
 
     def _quarantine_failed(self, received: Received, error: BaseException) -> None:
         item = self.screen.failed(received, error)
+        dropped = 0
 
         def record() -> None:
+            nonlocal dropped
             with self.db.session(write=True) as session:
-                quarantine_store.add_many(session, [item])
+                dropped = self._keep_quarantined(session, [item])
 
         if self._retrying_outages(record) is None:
             self.stats.quarantined.labels(item.stage).inc()
+            self.stats.quarantine_dropped.inc(dropped)
+
+    def _keep_quarantined(self, session: Session, items: list[quarantine_store.Quarantined]) -> int:
+        """Add the rows, then delete the oldest past ``quarantine_max_rows`` (an agent
+        sending nothing but garbage must not grow the table without end); return how many
+        were deleted."""
+        if not items:
+            return 0
+        quarantine_store.add_many(session, items)
+        return quarantine_store.trim(session, self.config.limits.quarantine_max_rows)
 
     def prune_dedupe(self) -> int:
         """Forget (agent, seq) pairs received more than ``dedupe_keep_days`` ago."""
@@ -239,7 +252,7 @@ class IngestPipeline:
                 for message in placed:
                     if not isinstance(message, MetricsMessage):
                         self._store_other(session, message, placements[message.agent], batch)
-            quarantine_store.add_many(session, screened.quarantine)
+            batch.quarantine_dropped = self._keep_quarantined(session, screened.quarantine)
         self._count(batch, decoded)
         return batch.transitions
 
@@ -373,6 +386,7 @@ class IngestPipeline:
         self.stats.batches.inc()
         for item in batch.screened.quarantine:
             self.stats.quarantined.labels(item.stage).inc()
+        self.stats.quarantine_dropped.inc(batch.quarantine_dropped)
         self.stats.points.inc(len(batch.lines))
         for kind, count in Counter(message.type for message in decoded).items():
             self.stats.messages.labels(kind).inc(count)

@@ -31,6 +31,12 @@ class IngestStats:
             ["stage"],
             registry=registry,
         )
+        self.quarantine_dropped = Counter(
+            "roomwatch_collector_quarantine_dropped_total",
+            "Quarantined messages deleted, oldest first, to keep the quarantine table within"
+            " ingest.limits.quarantine_max_rows.",
+            registry=registry,
+        )
         self.duplicates = Counter(
             "roomwatch_collector_duplicates_total",
             "Re-delivered (agent, seq) ignored.",

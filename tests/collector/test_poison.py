@@ -242,3 +242,21 @@ def test_admins_see_the_quarantine_and_metrics_count_it(
     )
     assert item["reason"].startswith("future_timestamp") and '"cpu_pct"' in item["excerpt"]
     assert 'roomwatch_collector_quarantined_messages_total{stage="limits"} 1.0' in scraped
+
+
+def test_the_quarantine_keeps_the_newest_rows_up_to_its_cap(
+    tmp_path: Path, victoria, collectors: list[Collector]
+):
+    collector = Collector(tmp_path, victoria.url, IngestLimits(quarantine_max_rows=3))
+    collectors.append(collector)
+    ahead = T0 + timedelta(days=1)
+    collector.run([metrics(A, 1, ahead, x=1.0), metrics(A, 2, ahead, x=1.0)])
+    collector.run([metrics(A, seq, ahead, x=1.0) for seq in (3, 4)])
+    collector.run([metrics(A, 5, ahead, x=1.0), metrics(B, 1, T0, x=1.0)])
+
+    with collector.db.session() as session:
+        kept = list(session.scalars(select(QuarantinedMessage.seq).order_by(QuarantinedMessage.id)))
+        stored_b = session.scalar(select(func.count()).select_from(IngestedMessage))
+    assert kept == ["3", "4", "5"] and stored_b == 1
+    assert collector.count("roomwatch_collector_quarantined_messages_total", stage="limits") == 5
+    assert collector.count("roomwatch_collector_quarantine_dropped_total") == 2
