@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Select, case, func, select, text
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from collector.db.models import Agent, Device, DeviceState, Fault, Room, Site
 from collector.errors import NotFoundError
+from collector.rules.model import FlapPolicy
 
 # A fault is open until it is resolved (automatically or by hand) or closed with its log.
 CLOSED_STATUSES = ("resolved", "closed")
@@ -88,6 +89,8 @@ class FaultView:
     fire_count: int
     source: str = "rule"
     flapping: bool = False
+    # A flapping fault clear since some time resolves then, unless it fires again.
+    held_until: datetime | None = None
     assignee: str | None = None
     remote_sessions: int = 0
     on_site_visits: int = 0
@@ -328,6 +331,13 @@ def _device_view(device: Device, state: DeviceState | None) -> DeviceView:
     )
 
 
+def _held_until(fault: Fault) -> datetime | None:
+    """When a held flapping fault resolves if it stays clear (the default hold time)."""
+    if not fault.flapping or fault.clear_since is None or fault.open_key is None:
+        return None
+    return fault.clear_since + timedelta(seconds=FlapPolicy().hold_s)
+
+
 def _fault_view(fault: Fault, device: str | None) -> FaultView:
     return FaultView(
         id=fault.id,
@@ -346,6 +356,7 @@ def _fault_view(fault: Fault, device: str | None) -> FaultView:
         fire_count=fault.fire_count,
         source=fault.source,
         flapping=fault.flapping,
+        held_until=_held_until(fault),
         assignee=fault.assignee,
         remote_sessions=fault.remote_sessions,
         on_site_visits=fault.on_site_visits,

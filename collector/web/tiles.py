@@ -49,6 +49,7 @@ class Tile:
     last_seen_iso: str
     top_fault: str
     top_fault_level: int | None
+    top_fault_flapping: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,6 +80,7 @@ def tile(room: RoomSummary, worst: FaultView | None, tz: ZoneInfo) -> Tile:
         last_seen_iso=iso(last_seen),
         top_fault=worst.title if worst else "",
         top_fault_level=worst.level if worst else None,
+        top_fault_flapping=bool(worst and worst.flapping),
     )
 
 
