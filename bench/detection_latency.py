@@ -15,7 +15,8 @@ for the fault to resolve. A device runs at most 2 trials by default: a third ope
 the rule's flap window would mark it flapping, which holds its resolution.
 
 The bound: a device dying just after it answered is asked again one interval later and is
-declared unreachable after ``timeout * (retries + 1)``. Prints p50/p95/max over the trials,
+declared unreachable after ``timeout * (retries + 1)``; the rule's guard (consecutive missed
+polls, 2 by default) adds one interval per poll after the first. Prints p50/p95/max over the trials,
 the bound and the ratios p50, p95 to it. Every wait is bounded; a trial that sees no fault
 within three bounds plus 10 s counts as missed (and makes the exit status 1).
 """
@@ -49,6 +50,7 @@ from collector.demo.procs import ManagedProcess, free_port, wait_for  # noqa: E4
 from collector.demo.simdevice import SimulatedDevice  # noqa: E402
 from collector.demo.simspecs import ptz_camera  # noqa: E402
 from collector.demo.tsdb import VictoriaMetrics  # noqa: E402
+from collector.rules.model import load_rules  # noqa: E402
 
 PASSWORD = "bench-detection-password"
 RULE = "device_unreachable"
@@ -218,7 +220,12 @@ def main() -> int:
     args = parser.parse_args()
     print(machine_line())
     budget_s = args.timeout * (args.retries + 1)
-    bound_s = args.interval + budget_s
+    # The rule's guard: the fault opens on the guard_polls-th consecutive missed poll, so
+    # each poll after the first adds one interval to the bound.
+    guard_polls = next(r.guard_polls for r in load_rules() if r.id == RULE)
+    bound_s = guard_polls * args.interval + budget_s
+    args.guard_polls = guard_polls
+    print(f"guard of {RULE}: {guard_polls} consecutive polls")
     limit_s = 3 * bound_s + 10
     work = Path(tempfile.mkdtemp(prefix="roomwatch-bench-detect-"))
     rooms = [Room(f"room-{r:02d}", f"agent-{r:02d}") for r in range(args.rooms)]
@@ -339,11 +346,14 @@ def report(
                 f"  {label}: p50 {percentile(got, 50):.2f} s, p95 {percentile(got, 95):.2f} s, "
                 f"max {max(got):.2f} s"
             )
-    print(f"theoretical bound (interval + timeout budget): {bound_s:.2f} s")
+    print(f"theoretical bound (guard polls x interval + timeout budget): {bound_s:.2f} s")
     print(f"ratio p50 / bound: {p50 / bound_s:.2f}")
     print(f"ratio p95 / bound: {p95 / bound_s:.2f}")
     goal_s = args.interval + 2.0
     print(f"goal p95 <= interval + 2 s ({goal_s:g} s): {'met' if p95 <= goal_s else 'MISSED'}")
+    guarded_s = goal_s + (args.guard_polls - 1) * args.interval
+    verdict = "met" if p95 <= guarded_s else "MISSED"
+    print(f"goal with the guard, one interval per extra poll ({guarded_s:g} s): {verdict}")
     over = sorted(t for t in found if t > bound_s)
     if over:
         print(f"trials over the bound: {len(over)}, by up to {over[-1] - bound_s:.2f} s")
