@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -72,6 +72,9 @@ class InventorySite(_Strict):
     id: ObjectId
     name: Text
     timezone: str | None = Field(default=None, description="IANA name; default: collector's.")
+    language: Literal["zh-CN", "en"] = Field(
+        default="zh-CN", description="What the site's people read: notifications' language."
+    )
     timetable: Timetable | None = Field(
         default=None, description="When classes are held (collector.timetable)."
     )

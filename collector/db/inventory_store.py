@@ -51,7 +51,13 @@ class SyncReport:
 def apply_inventory(session: Session, inventory: Inventory) -> SyncReport:
     """Upsert the whole inventory; see ``collector.inventory.sync_inventory``."""
     sites = [
-        {"id": s.id, "name": s.name, "timezone": s.timezone, "timetable": _timetable(s)}
+        {
+            "id": s.id,
+            "name": s.name,
+            "timezone": s.timezone,
+            "language": s.language,
+            "timetable": _timetable(s),
+        }
         for s in inventory.sites
     ]
     rooms = [
@@ -66,7 +72,7 @@ def apply_inventory(session: Session, inventory: Inventory) -> SyncReport:
     ]
     placed = inventory.agent_rooms()
     devices = [_device_row(room.id, d) for _, room in inventory.rooms() for d in room.devices]
-    _upsert(session, Site, sites, ["id"], ["name", "timezone", "timetable"])
+    _upsert(session, Site, sites, ["id"], ["name", "timezone", "language", "timetable"])
     _upsert(session, Room, rooms, ["id"], ["site_id", "name", "building", "timetable"])
     agents = [{"id": a, "room_id": r, "online": False} for a, r in sorted(placed.items())]
     _upsert(session, Agent, agents, ["id"], ["room_id"])

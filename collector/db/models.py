@@ -77,6 +77,8 @@ class Site(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # Added by migration 0008_site_language: the language of the site's notifications.
+    language: Mapped[str] = mapped_column(String(8), default="zh-CN", server_default="zh-CN")
     # collector.timetable.Timetable as JSON; None: no timetable (always "in class")
     timetable: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rooms: Mapped[list[Room]] = relationship(back_populates="site")
