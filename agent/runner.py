@@ -461,11 +461,13 @@ def _next_due(previous_due_s: float, interval_s: float, now_s: float) -> float:
 
 
 def _host_info() -> wire.DeviceInfo:
+    # The CPU architecture (x86_64) is no model: it would have replaced the PC's model in
+    # the inventory and listed "x86_64" in the spare stock. It goes with the OS description.
+    system = (platform.system(), platform.release(), platform.machine())
     return wire.DeviceInfo(
         device=HOST_DEVICE,
         kind=HOST_DEVICE,
-        model=platform.machine() or None,
-        sys_descr=f"{platform.system()} {platform.release()}".strip() or None,
+        sys_descr=" ".join(part for part in system if part) or None,
     )
 
 

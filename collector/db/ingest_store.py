@@ -19,6 +19,7 @@ from agent.wire import DeviceInfo, DeviceSample, InventoryMessage
 from collector.db.dialect import bulk_upsert, chunks, dialect_name, upsert_insert
 from collector.db.models import (
     SOURCE_AGENT,
+    SOURCE_INVENTORY,
     Agent,
     Device,
     DeviceState,
@@ -28,6 +29,8 @@ from collector.db.rollups import RollupBatch
 
 # Fields an agent's report may fill in or correct; an empty value never erases one.
 _MERGED_FIELDS = ("model", "vendor", "firmware", "address", "parent")
+# Of an inventory device, what an agent reports only fills these when the file left them out.
+_INVENTORY_WINS = ("model", "vendor")
 _TEXT_MAX = 200  # devices.model/vendor/firmware/address, agents.hostname
 _VERSION_MAX = 64  # agents.version
 _STATE_COLUMNS = ("reachable", "rtt_ms", "error", "sampled_at", "metrics", "tables")
@@ -309,11 +312,15 @@ def _insert_agent_devices(
 
 
 def _merge_report(device: Device, item: DeviceSample | DeviceInfo) -> None:
+    listed = device.source == SOURCE_INVENTORY
     for field in _MERGED_FIELDS:
         value = getattr(item, field, None)
         value = _clip(value, _TEXT_MAX) if value else None
-        if value and getattr(device, field) != value:
-            setattr(device, field, value)
+        if not value or getattr(device, field) == value:
+            continue
+        if listed and field in _INVENTORY_WINS and getattr(device, field):
+            continue  # the inventory's model is what was procured (spare stock, advisories)
+        setattr(device, field, value)
     if device.source == SOURCE_AGENT and device.kind != item.kind:
         device.kind = item.kind
 

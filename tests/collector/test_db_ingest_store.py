@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import threading
 import time
 from datetime import timedelta
@@ -207,6 +208,38 @@ def test_inventory_message_merges_reported_details(placed_database: Database):
     with placed_database.session() as session:
         agent = session.get_one(Agent, "agent-1")
         assert (agent.version, agent.hostname) == ("1.4.0", "REC-A101")
+
+
+def test_the_inventory_model_wins_over_what_an_agent_reports(placed_database: Database):
+    # An agent once reported its CPU architecture as the host's model; the spare stock then
+    # listed "x86_64". The inventory's model is what was procured: a report never replaces it.
+    message = InventoryMessage(
+        agent="agent-1",
+        seq=4,
+        ts=T0,
+        agent_version="1.4.0",
+        hostname="REC-A101",
+        devices=[
+            DeviceInfo(device="host", kind="host", model="x86_64", firmware="Linux 6.1"),
+            DeviceInfo(device="sw", kind="switch", model="S1850-28P", vendor="Huawei"),
+        ],
+    )
+    with placed_database.session() as session:
+        ingest_store.apply_inventory_message(session, "r1", message)
+        sample = DeviceSample(device="host", kind="host", model="x86_64", reachable=True)
+        ingest_store.ensure_devices(session, "r1", [sample])
+    host = _device(placed_database, "r1", "host")
+    assert (host.model, host.firmware) == ("RS-8000", "Linux 6.1")
+    switch = _device(placed_database, "r1", "sw")
+    assert (switch.model, switch.vendor) == ("S1850", "Huawei")  # the empty vendor is filled
+
+
+def test_the_agent_reports_its_cpu_architecture_as_no_model():
+    from agent.runner import _host_info
+
+    info = _host_info()
+    assert info.model is None
+    assert info.sys_descr is not None and platform.machine() in info.sys_descr
 
 
 # --- latest state ------------------------------------------------------------------------------
