@@ -12,7 +12,7 @@ from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
 from collector.db.dialect import upsert_insert
-from collector.db.models import Base, Fault, Room, Site
+from collector.db.models import Base, Device, Fault, Room, Site
 from collector.db.sla_models import (
     OUTBOX_FAILED,
     OUTBOX_PENDING,
@@ -191,6 +191,46 @@ def fault_site(session: Session, fault: Fault) -> tuple[str | None, str | None]:
         .where(Room.id == fault.room_id)
     ).first()
     return (None, None) if row is None else (row[0], row[1])
+
+
+@dataclass(frozen=True)
+class FaultPlace:
+    """Where a fault is, in the words of its notifications: school, room, device, model,
+    and the language the site reads."""
+
+    site_id: str | None = None
+    site_name: str | None = None
+    language: str = "zh-CN"
+    room_name: str | None = None
+    device: str | None = None
+    device_model: str | None = None
+
+
+def fault_place(session: Session, fault: Fault) -> FaultPlace:
+    """The school, room and device of a fault (what is unknown stays None)."""
+    site_id = site_name = room_name = device = model = None
+    language = "zh-CN"
+    if fault.room_id is not None:
+        row = session.execute(
+            select(Site.id, Site.name, Site.language, Room.name)
+            .join(Room, Room.site_id == Site.id)
+            .where(Room.id == fault.room_id)
+        ).first()
+        if row is not None:
+            site_id, site_name, language, room_name = row
+    found = None
+    if fault.device_id is not None:
+        found = session.get(Device, fault.device_id)
+    elif fault.room_id is not None and fault.target.count("/") >= 1:
+        # A fault placed by target only (room/device[/table{...}]): its device by that id.
+        found = session.scalars(
+            select(Device).where(
+                Device.room_id == fault.room_id, Device.device == fault.target.split("/")[1]
+            )
+        ).first()
+    if found is not None:
+        device, model = found.device, found.model
+    return FaultPlace(site_id, site_name, language or "zh-CN", room_name, device, model)
 
 
 def site_timezone(session: Session, site_id: str) -> str:

@@ -3,7 +3,7 @@ config) and building the channels from it. Secrets are ``SecretStr``: never prin
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from collector.notify.base import EMAIL_CHANNEL, Channel
 from collector.notify.email import EmailChannel, EmailSettings
@@ -41,6 +41,15 @@ class NotifyConfig(BaseModel):
         default_factory=dict, description="Per channel name, over rate_limit."
     )
     deliver_every_s: float = Field(default=5.0, gt=0)
+    public_url: HttpUrl | None = Field(
+        default=None,
+        description="The dashboard's address as people reach it (https://roomwatch.example."
+        "edu.cn); notifications link to the fault page under it. Unset: no link.",
+    )
+
+    def public_base(self) -> str | None:
+        """``public_url`` without a trailing slash, or None."""
+        return None if self.public_url is None else str(self.public_url).rstrip("/")
 
     def channels(self) -> dict[str, Channel]:
         built: dict[str, Channel] = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -64,6 +65,61 @@ def title_for(rule_id: str, language: str | None, fields: Mapping[str, Any], fal
         return fallback
 
 
+def title_fields(
+    evidence: Mapping[str, Any] | None, device: str | None, room: str | None
+) -> dict[str, Any]:
+    """The placeholders of a title, recovered from a stored fault: its evidence (value,
+    labels, related values) and the names of its device and room, as the engine fills them."""
+    evidence = evidence or {}
+    raw_labels, raw_extra = evidence.get("labels"), evidence.get("extra")
+    labels: Mapping[str, Any] = raw_labels if isinstance(raw_labels, Mapping) else {}
+    extra: Mapping[str, Any] = raw_extra if isinstance(raw_extra, Mapping) else {}
+    fields: dict[str, Any] = {**extra}
+    if device:
+        fields["device"] = device
+    if room:
+        fields["room"] = room
+    if isinstance(evidence.get("value"), int | float):
+        fields["value"] = evidence["value"]
+    fields["label"] = ",".join(str(v) for v in labels.values())
+    fields.update({str(k): v for k, v in labels.items()})
+    return fields
+
+
+@dataclass(frozen=True)
+class FaultWords:
+    """What a person reads about one fault in one language. ``description`` and ``check``
+    are empty for a rule without texts (a site's own rule): its stored title stands."""
+
+    language: Language
+    title: str
+    description: str
+    check: list[str]
+    evidence: list[str]
+
+
+def fault_words(
+    rule_id: str,
+    language: str | None,
+    *,
+    title: str,
+    evidence: Mapping[str, Any] | None = None,
+    device: str | None = None,
+    room: str | None = None,
+    description: str = "",
+) -> FaultWords:
+    """A fault in the reader's language: the catalog's title filled from the fault, its
+    description and "check first" list, and evidence as labelled lines. A rule without
+    texts keeps its stored ``title`` and ``description``."""
+    lang = language_of(language)
+    text = texts_for(rule_id, lang)
+    lines = evidence_lines(evidence, lang)
+    if text is None:
+        return FaultWords(lang, title, description, [], lines)
+    filled = title_for(rule_id, lang, title_fields(evidence, device, room), title)
+    return FaultWords(lang, filled, text.description, list(text.check), lines)
+
+
 EVIDENCE_LABELS: dict[str, tuple[str, str]] = {
     "metric": ("指标", "Metric"),
     "value": ("数值", "Value"),
@@ -83,19 +139,19 @@ def evidence_lines(evidence: Mapping[str, Any] | None, language: str | None) -> 
     for key, raw in (evidence or {}).items():
         names = EVIDENCE_LABELS.get(key)
         label = (names[0] if zh else names[1]) if names else key.replace("_", " ")
-        text = _plain(raw)
+        text = _plain(raw, zh)
         if text:
             lines.append(f"{label}: {text}")
     return lines
 
 
-def _plain(value: Any) -> str:
+def _plain(value: Any, zh: bool = False) -> str:
     if isinstance(value, Mapping):
-        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items() if _plain(v))
+        return ", ".join(f"{k} {_plain(v, zh)}" for k, v in value.items() if _plain(v, zh))
     if isinstance(value, list | tuple):
-        return ", ".join(_plain(v) for v in value)
+        return ", ".join(_plain(v, zh) for v in value)
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return ("是" if value else "否") if zh else ("yes" if value else "no")
     if isinstance(value, float):
         if math.isnan(value):
             return ""
@@ -105,10 +161,13 @@ def _plain(value: Any) -> str:
 
 __all__ = [
     "LANGUAGES",
+    "FaultWords",
     "RuleText",
     "catalog",
     "evidence_lines",
+    "fault_words",
     "language_of",
     "texts_for",
+    "title_fields",
     "title_for",
 ]

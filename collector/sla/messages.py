@@ -1,14 +1,23 @@
-"""The words of SLA notifications, in Chinese and English (the plan's language first)."""
+"""The words of SLA notifications, in the language the fault's site reads (its inventory
+``language``, zh-CN by default): which school, room and device (with its model), the rule's
+title and what to check first, and a link to the fault page when the collector knows its
+public address."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from collector.db.models import Fault
+from collector.db.sla_store import FaultPlace
 from collector.levels import Level
-from collector.rules.texts import evidence_lines, texts_for
+from collector.rules.texts import FaultWords, fault_words, language_of
 
+# The dashboard's fault page (collector/web: PREFIX + /faults/<id>); a test follows the link.
+FAULT_PAGE_PATH = "/ui/faults/{fault_id}"
+
+# key → (zh-CN, en)
 KIND_NAMES = {
     "respond": ("响应", "respond"),
     "on_site": ("到场", "on site"),
@@ -30,43 +39,136 @@ TRIGGER_NAMES = {
     "breach": ("已超时", "breached"),
     "complaint": ("客户投诉", "customer complaint"),
 }
+WORDS = {
+    "school": ("学校", "School"),
+    "room": ("教室", "Room"),
+    "device": ("设备", "Device"),
+    "level": ("级别", "Level"),
+    "deadline": ("{kind}时限", "{kind} deadline"),
+    "check": ("请先检查", "Check first"),
+    "evidence": ("依据", "Evidence"),
+    "link": ("详情", "Details"),
+    "escalation": ("升级", "escalation"),
+    "escalated_to": ("升级至", "Escalated to"),
+    "complaint": ("投诉内容", "Complaint"),
+    "sep": ("：", ": "),
+}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who a message is for: the site's language, where the fault is, and the collector's
+    public base URL (None: no link)."""
+
+    place: FaultPlace = field(default_factory=FaultPlace)
+    public_url: str | None = None
+
+    @property
+    def zh(self) -> bool:
+        return language_of(self.place.language) == "zh-CN"
+
+    def word(self, table: dict[str, tuple[str, str]], key: str) -> str:
+        zh, en = table.get(key, (key, key.replace("_", " ")))
+        return zh if self.zh else en
+
+    def link(self, fault_id: int | None) -> str | None:
+        if not self.public_url or fault_id is None:
+            return None
+        return self.public_url.rstrip("/") + FAULT_PAGE_PATH.format(fault_id=fault_id)
 
 
 def _local(moment: datetime, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
-def _head(fault: Fault) -> str:
+def _title(fault: Fault, reader: Reader) -> str:
+    return _words(fault, reader).title
+
+
+def _words(fault: Fault, reader: Reader) -> FaultWords:
+    return fault_words(
+        fault.rule_id,
+        reader.place.language,
+        title=fault.title,
+        evidence=fault.evidence,
+        device=reader.place.device,
+        room=reader.place.room_name or fault.room_id,
+        description=fault.description or "",
+    )
+
+
+def _head(fault: Fault, reader: Reader) -> str:
+    level = Level(fault.level).label("zh-CN" if reader.zh else "en")
+    where = reader.place.site_name
+    return f"{level} #{fault.id} {_title(fault, reader)}" + (f" · {where}" if where else "")
+
+
+def _where(fault: Fault, reader: Reader) -> list[str]:
+    """School, room, device (model) lines: who reads it knows where to go."""
+    sep = reader.word(WORDS, "sep")
+    place = reader.place
+    lines = []
+    if place.site_name:
+        lines.append(f"{reader.word(WORDS, 'school')}{sep}{place.site_name}")
+    room = place.room_name or fault.room_id
+    if room:
+        lines.append(f"{reader.word(WORDS, 'room')}{sep}{room}")
+    if place.device:
+        model = f" ({place.device_model})" if place.device_model else ""
+        lines.append(f"{reader.word(WORDS, 'device')}{sep}{place.device}{model}")
     level = Level(fault.level)
-    return f"{level.name} {level.name_zh}/{level.name_en} #{fault.id} {fault.title}"
+    meaning = level.meaning_zh if reader.zh else level.name_en
+    lines.append(f"{reader.word(WORDS, 'level')}{sep}{level.name} {meaning}")
+    return lines
 
 
 def transition(
-    fault: Fault, status: str, at: datetime, timezone: str, deadlines: list[tuple[str, datetime]]
+    fault: Fault,
+    status: str,
+    at: datetime,
+    timezone: str,
+    deadlines: list[tuple[str, datetime]],
+    reader: Reader | None = None,
 ) -> tuple[str, str]:
-    zh, en = STATUS_NAMES.get(status, (status, status))
-    subject = f"[roomwatch] {zh} {en}: {_head(fault)}"
-    lines = [_head(fault), f"{zh} / {en}: {_local(at, timezone)} ({timezone})"]
-    if fault.room_id:
-        lines.append(f"教室 room: {fault.room_id}")
+    """(subject, body) of a fault's transition, in the site's language."""
+    reader = reader or Reader()
+    sep = reader.word(WORDS, "sep")
+    what = reader.word(STATUS_NAMES, status)
+    subject = f"[roomwatch] {what}: {_head(fault, reader)}"
+    lines = [_head(fault, reader), *_where(fault, reader)]
+    lines.append(f"{what}{sep}{_local(at, timezone)} ({timezone})")
     for kind, deadline in deadlines:
-        kind_zh, kind_en = KIND_NAMES.get(kind, (kind, kind))
-        lines.append(f"{kind_zh}时限 {kind_en} deadline: {_local(deadline, timezone)}")
+        label = reader.word(WORDS, "deadline").format(kind=reader.word(KIND_NAMES, kind))
+        lines.append(f"{label}{sep}{_local(deadline, timezone)}")
     if status == "opened":
-        lines.extend(_what_to_check(fault))
+        lines.extend(_what_to_check(fault, reader))
+    lines.extend(_link_lines(fault, reader))
     return subject, "\n".join(lines)
 
 
-def _what_to_check(fault: Fault) -> list[str]:
-    """The rule's description, "check first" list and evidence, zh-CN then en."""
+def _what_to_check(fault: Fault, reader: Reader) -> list[str]:
+    """The rule's description, "check first" list and evidence as labelled lines."""
+    words = _words(fault, reader)
+    sep = reader.word(WORDS, "sep")
     lines: list[str] = []
-    for language, heading in (("zh-CN", "请先检查"), ("en", "Check first")):
-        text = texts_for(fault.rule_id, language)
-        if text is not None:
-            lines.append(text.description)
-            lines.append(f"{heading}: " + "; ".join(text.check))
-        lines.extend(evidence_lines(fault.evidence, language))
+    if words.description:
+        lines.extend(["", words.description])
+    if words.check:
+        lines.append(f"{reader.word(WORDS, 'check')}{sep}")
+        lines.extend(f"{n}. {item}" for n, item in enumerate(words.check, start=1))
+    if words.evidence:
+        lines.append(f"{reader.word(WORDS, 'evidence')}{sep}")
+        lines.extend(f"  {line}" for line in words.evidence)
     return lines
+
+
+def _link_lines(fault: Fault, reader: Reader) -> list[str]:
+    link = reader.link(fault.id)
+    return (
+        []
+        if link is None
+        else ["", f"{reader.word(WORDS, 'link')}{reader.word(WORDS, 'sep')}{link}"]
+    )
 
 
 def escalation(
@@ -77,14 +179,23 @@ def escalation(
     deadline: datetime | None,
     timezone: str,
     text: str = "",
+    reader: Reader | None = None,
 ) -> tuple[str, str]:
-    trigger_zh, trigger_en = TRIGGER_NAMES.get(trigger, (trigger, trigger))
-    kind_zh, kind_en = KIND_NAMES.get(clock_kind or "", ("", ""))
-    what = f"{kind_zh}{trigger_zh} {kind_en} {trigger_en}".strip()
-    subject = f"[roomwatch] 升级 escalation ({role}): {what}: {_head(fault)}"
-    lines = [_head(fault), what, f"升级至 escalated to: {role}"]
+    """(subject, body) of an escalation step or a complaint, in the site's language."""
+    reader = reader or Reader()
+    sep = reader.word(WORDS, "sep")
+    kind = reader.word(KIND_NAMES, clock_kind) if clock_kind else ""
+    happened = reader.word(TRIGGER_NAMES, trigger)
+    what = f"{kind}{happened}" if reader.zh else f"{kind} {happened}".strip()
+    subject = (
+        f"[roomwatch] {reader.word(WORDS, 'escalation')} ({role}): {what}: {_head(fault, reader)}"
+    )
+    lines = [_head(fault, reader), *_where(fault, reader), what]
+    lines.append(f"{reader.word(WORDS, 'escalated_to')}{sep}{role}")
     if deadline is not None:
-        lines.append(f"时限 deadline: {_local(deadline, timezone)} ({timezone})")
+        label = reader.word(WORDS, "deadline").format(kind=kind)
+        lines.append(f"{label}{sep}{_local(deadline, timezone)} ({timezone})")
     if text:
-        lines.append(f"投诉内容 complaint: {text}")
+        lines.append(f"{reader.word(WORDS, 'complaint')}{sep}{text}")
+    lines.extend(_link_lines(fault, reader))
     return subject, "\n".join(lines)

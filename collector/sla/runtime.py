@@ -66,7 +66,11 @@ def load_sla_data(
 
 def build_service(config: SlaConfig, clock: Clock) -> SlaService:
     holidays = package_holidays(config.holidays_country, config.holidays_subdiv)
-    return SlaService(CalendarProvider(holidays, config.timezone), clock=clock)
+    return SlaService(
+        CalendarProvider(holidays, config.timezone),
+        clock=clock,
+        public_url=config.notify.public_base(),
+    )
 
 
 class SlaTicker:

@@ -60,11 +60,13 @@ class SlaService:
         clock: Clock = system_clock,
         *,
         notify: bool = True,
+        public_url: str | None = None,
     ) -> None:
         self.calendars = calendar_provider if calendar_provider is not None else CalendarProvider()
         self.policies: PolicyProvider = policies if policies is not None else SqlPolicies()
         self.clock = clock
         self.notify = notify
+        self.public_url = public_url  # links in notifications; None: no link
         self._warned_roles: set[tuple[str, str | None]] = set()
 
     # ------------------------------------------------------------ lifecycle hooks
@@ -262,7 +264,13 @@ class SlaService:
                 if row is None:
                     continue
                 subject, body = messages.escalation(
-                    fault, step.when, step.role, clock.kind, clock.deadline_at, clock.timezone
+                    fault,
+                    step.when,
+                    step.role,
+                    clock.kind,
+                    clock.deadline_at,
+                    clock.timezone,
+                    reader=self._reader(session, fault),
                 )
                 recipients = self._notify_role(
                     session, fault, site_id, step.role, subject, body, f"esc|{row.id}", now
@@ -313,6 +321,7 @@ class SlaService:
             None,
             timezone or self.calendars.default_timezone,
             text,
+            reader=self._reader(session, fault),
         )
         recipients = self._notify_role(
             session, fault, site_id, chain[rank], subject, body, f"esc|{row.id}", at
@@ -419,9 +428,15 @@ class SlaService:
             for clock in sla_store.clocks_of(session, fault.id)
             if clock.stopped_at is None
         ]
-        subject, body = messages.transition(fault, status, at, calendar.tz.key, running)
+        subject, body = messages.transition(
+            fault, status, at, calendar.tz.key, running, self._reader(session, fault)
+        )
         key = f"fault|{fault.id}|{status}|{at.isoformat()}"
         self._notify_role(session, fault, site_id, chain[0], subject, body, key, at)
+
+    def _reader(self, session: Session, fault: Fault) -> messages.Reader:
+        """The site's language and where the fault is, for its messages."""
+        return messages.Reader(sla_store.fault_place(session, fault), self.public_url)
 
     def _notify_role(
         self,
@@ -440,7 +455,22 @@ class SlaService:
             self._warned_roles.add((role, site_id))
             log.warning("no SLA contact with role %s for site %s: nobody notified", role, site_id)
         reached: list[str] = []
-        data = {"fault_id": fault.id, "level": fault.level, "role": role, "room": fault.room_id}
+        reader = self._reader(session, fault)
+        # Machine fields beside the text, for receivers that route or file tickets.
+        data = {
+            "fault_id": fault.id,
+            "level": fault.level,
+            "role": role,
+            "rule": fault.rule_id,
+            "site": reader.place.site_id,
+            "site_name": reader.place.site_name,
+            "room": fault.room_id,
+            "room_name": reader.place.room_name,
+            "device": reader.place.device,
+            "model": reader.place.device_model,
+            "language": reader.place.language,
+            "url": reader.link(fault.id),
+        }
         for contact in contacts:
             targets: Iterable[tuple[str, str]] = [
                 *([(EMAIL_CHANNEL, contact.email)] if contact.email else []),

@@ -12,11 +12,12 @@ import yaml
 from agent.wire import DeviceSample
 from collector.db.models import Fault
 from collector.db.session import Database
+from collector.db.sla_store import FaultPlace
 from collector.faults import FaultTracker, Subject
 from collector.rules.engine import RuleEngine
 from collector.rules.model import BUILTIN_RULES, load_rules
 from collector.rules.texts import LANGUAGES, catalog, evidence_lines, texts_for, title_for
-from collector.sla.messages import transition
+from collector.sla.messages import Reader, transition
 from collector.workflow import Workflow
 from tests.collector.conftest import T0
 
@@ -79,7 +80,7 @@ def test_a_real_fault_reads_in_the_readers_language_with_what_to_check(placed_da
     assert evidence_lines({"labels": {"storage": "/record"}}, "en") == ["Where: storage /record"]
 
 
-def test_the_opened_notification_says_what_to_check_in_both_languages(placed_database: Database):
+def test_the_opened_notification_says_what_to_check_in_the_sites_language():
     fault = Fault(
         id=7,
         rule_id="device_unreachable",
@@ -90,7 +91,11 @@ def test_the_opened_notification_says_what_to_check_in_both_languages(placed_dat
         title="cam1 unreachable in r1",
         evidence={"metric": "reachable", "value": 0.0, "labels": {"device": "cam1"}},
     )
-    _, body = transition(fault, "opened", T0, "Asia/Shanghai", [])
-    assert "请先检查: 交换机上该设备所在端口的状态与 PoE 供电" in body
-    assert "Check first: The switch port's status and PoE power" in body
-    assert "Where: device cam1" in body and "{" not in body
+    zh = Reader(FaultPlace(language="zh-CN", room_name="一号教室", device="cam1"))
+    en = Reader(FaultPlace(language="en", room_name="Room 1", device="cam1"))
+    _, zh_body = transition(fault, "opened", T0, "Asia/Shanghai", [], zh)
+    _, en_body = transition(fault, "opened", T0, "Asia/Shanghai", [], en)
+    assert "1. 交换机上该设备所在端口的状态与 PoE 供电" in zh_body and "Check first" not in zh_body
+    assert "1. The switch port's status and PoE power" in en_body and "请先检查" not in en_body
+    assert "位置: device cam1" in zh_body and "Where: device cam1" in en_body
+    assert "{" not in zh_body + en_body

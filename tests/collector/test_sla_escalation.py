@@ -190,7 +190,7 @@ def test_a_transition_is_notified_once_to_the_engineer_on_duty(sla_db):
         service.notify_transition(session, fault, "opened", at)  # the same transition again
         messages = sla_store.outbox_messages(session, fault_id=fault_id)
     assert [(m.channel, m.recipient) for m in messages] == [("email", "duty@example.edu.cn")]
-    assert "respond deadline: 2025-03-03 10:30" in messages[0].body
+    assert "响应时限：2025-03-03 10:30" in messages[0].body  # the site reads zh-CN
 
 
 def test_a_fault_resolved_behind_the_hooks_has_its_clocks_stopped_not_escalated(sla_db):

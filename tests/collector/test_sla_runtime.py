@@ -44,9 +44,9 @@ def test_the_tick_escalates_and_delivers_each_step_once_through_a_signed_webhook
             clock.advance(timedelta(minutes=1))
     subjects = [body["subject"] for body in hook.bodies()]
     assert len(subjects) == 3
-    assert "opened" in subjects[0]
-    assert "respond" in subjects[1] and "engineer_on_duty" in subjects[1]
-    assert "respond" in subjects[2] and "project_lead" in subjects[2]
+    assert "新故障" in subjects[0]  # the site reads zh-CN (its default)
+    assert "响应" in subjects[1] and "engineer_on_duty" in subjects[1]
+    assert "响应" in subjects[2] and "project_lead" in subjects[2]
     for _, headers, body in hook.requests:
         assert verify_signature("s3cret", body, headers[SIGNATURE_HEADER])
     with db.session() as session:
