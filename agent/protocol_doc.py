@@ -27,8 +27,9 @@ fails when this file is stale. Do not edit by hand: edit the module and regenera
 - `status` and `inventory` are **retained**. An agent connects with a retained Last Will
   `{{"type": "status", "state": "offline", ...}}` and publishes `online` once connected.
 - Collectors subscribe to `{prefix}/+/<kind>` with a persistent session (clean start off,
-  session expiry set) and acknowledge a message only after it is stored. Scaled out, they
-  use the shared subscription `$share/{group}/{prefix}/+/<kind>`.
+  session expiry set) and acknowledge a message only after it is stored. A collector group
+  partitions the agents (crc32 of the id mod N) and subscribes each partition's session to
+  `{prefix}/<agent_id>/+` for each of its agents (docs/scaling.md).
 
 ## Every message
 | field | meaning |
@@ -74,7 +75,6 @@ def render() -> str:
         acl=wire.AGENT_ACL_PATTERN,
         read=wire.COLLECTOR_ACL_READ,
         prefix=wire.TOPIC_PREFIX,
-        group=wire.SHARED_GROUP,
         kinds=", ".join(f"`{k.value}`" for k in wire.Kind),
         schema=json.dumps(wire.json_schema(), indent=2, ensure_ascii=False),
     )

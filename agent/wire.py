@@ -23,7 +23,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 
 PROTOCOL_VERSION = 1
 TOPIC_PREFIX = "roomwatch/v1"
-SHARED_GROUP = "collectors"
 
 AGENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -77,12 +76,17 @@ def parse_topic(name: str) -> tuple[str, Kind]:
         raise WireError(f"topic {name!r} has an unknown kind {kind!r}") from None
 
 
-def subscriptions(shared_group: str | None = None) -> list[str]:
-    """Topic filters a collector subscribes to (a shared subscription when scaled out)."""
-    filters = [f"{TOPIC_PREFIX}/+/{kind.value}" for kind in Kind]
-    if shared_group:
-        return [f"$share/{shared_group}/{f}" for f in filters]
-    return filters
+def subscriptions() -> list[str]:
+    """Topic filters a lone collector subscribes to: every agent's messages."""
+    return [f"{TOPIC_PREFIX}/+/{kind.value}" for kind in Kind]
+
+
+def agent_subscription(agent_id: str) -> str:
+    """The topic filter of one agent's messages, every kind (a collector group subscribes
+    each partition's session to its agents by name: a filter cannot say "hash mod N")."""
+    if not _AGENT_ID_RE.match(agent_id):
+        raise WireError(f"agent id {agent_id!r} does not match {AGENT_ID_PATTERN}")
+    return f"{TOPIC_PREFIX}/{agent_id}/+"
 
 
 # The broker ACL line that lets an agent write only under its own id (username = agent id).

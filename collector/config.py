@@ -30,9 +30,6 @@ class CollectorMqtt(_Section):
         "shipped broker config uses as client id whatever is sent (use_username_as_clientid).",
     )
     tls: TlsConfig | None = None
-    shared_group: str | None = Field(
-        default=None, description="Set on every collector of a scaled-out group ($share/...)."
-    )
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     receive_maximum: int = Field(default=4000, ge=1, le=65535)
@@ -154,6 +151,27 @@ class IngestConfig(_Section):
     limits: IngestLimits = Field(default_factory=IngestLimits)
 
 
+class GroupConfig(_Section):
+    """A collector group on PostgreSQL (docs/scaling.md): agents hashed into ``partitions``,
+    each leased to one member and served through its own broker account and session
+    (``<mqtt.username>-p000`` .. ``-pNNN``, all with ``mqtt.password``)."""
+
+    enabled: bool = False
+    partitions: int = Field(
+        default=16,
+        ge=1,
+        le=999,
+        description="Fixed for the life of the group: changing it moves agents between "
+        "sessions (stop every member first).",
+    )
+    lease_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="How long a lease lasts unrenewed; a dead member's partitions are taken "
+        "within lease_s x 4/3. Default: mqtt.keepalive_s.",
+    )
+
+
 class CollectorConfig(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     timezone: str = "Asia/Shanghai"
@@ -167,6 +185,18 @@ class CollectorConfig(_Section):
     faults: FaultsConfig = Field(default_factory=FaultsConfig)
     sla: SlaConfig = Field(default_factory=SlaConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    group: GroupConfig = Field(default_factory=GroupConfig)
+
+    @model_validator(mode="after")
+    def _group_needs_postgresql(self) -> CollectorConfig:
+        # Leases are rows every member must see: one SQLite file cannot be shared that way.
+        if self.group.enabled and not self.database.url.startswith("postgresql"):
+            raise ValueError(
+                "group.enabled needs database.url on PostgreSQL (postgresql+psycopg://)"
+            )
+        if self.group.lease_s is None:
+            self.group.lease_s = float(self.mqtt.keepalive_s)
+        return self
 
 
 def load_config(path: Path) -> CollectorConfig:

@@ -24,6 +24,11 @@ class TsdbRejectedError(TsdbWriteError):
     same lines again cannot succeed, so the batch is split and the culprit quarantined."""
 
 
+class LeaseLostError(CollectorError):
+    """A collector of a group no longer holds the partition a batch belongs to (another took
+    it over); the batch is not stored here and not acknowledged, the new holder gets it."""
+
+
 class NotFoundError(CollectorError):
     """A requested object does not exist."""
 
@@ -32,6 +37,7 @@ __all__ = [
     "CollectorError",
     "ConfigError",
     "InventoryError",
+    "LeaseLostError",
     "NotFoundError",
     "RuleError",
     "TsdbRejectedError",

@@ -21,6 +21,11 @@ shows how long the oldest message has waited, and the log has one line when stor
 failing and one when it works again. (agent, seq) rows older than
 ``ingest.dedupe_keep_days`` are pruned by ``prune_dedupe``, which the runner calls
 periodically.
+
+In a collector group (``partitions``) a batch keeps only the messages of partitions this
+collector holds, and its transaction checks, just before it commits, that it still holds
+them under the same fencing token; a lease lost meanwhile fails the batch like an outage,
+and the retry leaves that partition's messages out, unacknowledged, for the new holder.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -68,7 +74,17 @@ class Received:
     qos: int = 0
     connection: int = 0
     """Which broker connection it came in on (an ack is only valid on that one)."""
+    partition: int | None = None
+    """The agent partition whose session it came in on (a collector group); None alone."""
     received_s: float = field(default_factory=time.monotonic)
+
+
+class PartitionGuard(Protocol):
+    """What a collector group member tells the pipeline (``collector.group.member``)."""
+
+    def owns(self, partition: int | None) -> bool: ...
+
+    def fence(self, session: Session, partitions: set[int]) -> None: ...
 
 
 @dataclass
@@ -107,6 +123,8 @@ class IngestPipeline:
         self._oldest_pending_s: float | None = None
         self.heartbeat_s = time.monotonic()
         """When the worker last showed it is alive (a watchdog reads it)."""
+        self.partitions: PartitionGuard | None = None
+        """Set on a member of a collector group: see the module docstring."""
         stats.pending_age.set_function(self.pending_age_s)
         stats.queue_depth.set_function(lambda: len(self._inbox))
 
@@ -231,6 +249,8 @@ class IngestPipeline:
         upsert, one rollup upsert), because per-message statements cap ingest at a few
         hundred messages a second.
         """
+        if self.partitions is not None:
+            received = [r for r in received if self.partitions.owns(r.partition)]
         batch = _Batch(received)
         now = self.clock()
         screened = batch.screened
@@ -253,6 +273,10 @@ class IngestPipeline:
                     if not isinstance(message, MetricsMessage):
                         self._store_other(session, message, placements[message.agent], batch)
             batch.quarantine_dropped = self._keep_quarantined(session, screened.quarantine)
+            if self.partitions is not None:
+                self.partitions.fence(
+                    session, {r.partition for r in received if r.partition is not None}
+                )
         self._count(batch, decoded)
         return batch.transitions
 
@@ -368,14 +392,19 @@ class IngestPipeline:
         self._last_eval[agent] = ts
         return True
 
-    def check_silence(self, silence_s: float) -> list[Transition]:
-        """Agents that stopped talking without a Last Will (power cut, network gone)."""
+    def check_silence(
+        self, silence_s: float, serves: Callable[[str], bool] = lambda _agent: True
+    ) -> list[Transition]:
+        """Agents that stopped talking without a Last Will (power cut, network gone); in a
+        collector group only those this member ``serves`` (their faults are its to write)."""
         now = self.clock()
         transitions: list[Transition] = []
         with self.db.session(write=True) as session:
             for agent_id, room_id in lookup.silent_agents(
                 session, now - timedelta(seconds=silence_s)
             ):
+                if not serves(agent_id):
+                    continue
                 log.warning("agent %s silent for more than %.0f s", agent_id, silence_s)
                 ingest_store.set_agent_status(session, agent_id, False, now)
                 transitions += self.faults.agent_presence(session, room_id, agent_id, False, now)

@@ -17,7 +17,7 @@ from sqlalchemy import exc as sql_errors
 
 from agent.wire import WireError, parse_topic
 from collector.db.quarantine_store import Quarantined
-from collector.errors import TsdbRejectedError, TsdbWriteError
+from collector.errors import LeaseLostError, TsdbRejectedError, TsdbWriteError
 
 _SQL_OUTAGES = (
     sql_errors.OperationalError,  # connection lost, database locked, serialization failure
@@ -31,7 +31,10 @@ def is_outage(error: BaseException) -> bool:
     """True when storing may work if tried again later (nothing is wrong with the data)."""
     if isinstance(error, TsdbRejectedError):
         return False
-    return isinstance(error, TsdbWriteError | OSError | TimeoutError | _SQL_OUTAGES)
+    # A lost lease: the next attempt leaves out the partitions taken over.
+    return isinstance(
+        error, TsdbWriteError | LeaseLostError | OSError | TimeoutError | _SQL_OUTAGES
+    )
 
 
 def stage_of(error: BaseException) -> str:

@@ -12,15 +12,22 @@ restart and the collector's return is acknowledged to them and then discarded.
 An acknowledgement belongs to the connection the message came in on: message ids are per
 connection, so a PUBACK for a message received before a reconnect could acknowledge a
 different message on the new one. Such late acknowledgements are dropped; the broker sends
-those messages again (the session keeps them) and the pipeline stores them once.
+those messages again (the session keeps them) and the pipeline stores them once. Connection
+numbers are unique in the process, across subscribers, so a partition served again by a
+new subscriber never takes an acknowledgement meant for an earlier one.
+
+A lone collector subscribes to every agent; a member of a collector group runs one
+subscriber per partition it holds, logged in as the partition's account and subscribed to
+the partition's agents by name (``filters``, kept current with ``set_filters``).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import paho.mqtt.client as mqtt
@@ -33,6 +40,7 @@ from collector.config import CollectorMqtt
 from collector.ingest.pipeline import Received
 
 log = logging.getLogger(__name__)
+_CONNECTIONS = itertools.count(1)  # process-wide: see the module docstring
 
 
 class Subscriber:
@@ -41,13 +49,19 @@ class Subscriber:
         config: CollectorMqtt,
         on_message: Callable[[Received], None],
         on_session_lost: Callable[[], None] = lambda: None,
+        *,
+        filters: Iterable[str] | None = None,
+        partition: int | None = None,
     ) -> None:
         self.config = config
+        self.partition = partition
+        self._filters = set(subscriptions() if filters is None else filters)
         self._deliver = on_message
         self._on_session_lost = on_session_lost
         self.connected = False
         self._refused_logged = False
-        self._connections = 0
+        self._connection = 0
+        self._ever_connected = False
         self._lock = threading.Lock()
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -98,7 +112,7 @@ class Subscriber:
         if received.qos == 0:
             return
         with self._lock:
-            if received.connection != self._connections or not self.connected:
+            if received.connection != self._connection or not self.connected:
                 return  # the broker re-sends it on this connection; it is a duplicate then
             self.client.ack(received.mid, received.qos)
 
@@ -116,9 +130,10 @@ class Subscriber:
                 self._refused_logged = True
             return
         with self._lock:
-            self._connections += 1
-            first = self._connections == 1
+            self._connection = next(_CONNECTIONS)
+            first, self._ever_connected = not self._ever_connected, True
             self.connected = True
+            filters = sorted(self._filters)
         self._refused_logged = False
         session_present = bool(getattr(flags, "session_present", False))
         if session_present:
@@ -136,7 +151,21 @@ class Subscriber:
                 self.config.host,
                 self.config.port,
             )
-        client.subscribe([(topic, 1) for topic in subscriptions(self.config.shared_group)])
+        if filters:
+            client.subscribe([(topic, 1) for topic in filters])
+
+    def set_filters(self, filters: Iterable[str]) -> None:
+        """Subscribe to ``filters`` from now on: new ones at once, dropped ones unsubscribed
+        (the session keeps its subscriptions across connections, so both must be said)."""
+        wanted = set(filters)
+        with self._lock:
+            added, removed = wanted - self._filters, self._filters - wanted
+            self._filters = wanted
+            connected = self.connected
+        if connected and added:
+            self.client.subscribe([(topic, 1) for topic in sorted(added)])
+        if connected and removed:
+            self.client.unsubscribe(sorted(removed))
 
     def _on_disconnect(
         self,
@@ -160,6 +189,7 @@ class Subscriber:
                 bytes(message.payload),
                 message.mid,
                 message.qos,
-                connection=self._connections,
+                connection=self._connection,
+                partition=self.partition,
             )
         )
