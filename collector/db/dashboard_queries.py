@@ -304,6 +304,14 @@ def password_users(session: Session) -> int:
     return session.scalar(query) or 0
 
 
+def fault_evidence(session: Session, fault_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """fault id → its evidence, for the pages that word faults in the reader's language."""
+    if not fault_ids:
+        return {}
+    query = select(Fault.id, Fault.evidence).where(Fault.id.in_(list(fault_ids)))
+    return {fault_id: dict(evidence or {}) for fault_id, evidence in session.execute(query)}
+
+
 def has_table(session: Session, name: str) -> bool:
     """Whether the schema holds ``name`` (pages show optional sections only when it does)."""
     return bool(inspect(session.connection()).has_table(name))

@@ -8,7 +8,7 @@ not known, which is not the same as healthy.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,12 +50,23 @@ class Tile:
     top_fault: str
     top_fault_level: int | None
     top_fault_flapping: bool = False
+    # language → the top fault's title in it; the live feed serves readers of both
+    top_fault_titles: dict[str, str] = field(default_factory=dict)
+
+    def title_in(self, lang: str) -> str:
+        """The top fault's title in ``lang`` (its stored title when the rule has no texts)."""
+        return self.top_fault_titles.get(lang, self.top_fault)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def tile(room: RoomSummary, worst: FaultView | None, tz: ZoneInfo) -> Tile:
+def tile(
+    room: RoomSummary,
+    worst: FaultView | None,
+    tz: ZoneInfo,
+    titles: dict[str, str] | None = None,
+) -> Tile:
     seen = [a.last_seen_at for a in room.agents if a.last_seen_at is not None]
     last_seen = max(seen) if seen else None
     state = room_state(room)
@@ -81,6 +92,7 @@ def tile(room: RoomSummary, worst: FaultView | None, tz: ZoneInfo) -> Tile:
         top_fault=worst.title if worst else "",
         top_fault_level=worst.level if worst else None,
         top_fault_flapping=bool(worst and worst.flapping),
+        top_fault_titles=dict(titles or {}),
     )
 
 
@@ -100,7 +112,8 @@ def matches(t: Tile, site: str, building: str, state: str, text: str) -> bool:
     elif state and t.state != state:
         return False
     needle = text.strip().lower()
-    return not needle or any(needle in v.lower() for v in (t.name, t.id, t.top_fault))
+    texts = (t.name, t.id, t.top_fault, *t.top_fault_titles.values())
+    return not needle or any(needle in v.lower() for v in texts)
 
 
 def counts(tiles: list[Tile]) -> dict[str, int]:

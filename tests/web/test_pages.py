@@ -147,7 +147,7 @@ def test_grid_colours_rooms_by_state_and_filters_on_the_server(site: Site):
     assert re.search(r'class="tile st-l1"[^>]*id="tile-r1"', html)
     assert re.search(r'class="tile st-offline"[^>]*id="tile-r2"', html)  # agent never seen
     assert re.search(r'class="tile st-unmonitored"[^>]*id="tile-r3"', html)
-    assert "cam1 unreachable in r1" in html
+    assert "Room 1 的 cam1 无法访问" in html  # the rule's title in the page's language
     filtered = site.client.get("/ui/", params={"state": "grey", "site": "s1"}).text
     assert re.search(r'id="tile-r1"[^>]*\bhidden\b', filtered)
     assert not re.search(r'id="tile-r2"[^>]*\bhidden\b', filtered)
@@ -310,14 +310,16 @@ def test_fault_board_sorts_by_urgency_and_history_filters(site: Site):
                 description="",
                 evidence={},
             )
-    board = site.client.get("/ui/faults").text
+    board = site.client.get("/ui/faults", params={"lang": "en"}).text
     order = [t for t in ("cam1 unreachable", "agent offline", "disk filling") if t in board]
     assert sorted(order, key=board.index) == ["cam1 unreachable", "agent offline", "disk filling"]
     history = site.client.get(
         "/ui/faults", params={"view": "history", "level": 3, "room": "r2"}
     ).text
     assert "disk filling" in history and "agent offline" not in history
-    found = site.client.get("/ui/faults", params={"view": "history", "q": "CAM1"}).text
+    found = site.client.get(
+        "/ui/faults", params={"view": "history", "q": "CAM1", "lang": "en"}
+    ).text
     assert "cam1 unreachable" in found and "disk filling" not in found
     later = site.client.get(
         "/ui/faults", params={"view": "history", "since": "2025-03-04", "until": "2025-03-05"}

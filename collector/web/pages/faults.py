@@ -18,6 +18,7 @@ from collector.db.queries import FaultStatusFilter, FaultView
 from collector.errors import NotFoundError
 from collector.web import actions
 from collector.web.context import PREFIX, Page, Zones
+from collector.web.fault_text import Wording
 from collector.web.sla_view import ClockView, clocks_for, now_of
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -79,8 +80,10 @@ def board(
             page_no=page_no,
             pages=max(1, -(-found.total // PAGE_SIZE)),
         )
+    room_names = {r.id: r.name for r in rooms.values()}
     return page.render(
         "faults.html",
+        words=Wording.load(session, page.t.lang, values["items"], room_names),
         view=view,
         now=now,
         zones=zones,
@@ -123,8 +126,10 @@ def fault_page(request: Request, fault_id: RowId, session: DbSession) -> Respons
     now = now_of(request)
     room_id = detail.fault.room_id
     room = next((r for r in queries.list_rooms(session) if r.id == room_id), None)
+    names = {room.id: room.name} if room is not None else {}
     return page.render(
         "fault.html",
+        said=Wording(page.t.lang, {fault_id: detail.evidence}, names)(detail.fault),
         fault=detail.fault,
         evidence=detail.evidence,
         events=detail.events,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from collector.api.deps import DbSession
 from collector.db import dashboard_queries, queries
 from collector.web.context import PREFIX, Page, Zones
+from collector.web.fault_text import Wording
 from collector.web.settings import WebSettings
 from collector.web.tiles import STATES, Tile, counts, matches, tile
 
@@ -22,9 +23,16 @@ def grid_tiles(session: Session, settings: WebSettings) -> list[Tile]:
     """Every room's tile, in site and room order."""
     zones = Zones.load(session, settings.timezone)
     worst = dashboard_queries.worst_open_faults(session)
+    rooms = queries.list_rooms(session)
+    words = Wording.load(session, "zh-CN", worst.values(), {r.id: r.name for r in rooms})
     return [
-        tile(room, worst.get(room.id), zones.site(room.site_id))
-        for room in queries.list_rooms(session)
+        tile(
+            room,
+            worst.get(room.id),
+            zones.site(room.site_id),
+            words.titles(worst[room.id]) if room.id in worst else None,
+        )
+        for room in rooms
     ]
 
 

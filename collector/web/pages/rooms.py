@@ -18,6 +18,7 @@ from collector.errors import NotFoundError
 from collector.web import devicedata, graph
 from collector.web.charts import Shade, sparkline, time_chart, unix
 from collector.web.context import PREFIX, Page, Zones, url
+from collector.web.fault_text import Wording
 from collector.web.series import (
     DEFAULT_RANGE,
     FALLBACK_BUCKET_S,
@@ -61,8 +62,12 @@ def room_page(request: Request, room_id: str, session: DbSession) -> Response:
     spark_keys = {d.id: devicedata.sparkline_metric(d) for d in detail.devices}
     sparks, spark_window = _sparks(request, session, room_id, detail.devices, spark_keys, now)
     recent = queries.list_faults(session, "all", room_id, None, limit=15).items
+    words = Wording.load(
+        session, page.t.lang, [*detail.open_faults, *recent], {room_id: detail.room.name}
+    )
     return page.render(
         "room.html",
+        words=words,
         room=detail.room,
         state=state,
         tz=tz,

@@ -85,10 +85,12 @@
     tile.classList.remove("st-" + tile.dataset.state);
     tile.classList.add("st-" + data.state);
     tile.dataset.state = data.state;
-    tile.dataset.search = (data.name + " " + data.id + " " + data.top_fault).toLowerCase();
+    // The feed carries the top fault's title in every language: show the page's.
+    const topFault = (data.top_fault_titles || {})[document.documentElement.lang] || data.top_fault;
+    tile.dataset.search = (data.name + " " + data.id + " " + topFault).toLowerCase();
     const fields = {
       state: stateLabels[data.state] || data.state,
-      top_fault: data.top_fault,
+      top_fault: topFault,
       devices: data.devices,
       devices_up: data.devices_up === null ? "?" : data.devices_up,
       open_faults: data.open_faults,
