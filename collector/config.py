@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from agent.config import TlsConfig
 from agent.yamlconfig import load_yaml_model
+from collector.dispatch.readiness import ReadinessConfig
 from collector.sla.runtime import SlaConfig
 
 
@@ -185,6 +186,9 @@ class CollectorConfig(_Section):
     faults: FaultsConfig = Field(default_factory=FaultsConfig)
     sla: SlaConfig = Field(default_factory=SlaConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    readiness: ReadinessConfig = Field(
+        default_factory=ReadinessConfig, description="The pre-class readiness check."
+    )
     group: GroupConfig = Field(default_factory=GroupConfig)
 
     @model_validator(mode="after")

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from agent.sdnotify import Notifier
 from collector.config import CollectorConfig
 from collector.db.session import Database, open_database
+from collector.dispatch.readiness import ReadinessCheck
 from collector.faults import FaultTracker
 from collector.ingest.pipeline import Clock, IngestPipeline
 from collector.ingest.stats import IngestStats
@@ -70,6 +71,7 @@ class CollectorService:
         )
         self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
         self.reports = ReportService(self.db, self.workflow, config.timezone, clock)
+        self.readiness = ReadinessCheck(self.db, config.readiness, clock, config.sla.timezone)
         self._apps: list[FastAPI] = []
         self._next_silence_check = 0.0
         self._next_prune = 0.0
@@ -97,6 +99,7 @@ class CollectorService:
 
     def _tick(self) -> None:
         self.sla.tick()  # breaches, escalations, notification delivery (each at its period)
+        self.readiness.tick()  # the pre-class check, once per site and school day
         now = time.monotonic()
         if now >= self._next_prune:
             self._next_prune = now + self.config.ingest.dedupe_prune_every_s

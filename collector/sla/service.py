@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from collector.db import faults_store, sla_store
 from collector.db.models import Fault
 from collector.db.sla_models import SlaClock
+from collector.dispatch.assign import first_contacts
 from collector.notify.base import EMAIL_CHANNEL, Notification
 from collector.notify.outbox import enqueue
 from collector.sla import clocks as clock_math
@@ -273,7 +274,15 @@ class SlaService:
                     reader=self._reader(session, fault),
                 )
                 recipients = self._notify_role(
-                    session, fault, site_id, step.role, subject, body, f"esc|{row.id}", now
+                    session,
+                    fault,
+                    site_id,
+                    step.role,
+                    subject,
+                    body,
+                    f"esc|{row.id}",
+                    now,
+                    first=row.rank == 0,
                 )
                 row.notified = len(recipients)
                 faults_store.add_event(
@@ -324,7 +333,15 @@ class SlaService:
             reader=self._reader(session, fault),
         )
         recipients = self._notify_role(
-            session, fault, site_id, chain[rank], subject, body, f"esc|{row.id}", at
+            session,
+            fault,
+            site_id,
+            chain[rank],
+            subject,
+            body,
+            f"esc|{row.id}",
+            at,
+            first=rank == 0,
         )
         row.notified = len(recipients)
         faults_store.add_event(
@@ -432,7 +449,7 @@ class SlaService:
             fault, status, at, calendar.tz.key, running, self._reader(session, fault)
         )
         key = f"fault|{fault.id}|{status}|{at.isoformat()}"
-        self._notify_role(session, fault, site_id, chain[0], subject, body, key, at)
+        self._notify_role(session, fault, site_id, chain[0], subject, body, key, at, first=True)
 
     def _reader(self, session: Session, fault: Fault) -> messages.Reader:
         """The site's language and where the fault is, for its messages."""
@@ -448,9 +465,17 @@ class SlaService:
         body: str,
         key: str,
         at: datetime,
+        *,
+        first: bool = False,
     ) -> tuple[str, ...]:
-        """Enqueue one message per contact and channel of ``role``; returns who."""
+        """Enqueue one message per contact and channel of ``role``; returns who. For the
+        chain's first role (``first``) the fault's assignee, else the engineer the site's
+        roster has on duty, comes before the role's contacts (``collector.dispatch``)."""
         contacts = sla_store.contacts_for(session, role, site_id)
+        if first:
+            lead = first_contacts(session, fault, site_id, at, self.calendars.default_timezone)
+            lead_ids = {contact.id for contact in lead}
+            contacts = lead + [c for c in contacts if c.id not in lead_ids]
         if not contacts and (role, site_id) not in self._warned_roles:
             self._warned_roles.add((role, site_id))
             log.warning("no SLA contact with role %s for site %s: nobody notified", role, site_id)

@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session
 from collector.db import faults_store, workflow_store
 from collector.db.faults_store import ACTIVE_STATUSES, SYSTEM_ACTOR
 from collector.db.models import Fault
+from collector.dispatch.assign import assign_from_roster
 from collector.levels import Level
 from collector.maintenance import MaintenanceCalendar
 from collector.rules.engine import device_of_target
+from collector.sla.providers import DEFAULT_TIMEZONE
 from collector.workflow import logbook
 from collector.workflow.errors import LogRequired, TransitionNotAllowed, WorkflowConflict
 from collector.workflow.hooks import FaultHooks, NoHooks
@@ -260,6 +262,9 @@ class Workflow:
         faults_store.add_event(
             session, fault, at, "opened", {"level": fault.level, **detail}, actor
         )
+        # Before the hooks: the opened notification goes to the assignee first.
+        timezone = self.calendar.default_timezone if self.calendar else DEFAULT_TIMEZONE
+        assign_from_roster(session, fault, at, timezone)
         self.hooks.fault_opened(session, fault, at)
         self._notify(session, fault, "opened", at)
 
