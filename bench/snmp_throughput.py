@@ -17,9 +17,10 @@ One net-snmp snmpd serves a switch (``simspecs.poe_switch``: sysUpTime, the PoE 
   ``override`` serves no Counter64). Ours: ``SnmpClient.walk_columns``; the peer: a module
   walking the same 13 OIDs.
 - poll: a whole device poll. Ours: ``SnmpPoller.poll_all`` over ``--concurrency`` devices
-  that all point at the switch (profile ``switch``: GET of 3 scalars, the walks, rates, rows
-  with labels -> one DeviceSample each); the peer: one scrape of a module with the same GETs,
-  the same walks and a metric with ``ifName``/``ifAlias`` lookups per column.
+  that all point at the switch (profile ``switch``: GET of 3 scalars, the walks plus the PoE
+  tables' columns (empty here), rates, rows with labels -> one DeviceSample each); the peer:
+  one scrape of a module with the same GETs, the same walks and a metric with
+  ``ifName``/``ifAlias`` lookups per column.
 
 Ours speaks v2c, so it runs on the agent's own BER codec and UDP transport
 (``agent.snmp.ber``, ``agent.snmp.v2c``), as the agent does for v2c devices; pysnmp is not
@@ -88,12 +89,16 @@ COLUMN_NAMES = {
 }
 
 
+PSE_PORT_TABLE = "1.3.6.1.2.1.105.1.1.1."  # pethPsePortTable: indexed by group and port
+
+
 @dataclass(frozen=True)
 class Columns:
     """What the agent's switch profile reads from the simulated switch."""
 
     scalars: list[str]
     walked: list[str]  # first walk, then the fallbacks of the columns this device lacks
+    polled: list[str]  # what a whole poll walks: ``walked`` and the profile's other tables
 
     @classmethod
     def of_switch_profile(cls, served: dict[str, Any]) -> Columns:
@@ -107,7 +112,14 @@ class Columns:
             for column, fallback in fallback_columns(table)
             if not any(oid.startswith(column + ".") for oid in served)
         ]
-        return cls(scalars=[SYS_UPTIME, *scalar_oids(profile)[1:]], walked=primary + fallbacks)
+        # A whole poll also walks the other tables (PoE ports and power sources): empty on
+        # this switch, but each is a request both sides make.
+        others = [c for t in profile.tables if t is not table for c in table_columns(t)]
+        return cls(
+            scalars=[SYS_UPTIME, *scalar_oids(profile)[1:]],
+            walked=primary + fallbacks,
+            polled=primary + fallbacks + [c for c in others if c not in primary + fallbacks],
+        )
 
 
 def snmp_exporter_config(columns: Columns, timeout_s: float, retries: int) -> dict[str, Any]:
@@ -137,14 +149,22 @@ def snmp_exporter_config(columns: Columns, timeout_s: float, retries: int) -> di
          "type": "gauge", "indexes": [{"labelname": "pethMainPseGroupIndex", "type": "gauge"}]}
         for oid in columns.scalars[1:]
     ]  # fmt: skip
+    known = {m["oid"] for m in [*scalar_metrics, *column_metrics]}
+    other_metrics = [
+        {"name": f"col_{oid.replace('.', '_')}", "oid": oid, "type": "gauge",
+         "indexes": [{"labelname": f"index{n}", "type": "gauge"}
+                     for n in range(2 if oid.startswith(PSE_PORT_TABLE) else 1)]}
+        for oid in columns.polled
+        if oid not in columns.walked and oid not in known
+    ]  # fmt: skip
     return {
         "get": {**common, "get": [SYS_UPTIME], "metrics": [uptime]},
         "walk": {**common, "walk": columns.walked, "metrics": column_metrics},
         "poll": {
             **common,
             "get": columns.scalars,
-            "walk": columns.walked,
-            "metrics": [uptime, *scalar_metrics, *column_metrics],
+            "walk": columns.polled,
+            "metrics": [uptime, *scalar_metrics, *column_metrics, *other_metrics],
         },
     }
 
@@ -325,7 +345,8 @@ def report(
     print(
         f"target: one snmpd, {args.ports}-port switch; concurrency {args.concurrency} on both "
         f"sides; {args.seconds:g} s per workload; walk = {len(columns.walked)} columns x "
-        f"{args.ports} rows, max-repetitions {MAX_REPETITIONS}"
+        f"{args.ports} rows, max-repetitions {MAX_REPETITIONS}; poll walks "
+        f"{len(columns.polled)} columns"
     )
     print(f"peer: prometheus-snmp-exporter {peer_version}, scraped by wrk")
     pysnmp = "loaded" if "pysnmp" in sys.modules else "not loaded"
