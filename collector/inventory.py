@@ -18,11 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from agent.errors import ConfigError
 from agent.wire import AGENT_ID_PATTERN, DEVICE_ID_PATTERN, METRIC_NAME_PATTERN
-from agent.yamlconfig import load_yaml_model
+from agent.yamlconfig import read_yaml, validate_model
 from collector.db import inventory_store
 from collector.db.inventory_store import SyncReport
 from collector.db.session import Database
+from collector.reports.signoff import SiteReportSettings
 from collector.timetable import Timetable
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,10 @@ class InventorySite(_Strict):
         default=None, description="When classes are held (collector.timetable)."
     )
     rooms: list[InventoryRoom] = Field(default_factory=list)
+    report: SiteReportSettings = Field(
+        default_factory=SiteReportSettings,
+        description="Inspection report: school logo and the names on the sign-off block.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -114,8 +120,27 @@ class Inventory(_Strict):
 
 
 def load_inventory(path: Path) -> Inventory:
-    """Read and validate an inventory file; raise ConfigError with file, key and reason."""
-    return load_yaml_model(path, Inventory)
+    """Read and validate an inventory file; raise ConfigError with file, key and reason.
+
+    A site's report logo given as a relative path is relative to the file's folder."""
+    data = read_yaml(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping of keys at the top, got {type(data).__name__}"
+        )
+    _resolve_logos(data, Path(path).parent)
+    return validate_model(data, Inventory, source=str(path))
+
+
+def _resolve_logos(data: dict[str, object], base: Path) -> None:
+    sites = data.get("sites")
+    for site in sites if isinstance(sites, list) else []:
+        report = site.get("report") if isinstance(site, dict) else None
+        logo = report.get("logo") if isinstance(report, dict) else None
+        if isinstance(logo, str) and logo and not Path(logo).is_absolute():
+            report["logo"] = str(base / logo)  # type: ignore[index]
 
 
 def sync_inventory(db: Database, inventory: Inventory) -> SyncReport:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -191,6 +191,26 @@ def period_stats(
         PeriodStat(int(d), m, int(h), int(n), float(s), float(lo), float(hi), float(means))
         for d, m, h, n, s, lo, hi, means in session.execute(query)
     ]
+
+
+def hourly_means(
+    session: Session, site_id: str, start: datetime, end: datetime, metric: str
+) -> dict[datetime, float]:
+    """Hour → mean of the site's devices' hourly means of ``metric`` in [start, end): the
+    chart of a short period (a day has one daily point, a line needs more)."""
+    mean = RollupHourly.sum / RollupHourly.count
+    query = (
+        select(RollupHourly.hour, func.avg(mean))
+        .where(_site_rollups(site_id, start, end, MetricFilter(exact=(metric,))))
+        .group_by(RollupHourly.hour)
+        .order_by(RollupHourly.hour)
+    )
+    found: dict[datetime, float] = {}
+    for hour, value in session.execute(query):
+        if value is not None:
+            at = hour if hour.tzinfo else hour.replace(tzinfo=UTC)  # SQLite drops the zone
+            found[at] = float(value)
+    return found
 
 
 def daily_stats(

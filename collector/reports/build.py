@@ -27,12 +27,15 @@ from collector.reports.model import (
     AdvisoryDevice,
     AdvisoryLine,
     DailyPoint,
+    HourlyPoint,
     InspectionReport,
 )
 from collector.reports.period import Period
 from collector.reports.running import PeriodData, build_rooms, mean_of, offline_hours
 from collector.reports.settings import Catalog, HazardSettings, catalog, hazard_settings
 from collector.reports.spares import build_spares, spares_used_in
+
+HOURLY_CHART_UP_TO_DAYS = 2  # a longer period is charted by the day
 
 
 def build_report(
@@ -67,6 +70,13 @@ def build_report(
     )
     p95 = rq.p95_of_hourly_means(session, site_id, start, end, _p95_filter(metrics))
     daily_avail = _daily_mean(days, metrics.availability_metric)
+    hourly_avail: list[HourlyPoint] = []
+    if period.days <= HOURLY_CHART_UP_TO_DAYS:
+        hourly = rq.hourly_means(session, site_id, start, end, metrics.availability_metric)
+        hourly_avail = [
+            HourlyPoint(int((at - start).total_seconds() // 3600), value)
+            for at, value in sorted(hourly.items())
+        ]
 
     faults = rq.faults_overlapping(session, site_id, previous.start_utc, end)
     current = PeriodData(period, stats, offline_hours(faults, metrics.offline_rule, period))
@@ -148,6 +158,7 @@ def build_report(
         goals=goals,
         device_count=len(devices),
         notes=notes,
+        hourly_availability=hourly_avail,
     )
 
 

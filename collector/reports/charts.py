@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from html import escape
 
@@ -18,6 +18,7 @@ GRID = "#d0d4da"
 TEXT = "#333"
 BAR = "#2f9e44"
 BAR_LOW = "#e8590c"
+DOTS_UP_TO = 40  # points of a series drawn as dots too (a day, a week, a month)
 
 
 def line_chart(
@@ -33,11 +34,19 @@ def line_chart(
     width: int = 640,
     height: int = 180,
     extend_to: int | None = None,
+    x_label: Callable[[int], str] | None = None,
 ) -> str:
     """A daily series as an SVG polyline. ``fit`` = (value at day 0, slope per day) draws
-    the trend, extended to day ``extend_to`` when given; ``limit`` a dashed line."""
+    the trend, extended to day ``extend_to`` when given; ``limit`` a dashed line.
+    ``x_label`` names an x position (default: the date ``first_day`` + x days), so the same
+    chart draws hours. A short series also gets a dot per point: one point is no line."""
     if not days:
         return ""
+    if x_label is None:
+
+        def x_label(x: int) -> str:
+            return first_day.fromordinal(first_day.toordinal() + x).strftime("%m-%d")
+
     left, right, top, bottom = 48, 12, 10, 24
     x_hi = max(max(days), extend_to or 0)
     x_lo = min(days)
@@ -66,12 +75,14 @@ def line_chart(
         parts.append(_line(left, y, width - right, y, GRID, 0.5))
         parts.append(_text(left - 4, y + 3, f"{tick:.{digits}f}{unit}", anchor="end"))
     for x_day in _day_ticks(x_lo, x_hi):
-        label = (first_day.fromordinal(first_day.toordinal() + x_day)).strftime("%m-%d")
-        parts.append(_text(sx(x_day), height - 8, label, anchor="middle"))
+        parts.append(_text(sx(x_day), height - 8, x_label(x_day), anchor="middle"))
     if limit is not None:
         parts.append(_line(left, sy(limit), width - right, sy(limit), LIMIT, 1, dash="4 3"))
     points = " ".join(f"{sx(d):.1f},{sy(v):.1f}" for d, v in zip(days, values, strict=True))
     parts.append(f'<polyline fill="none" stroke="{LINE}" stroke-width="1.5" points="{points}"/>')
+    if len(days) <= DOTS_UP_TO:
+        for d, v in zip(days, values, strict=True):
+            parts.append(f'<circle cx="{sx(d):.1f}" cy="{sy(v):.1f}" r="2.2" fill="{LINE}"/>')
     if fit is not None:
         intercept, slope = fit
         x_end = x_hi

@@ -42,8 +42,15 @@ class ItemCheck(_Strict):
     kinds: list[str] = Field(default_factory=list)
     metric: str | None = None
     measure: Measure
+    # The metric is a used percentage and the item speaks of free space ("≥ 20 % free"):
+    # 100 − the measure is compared and shown, so the value column reads the free share.
+    free: bool = False
     op: Op
     value: float
+
+    @property
+    def in_percent(self) -> bool:
+        return self.free or self.measure in ("availability", "uptime")
 
 
 class ItemSpec(_Strict):
@@ -137,10 +144,11 @@ def _automatic(item: ItemSpec, check: ItemCheck, context: CheckContext, lang: st
     if not values:
         return ChecklistLine(item.key, item.title(lang), True, "n/a", None, [])
     passes = _OPS[check.op]
-    failures = [f"{where}: {_fmt(v)}" for where, v in values if not passes(v, check.value)]
+    unit = " %" if check.in_percent else ""
+    failures = [f"{where}: {_fmt(v)}{unit}" for where, v in values if not passes(v, check.value)]
     worst = (min if check.op in _WORST_IS_LOW else max)(v for _, v in values)
     status = "fail" if failures else "pass"
-    return ChecklistLine(item.key, item.title(lang), True, status, _fmt(worst), failures)
+    return ChecklistLine(item.key, item.title(lang), True, status, _fmt(worst) + unit, failures)
 
 
 def _device_values(
@@ -159,6 +167,7 @@ def _device_values(
         stat = context.stats[(device.pk, metric)]
         value = _measure(device, metric, stat, check.measure, context)
         if value is not None:
+            value = 100.0 - value if check.free else value
             label = metric[len(check.metric) - 1 :] if check.metric.endswith("{") else ""
             found.append((f" {label}" if label else "", value))
     return found

@@ -51,6 +51,14 @@ class Messages:
             return key
         return _FORMATTER.format(text, **params) if params or "{" in text else text
 
+    def raw(self, key: str) -> str:
+        """The text for ``key`` with its placeholders left in."""
+        return self._own.get(key) or self._fallback.get(key) or key
+
+    def name_or(self, key: str, default: str) -> str:
+        """The text for ``key`` if a catalogue has it, else ``default`` (a kind not listed)."""
+        return self._own.get(key) or self._fallback.get(key) or default
+
 
 @lru_cache(maxsize=len(LANGUAGES))
 def _flat(lang: str) -> dict[str, str]:

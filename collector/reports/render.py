@@ -8,6 +8,7 @@ stylesheet asks for. Without one, Chinese text prints as boxes.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -32,6 +33,7 @@ from collector.reports.i18n import Messages, change, minutes, number, percent
 from collector.reports.model import DeviceReport, Hazard, InspectionReport
 from collector.reports.period import Period
 from collector.reports.settings import HERE
+from collector.reports.signoff import sign_off_of
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +41,39 @@ TEMPLATES = HERE / "templates"
 MAX_FAULT_LINES = 500  # the archive's data keeps every fault; the document lists this many
 MAX_HAZARD_DETAILS = 60  # hazards with evidence, action and chart; the table lists all
 WORST_ROOMS = 15
+TOC_OVER_PAGES = 5  # a longer PDF starts with a table of contents
+TOC_PAGES = 1  # the contents take a page of their own
 # devices="auto": every device up to this many, else only the exceptions
 ALL_DEVICES_UP_TO = 300
 EXCEPTION_BELOW = 0.999
 DeviceDetail = Literal["auto", "all", "exceptions"]
 
 
-def render_html(report: InspectionReport, lang: str, devices: DeviceDetail = "auto") -> str:
+def render_report(
+    report: InspectionReport, lang: str, devices: DeviceDetail = "auto", *, pdf: bool = True
+) -> tuple[str, bytes | None]:
+    """The HTML and (when ``pdf``) the PDF of a report. A PDF of more than
+    ``TOC_OVER_PAGES`` pages starts with a table of contents; whether it does is only known
+    once laid out, so a short report is laid out a second time without one (cheap: it is
+    short). The HTML returned is the one the PDF was made from."""
+    if not pdf:
+        return render_html(report, lang, devices), None
+    html = render_html(report, lang, devices, toc=True)
+    document = _layout(html)
+    if len(document.pages) - TOC_PAGES <= TOC_OVER_PAGES:
+        html = render_html(report, lang, devices, toc=False)
+        document = _layout(html)
+    return html, _pdf_bytes(document)
+
+
+def render_html(
+    report: InspectionReport, lang: str, devices: DeviceDetail = "auto", *, toc: bool = False
+) -> str:
     """The report as one HTML document (CSS and SVG charts inline).
 
     ``devices``: list every device in "Running parameters", or only the exceptions
-    (availability below 99.9 %, faults, hazards); "auto" lists all up to 300 devices."""
+    (availability below 99.9 %, faults, hazards); "auto" lists all up to 300 devices.
+    ``toc``: a table of contents after the cover (page numbers filled in by WeasyPrint)."""
     messages = Messages(lang)
     detail = devices
     if detail == "auto":
@@ -74,6 +98,10 @@ def render_html(report: InspectionReport, lang: str, devices: DeviceDetail = "au
         "device_detail": detail,
         "show_device": show_device,
         "shown_devices": sum(1 for room in report.rooms for d in room.devices if show_device(d)),
+        "kind": lambda kind: messages.name_or(f"kind.{kind}", kind),
+        "toc": toc,
+        "page_counter": Markup(_page_counter_css(messages.raw("page_counter"))),
+        "sign_off": report.sign_off or sign_off_of(None, report.customer, report.site_name),
     }
     template = env.get_template("report.html.j2")
     return template.render(**env_globals, zone=zone)
@@ -81,6 +109,11 @@ def render_html(report: InspectionReport, lang: str, devices: DeviceDetail = "au
 
 def render_pdf(html: str) -> bytes:
     """The PDF of a rendered report (WeasyPrint)."""
+    return _pdf_bytes(_layout(html))
+
+
+def _layout(html: str) -> Any:
+    """The laid-out WeasyPrint document (its ``pages`` are known)."""
     _quiet_pdf_libraries()  # before the import: it parses the default style sheets
     try:
         from weasyprint import HTML
@@ -89,10 +122,27 @@ def render_pdf(html: str) -> bytes:
             f"PDF rendering needs WeasyPrint and Pango: {exc}. Install the Python package "
             "weasyprint and the Debian packages libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk."
         ) from exc
-    pdf = HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
+    return HTML(string=html, base_url=str(TEMPLATES)).render()
+
+
+def _pdf_bytes(document: Any) -> bytes:
+    pdf = document.write_pdf()
     if pdf is None:
         raise RenderError("WeasyPrint produced no PDF")
     return bytes(pdf)
+
+
+def _page_counter_css(template: str) -> str:
+    """ "第 {page} 页 / 共 {pages} 页" → the CSS ``content`` value with the page counters."""
+    parts: list[str] = []
+    for piece in re.split(r"(\{pages?\})", template):
+        if piece == "{page}":
+            parts.append("counter(page)")
+        elif piece == "{pages}":
+            parts.append("counter(pages)")
+        elif piece:
+            parts.append('"' + piece.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return " ".join(parts)
 
 
 # WeasyPrint logs each rendering step and fontTools each font it subsets at INFO: a dozen
@@ -145,13 +195,26 @@ def _device_filter(report: InspectionReport, detail: str) -> Callable[[DeviceRep
 def _charts(report: InspectionReport) -> dict[str, Any]:
     daily = report.daily_availability
     first = report.period.start
-    daily_svg = charts.line_chart(
-        [(p.day - first).days for p in daily],
-        [p.value * 100 for p in daily],
-        first_day=first,
-        unit="%",
-        y_max=100.0,
-    )
+    if report.hourly_availability:
+        # x = hours since the first local midnight; labels in the site's local time
+        start = datetime.combine(first, datetime.min.time())
+        hourly = report.hourly_availability
+        daily_svg = charts.line_chart(
+            [p.hour for p in hourly],
+            [p.value * 100 for p in hourly],
+            first_day=first,
+            unit="%",
+            y_max=100.0,
+            x_label=lambda hour: (start + timedelta(hours=hour)).strftime("%m-%d %H:00"),
+        )
+    else:
+        daily_svg = charts.line_chart(
+            [(p.day - first).days for p in daily],
+            [p.value * 100 for p in daily],
+            first_day=first,
+            unit="%",
+            y_max=100.0,
+        )
     rated = sorted(
         (room for room in report.rooms if room.availability is not None),
         key=lambda room: (room.availability, room.id),

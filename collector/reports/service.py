@@ -11,8 +11,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from agent.errors import ConfigError
 from collector.db import report_store
 from collector.db.report_models import ArchivedReport
 from collector.db.session import Database
@@ -22,7 +24,8 @@ from collector.reports.errors import ReportError
 from collector.reports.i18n import LANGUAGES
 from collector.reports.model import InspectionReport
 from collector.reports.period import Period, add_months, cycle_period, parse_period
-from collector.reports.render import DeviceDetail, render_html, render_pdf
+from collector.reports.render import DeviceDetail, render_report
+from collector.reports.signoff import SiteReportSettings, sign_off_of
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +66,14 @@ class ReportService:
         opener: FaultOpener,
         default_timezone: str,
         clock: Clock | None = None,
+        inventory_file: Path | None = None,
     ) -> None:
         self.db = db
         self.opener = opener
         self.default_timezone = default_timezone
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
+        # Read at each report for the sites' logos and sign-off names (``sites[].report``).
+        self.inventory_file = inventory_file
 
     def period_of(self, site_id: str, text: str) -> Period:
         with self.db.session() as session:
@@ -94,8 +100,7 @@ class ReportService:
             raise ReportError(f"language {lang!r}: expected one of {', '.join(LANGUAGES)}")
         report = self.build(site_id, period_text, lang)
         period, now = report.period, report.generated_at
-        html = render_html(report, lang, devices)
-        document = render_pdf(html) if pdf else None
+        html, document = render_report(report, lang, devices, pdf=pdf)
         params = {
             "site": site_id,
             "period": period.label,
@@ -138,7 +143,25 @@ class ReportService:
         period = self.period_of(site_id, period_text)
         self.apply_advisories()
         with self.db.session() as session:
-            return build_report(session, site_id, period, lang, self.clock())
+            report = build_report(session, site_id, period, lang, self.clock())
+        report.sign_off = sign_off_of(
+            self._site_report_settings(site_id), report.customer, report.site_name
+        )
+        return report
+
+    def _site_report_settings(self, site_id: str) -> SiteReportSettings | None:
+        if self.inventory_file is None:
+            return None
+        from collector.inventory import load_inventory  # imports the report package
+
+        try:
+            inventory = load_inventory(self.inventory_file)
+        except ConfigError as exc:
+            # The collector checked the file at start; a later bad edit costs the names
+            # and the logo (blank lines to sign by hand), not the report.
+            log.warning("report without configured sign-off names or logo: %s", exc)
+            return None
+        return next((s.report for s in inventory.sites if s.id == site_id), None)
 
     def regenerate(self, report_id: int, actor: str) -> GeneratedReport:
         """Build an archived report again from its parameters, as a new archived report."""

@@ -48,7 +48,7 @@ def build_spares(
         lines.append(
             SpareLine(
                 model=model,
-                kinds=", ".join(sorted(kinds.get(model, set()))),
+                kinds=sorted(kinds.get(model, set())),
                 procured=counts.get(model, 0),
                 required=required,
                 held=held,
