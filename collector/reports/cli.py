@@ -70,7 +70,9 @@ def run_report(args: argparse.Namespace) -> int:
 
     db = open_database(config.database.url)
     try:
-        service = ReportService(db, Workflow(hooks=load_hooks()), config.timezone)
+        service = ReportService(
+            db, Workflow(hooks=load_hooks()), config.timezone, inventory_file=config.inventory_file
+        )
         if args.due:
             for due in service.due(args.on):
                 late = (
