@@ -27,6 +27,7 @@ from collector.reports.model import (
     MaintenanceEntry,
 )
 from collector.reports.period import Period
+from collector.rules.texts import LANGUAGES, fault_words
 
 CLOCK_ORDER = ("respond", "on_site", "fix", "replace")
 # Stops of the respond clock that are a person answering (resolved / closed are not).
@@ -77,6 +78,8 @@ def _line(
     now: datetime,
 ) -> FaultLine:
     responded = response_at(fault, clocks, first_human)
+    room_name = room_names.get(fault.room_id or "", fault.room_id)
+    device = device_names.get(fault.device_id) if fault.device_id is not None else None
     cleared = responded is None and fault.resolved_at is not None
     states = {c.kind: _clock_state(c, now) for c in sorted(clocks, key=_clock_rank)}
     if cleared:
@@ -85,8 +88,8 @@ def _line(
         id=fault.id,
         level=fault.level,
         room_id=fault.room_id,
-        room_name=room_names.get(fault.room_id or "", fault.room_id),
-        device=device_names.get(fault.device_id) if fault.device_id is not None else None,
+        room_name=room_name,
+        device=device,
         rule_id=fault.rule_id,
         title=fault.title,
         status=fault.status,
@@ -101,7 +104,15 @@ def _line(
             log.phenomenon, log.cause, log.solution, log.engineer, log.recorded_at
         ),
         cleared_before_response=cleared,
+        titles={lang: _title(fault, lang, device, room_name) for lang in LANGUAGES},
     )
+
+
+def _title(fault: Fault, lang: str, device: str | None, room: str | None) -> str:
+    """The rule's title in ``lang`` filled from the fault (its stored title without texts)."""
+    return fault_words(
+        fault.rule_id, lang, title=fault.title, evidence=fault.evidence, device=device, room=room
+    ).title
 
 
 def response_at(

@@ -59,7 +59,9 @@ def prefill(
             for kind, state in line.clocks.items()
             if state == "breached"
         )
-        items.append(messages.t("goals.sla", id=line.id, title=line.title, clocks=clocks))
+        items.append(
+            messages.t("goals.sla", id=line.id, title=line.title_in(messages.lang), clocks=clocks)
+        )
     for item in checklist:
         if item.status == "fail":
             items.append(messages.t("goals.checklist", title=item.title))
@@ -71,4 +73,8 @@ def prefill(
 
 def hazard_text(hazard: Hazard, part: str, messages: Messages) -> str:
     """``title``, ``evidence`` or ``action`` of a hazard in the report's language."""
-    return messages.t(f"hazard.{hazard.kind}.{part}", **hazard.params)
+    params = dict(hazard.params)
+    by_language = params.pop("rules_by_language", None)
+    if isinstance(by_language, dict):  # repeated faults: rule titles in the report's language
+        params["rules"] = by_language.get(messages.lang, params.get("rules"))
+    return messages.t(f"hazard.{hazard.kind}.{part}", **params)

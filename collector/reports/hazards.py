@@ -19,6 +19,7 @@ from collector.reports.model import Hazard, Series
 from collector.reports.period import Period
 from collector.reports.settings import HazardSettings
 from collector.reports.trend import last_run, linear_fit
+from collector.rules.texts import LANGUAGES, fault_words
 
 SECONDS_PER_HOUR = 3600
 
@@ -227,10 +228,12 @@ def repeated_fault_hazards(data: HazardInput, settings: HazardSettings) -> list[
     cfg = settings.repeated_faults
     start, end = data.period.start_utc, data.period.end_utc
     by_target: dict[tuple[str | None, int | None], Counter[str]] = defaultdict(Counter)
+    latest: dict[tuple[str | None, int | None, str], Fault] = {}  # words the rule by it
     for fault in data.faults:
         if fault.rule_id in cfg.ignore_rules or not start <= fault.opened_at < end:
             continue
         by_target[(fault.room_id, fault.device_id)][fault.rule_id] += 1
+        latest[(fault.room_id, fault.device_id, fault.rule_id)] = fault
     found: list[Hazard] = []
     for (room_id, pk), rules in sorted(by_target.items(), key=lambda kv: str(kv[0])):
         count = sum(rules.values())
@@ -239,6 +242,13 @@ def repeated_fault_hazards(data: HazardInput, settings: HazardSettings) -> list[
         params = {
             "count": count,
             "rules": ", ".join(f"{rule} ×{n}" for rule, n in rules.most_common()),
+            "rules_by_language": {
+                lang: "; ".join(
+                    f"{_rule_words(data, latest[(room_id, pk, rule)], lang)} ×{n}"
+                    for rule, n in rules.most_common()
+                )
+                for lang in LANGUAGES
+            },
         }
         severity = "high" if count >= 2 * cfg.min_faults else "medium"
         if pk is not None and pk in data.devices:
@@ -257,6 +267,21 @@ def repeated_fault_hazards(data: HazardInput, settings: HazardSettings) -> list[
                 )
             )
     return found
+
+
+def _rule_words(data: HazardInput, fault: Fault, lang: str) -> str:
+    """A rule's title in ``lang`` filled from one of its faults (never the bare rule id
+    when the rule has texts)."""
+    device = data.devices.get(fault.device_id) if fault.device_id is not None else None
+    room = data.rooms.get(fault.room_id or "")
+    return fault_words(
+        fault.rule_id,
+        lang,
+        title=fault.title,
+        evidence=fault.evidence,
+        device=device.device if device else None,
+        room=room.name if room else fault.room_id,
+    ).title
 
 
 def _hazard(

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from typing import Any
 
 from collector.reports.period import Period
-from collector.reports.signoff import SignOff
 
 
 @dataclass(frozen=True)
@@ -160,6 +159,12 @@ class FaultLine:
     clocks: dict[str, str]  # kind → met | breached | running | cleared
     log: MaintenanceEntry | None
     cleared_before_response: bool = False
+    # language → the rule's title in it (collector/rules/texts.yaml); ``title`` is the
+    # stored one, kept for a site's own rules without texts
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def title_in(self, lang: str) -> str:
+        return self.titles.get(lang, self.title)
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,7 @@ class FaultSection:
 @dataclass(frozen=True)
 class SpareLine:
     model: str
-    kinds: list[str]  # device kinds (names from the message catalogue at render time)
+    kinds: str
     procured: int
     required: int  # ceil(15 % of procured)
     held: int
@@ -221,12 +226,6 @@ class DailyPoint:
     value: float
 
 
-@dataclass(frozen=True)
-class HourlyPoint:
-    hour: int  # hours since the period's start
-    value: float
-
-
 @dataclass
 class InspectionReport:
     site_id: str
@@ -249,9 +248,6 @@ class InspectionReport:
     goals: Goals
     device_count: int = 0
     notes: list[str] = field(default_factory=list)  # message keys about data sources
-    # A period of a day or two is charted by the hour (one daily point draws no line).
-    hourly_availability: list[HourlyPoint] = field(default_factory=list)
-    sign_off: SignOff | None = None  # None: blank lines to sign by hand, no logo
 
     def summary(self) -> dict[str, Any]:
         """Small JSON kept with the archived report (lists and dashboards read it)."""
