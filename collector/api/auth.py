@@ -1,9 +1,14 @@
 """Users, roles and credentials of the API.
 
-Roles, weakest first: ``viewer`` reads everything under ``/api``; ``engineer`` also
+Roles, weakest first: ``viewer`` reads everything under ``/api``; ``school`` (a school's
+staff) reads like a viewer and also reports faults, complains and answers surveys, nothing
+else that writes; ``engineer`` also
 acknowledges, moves faults along, records remote sessions, maintenance logs, surveys and
 maintenance windows; ``admin`` also manages users and rule overrides. ``/healthz`` and
 ``/metrics`` need no credentials; every other ``/api`` route needs at least ``viewer``.
+
+Sites: a user bound to sites sees only those (``collector.api.scoping`` checks every id a
+path or query names, lists narrow themselves); a ``school`` user bound to none sees none.
 
 Credentials: an API token (``Authorization: Bearer rw_...``), or the web session cookie set
 by ``POST /api/auth/login``. Tokens and sessions are 256-bit random secrets shown once; only
@@ -29,8 +34,10 @@ from pwdlib import PasswordHash
 from sqlalchemy.orm import Session
 
 from collector.api.deps import SAFE_METHODS, get_database
+from collector.api.scoping import guard_scope
 from collector.api.throttle import SignInThrottle
 from collector.db import users_store
+from collector.db.scope import SiteScope, scope_for, sites_of_user
 from collector.db.workflow_models import ROLES, TOKEN_API, TOKEN_SESSION, ApiToken, User
 from collector.errors import CollectorError
 
@@ -41,7 +48,9 @@ SESSION_TTL = timedelta(hours=12)
 TOKEN_PREFIX = "rw_"
 CSRF_HEADER = "X-Requested-With"
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
+# school reads like a viewer; what it may write is granted route by route (SchoolOrEngineer)
+_RANK = {"viewer": 0, "school": 0, "engineer": 1, "admin": 2}
+SCHOOL = "school"
 _TOUCH_EVERY = timedelta(minutes=1)
 _hasher = PasswordHash.recommended()
 # Verifying against this when the user does not exist keeps the timing the same.
@@ -62,9 +71,14 @@ class Principal:
     display_name: str = ""
     via: str = TOKEN_API
     token_id: int | None = None  # the token or session this request came with
+    sites: SiteScope = None  # None: every site (collector.db.scope)
 
     def has(self, role: str) -> bool:
         return _RANK[self.role] >= _RANK[role]
+
+    def may_report(self) -> bool:
+        """A school's staff and engineers may report faults, complain and answer surveys."""
+        return self.role == SCHOOL or self.has("engineer")
 
 
 @dataclass(frozen=True)
@@ -212,7 +226,10 @@ def authenticate(session: Session, secret: str, at: datetime) -> Principal | Non
         return None
     if token.last_used_at is None or at - token.last_used_at >= _TOUCH_EVERY:
         token.last_used_at = at
-    return Principal(user.id, user.username, user.role, user.display_name, token.kind, token.id)
+    sites = scope_for(user.role, sites_of_user(session, user.id))
+    return Principal(
+        user.id, user.username, user.role, user.display_name, token.kind, token.id, sites
+    )
 
 
 # --- FastAPI -------------------------------------------------------------------------------
@@ -246,18 +263,14 @@ def clock_of(request: Request) -> Callable[[], datetime]:
 
 def require_role(role: str) -> Callable[[Request], Principal]:
     """A dependency: the request's principal, 401 without valid credentials, 403 when the
-    role is below ``role``. Cookie-authenticated writes need the ``X-Requested-With`` header."""
-    if role not in _RANK:
+    role is below ``role`` (``"reporter"``: a school user or an engineer), 404 when the path
+    or query names an object of a site outside the principal's scope. Cookie-authenticated
+    writes need the ``X-Requested-With`` header."""
+    if role not in _RANK and role != REPORTER:
         raise ValueError(f"unknown role {role!r}")
 
     def dependency(request: Request) -> Principal:
-        found = request_secret(request)
-        principal = None
-        if found is not None:
-            secret, at = found[0], clock_of(request)()
-            principal = get_database(request).transact(
-                lambda session: authenticate(session, secret, at)
-            )
+        principal = _authenticated(request)
         if principal is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -270,17 +283,43 @@ def require_role(role: str) -> Callable[[Request], Principal]:
             and not request.headers.get(CSRF_HEADER)
         ):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{CSRF_HEADER} header required")
-        if not principal.has(role):
+        if role == REPORTER and not principal.may_report():
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "role school or engineer required")
+        if role != REPORTER and not principal.has(role):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {role} or higher required")
+        guard_scope(request, principal.sites)
         return principal
 
     dependency.__name__ = f"require_{role}"
     return dependency
 
 
+def _authenticated(request: Request) -> Principal | None:
+    """The request's principal, authenticated once per request (several dependencies ask)."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    found = request_secret(request)
+    if found is None:
+        return None
+    secret, at = found[0], clock_of(request)()
+    principal = get_database(request).transact(lambda session: authenticate(session, secret, at))
+    request.state.principal = principal
+    return principal
+
+
+def caller_scope(request: Request) -> SiteScope:
+    """The sites the caller may see (a dependency for routes that also require a role)."""
+    principal = _authenticated(request)
+    return principal.sites if principal is not None else frozenset()
+
+
+REPORTER = "reporter"  # require_role(REPORTER): a school user or an engineer or admin
 Viewer = Annotated[Principal, Depends(require_role("viewer"))]
+SchoolOrEngineer = Annotated[Principal, Depends(require_role(REPORTER))]
 Engineer = Annotated[Principal, Depends(require_role("engineer"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
+Scope = Annotated[SiteScope, Depends(caller_scope)]
 
 __all__ = [
     "SESSION_COOKIE",
@@ -290,6 +329,8 @@ __all__ = [
     "Engineer",
     "IssuedSecret",
     "Principal",
+    "SchoolOrEngineer",
+    "Scope",
     "Viewer",
     "authenticate",
     "change_password",

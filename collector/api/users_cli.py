@@ -1,7 +1,8 @@
 """``roomwatch collector --config F user ...``: create the first admin, issue tokens, list
 users, on the collector's database, without starting the collector.
 
-    user add NAME --role admin [--password-stdin] [--token]
+    user add NAME --role admin [--password-stdin] [--token] [--site S ...]
+    user sites NAME [--site S ...]
     user password NAME [--password-stdin]
     user token NAME [--name LABEL]
     user list
@@ -10,7 +11,9 @@ A password comes from standard input (``--password-stdin``, first line) or a pro
 user without one signs in with tokens only. ``user password`` sets a new one and revokes
 all of the user's API tokens and web sessions. ``--token`` (or ``user token``) prints a new
 API token alone on standard output, once; nothing else is printed there, so scripts can
-capture it.
+capture it. ``--site`` binds the user to a site (repeat it for several): they then see only
+those sites; a ``school`` user needs at least one. ``user sites`` replaces the bindings
+(none given: unbound).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 # collector.db.workflow_models.ROLES, spelt here so `roomwatch agent` imports no SQL code.
-ROLES = ("viewer", "engineer", "admin")
+ROLES = ("viewer", "school", "engineer", "admin")
 
 
 def add_user_parser(collector: argparse.ArgumentParser) -> None:
@@ -39,7 +42,15 @@ def add_user_parser(collector: argparse.ArgumentParser) -> None:
         "--role",
         choices=ROLES,
         required=True,
-        help="viewer reads, engineer works faults, admin all",
+        help="viewer reads, school reports faults for its sites, engineer works faults, admin all",
+    )
+    add.add_argument(
+        "--site",
+        dest="sites",
+        action="append",
+        default=[],
+        metavar="SITE",
+        help="bind the user to this site id (repeatable): they see only those sites",
     )
     add.add_argument("--display-name", default="", help="the name shown in the dashboard")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
@@ -56,6 +67,11 @@ def add_user_parser(collector: argparse.ArgumentParser) -> None:
     token = actions.add_parser("token", help="issue an API token for a user and print it")
     token.add_argument("name", help="the sign-in name")
     token.add_argument("--name", dest="label", default="cli", help="a label for the token")
+    sites = actions.add_parser("sites", help="bind a user to sites (none: every site)")
+    sites.add_argument("name", help="the sign-in name")
+    sites.add_argument(
+        "--site", dest="sites", action="append", default=[], metavar="SITE", help="a site id"
+    )
     actions.add_parser("list", help="list users")
 
 
@@ -63,7 +79,7 @@ def run_user_command(config_path: Path, args: argparse.Namespace) -> int:
     from agent.errors import ConfigError
     from collector.api.auth import AuthError, change_password, create_user, issue_token
     from collector.config import load_config
-    from collector.db import users_store
+    from collector.db import scope, users_store
     from collector.db.session import open_database
     from collector.errors import NotFoundError
 
@@ -79,16 +95,22 @@ def run_user_command(config_path: Path, args: argparse.Namespace) -> int:
             if args.user_command == "list":
                 for user in users_store.list_users(session):
                     state = "" if user.active else " (disabled)"
-                    print(f"{user.username}\t{user.role}{state}")
+                    names = ",".join(scope.sites_of_user(session, user.id))
+                    print(f"{user.username}\t{user.role}{state}" + (f"\t{names}" if names else ""))
                 return 0
             if args.user_command == "add":
                 password = _password(args)
                 user = create_user(session, args.name, args.role, now, password, args.display_name)
+                _bind(session, user, args.sites)
                 print(f"user {user.username} created ({user.role})", file=sys.stderr)
                 if args.token:
                     print(issue_token(session, user, now, name="cli").secret)
                 return 0
             user = users_store.get_user(session, args.name)
+            if args.user_command == "sites":
+                bound = _bind(session, user, args.sites)
+                print(f"{user.username}: {', '.join(bound) or 'every site'}", file=sys.stderr)
+                return 0
             if args.user_command == "password":
                 new_password = _password(args)
                 if new_password is None:
@@ -106,6 +128,16 @@ def run_user_command(config_path: Path, args: argparse.Namespace) -> int:
         return 2
     finally:
         db.dispose()
+
+
+def _bind(session: object, user: object, sites: list[str]) -> list[str]:
+    from collector.api.auth import AuthError
+    from collector.db import scope
+
+    try:
+        return scope.bind_sites(session, user, sites)  # type: ignore[arg-type]
+    except LookupError as exc:
+        raise AuthError(f"site {exc.args[0]!r} does not exist") from None
 
 
 def _password(args: argparse.Namespace) -> str | None:

@@ -261,13 +261,13 @@ class UserOut(_Out):
 
 class UserIn(_In):
     username: str
-    role: Literal["viewer", "engineer", "admin"]
+    role: Literal["viewer", "school", "engineer", "admin"]
     password: str | None = Field(default=None, min_length=8, max_length=200)
     display_name: str = Field(default="", max_length=200)
 
 
 class UserPatchIn(_In):
-    role: Literal["viewer", "engineer", "admin"] | None = None
+    role: Literal["viewer", "school", "engineer", "admin"] | None = None
     active: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=200)
     display_name: str | None = Field(default=None, max_length=200)
@@ -304,3 +304,4 @@ class MeOut(BaseModel):
     display_name: str
     role: str
     via: str
+    sites: list[str] | None = Field(default=None, description="Bound sites; null: every site")

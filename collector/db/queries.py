@@ -15,6 +15,7 @@ from sqlalchemy import Select, case, func, select, text
 from sqlalchemy.orm import Session
 
 from collector.db.models import Agent, Device, DeviceState, Fault, Room, Site
+from collector.db.scope import EVERY_SITE, SiteScope, narrow, rooms_in
 from collector.errors import NotFoundError
 from collector.rules.model import FlapPolicy
 
@@ -114,8 +115,11 @@ def ping(session: Session) -> None:
     session.execute(text("SELECT 1"))
 
 
-def list_rooms(session: Session, site_id: str | None = None) -> list[RoomSummary]:
-    """Every room (of one site) with agents, device counts and its worst open fault level.
+def list_rooms(
+    session: Session, site_id: str | None = None, sites: SiteScope = EVERY_SITE
+) -> list[RoomSummary]:
+    """Every room (of one site, of the ``sites`` in scope) with agents, device counts and
+    its worst open fault level.
 
     Four column queries whatever the number of rooms, scoped by a join on the site rather
     than by lists of room ids (1,000-item IN lists dominated the time of this call).
@@ -127,7 +131,7 @@ def list_rooms(session: Session, site_id: str | None = None) -> list[RoomSummary
     )
     if site_id is not None:
         query = query.where(Room.site_id == site_id)
-    rows = session.execute(query).all()
+    rows = session.execute(narrow(query, Room.site_id, sites)).all()
     scope = _Scope(site_id=site_id)
     agents = _agents_by_room(session, scope)
     devices = _device_counts(session, scope)
@@ -181,6 +185,7 @@ def list_faults(
     source: str | None = None,
     flapping: bool | None = None,
     site_id: str | None = None,
+    sites: SiteScope = EVERY_SITE,
 ) -> FaultPage:
     """Faults, newest first; ``status="open"`` means neither resolved nor closed;
     ``exact_status`` picks one life-cycle status (acknowledged, on_site, ...)."""
@@ -195,6 +200,8 @@ def list_faults(
         query = query.where(Fault.flapping.is_(flapping))
     if site_id is not None:
         query = query.where(Fault.room_id.in_(select(Room.id).where(Room.site_id == site_id)))
+    if sites is not None:
+        query = query.where(Fault.room_id.in_(rooms_in(sites)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = _fault_views(session, query.order_by(*_NEWEST).limit(limit).offset(offset))
     return FaultPage(total=total, items=items)

@@ -21,6 +21,7 @@ from collector.db.report_models import (
     SpareStock,
     VendorAdvisory,
 )
+from collector.db.scope import EVERY_SITE, SiteScope, narrow
 from collector.errors import NotFoundError
 
 
@@ -211,10 +212,15 @@ def get_report(session: Session, report_id: int, with_content: bool = True) -> A
 
 
 def list_reports(
-    session: Session, site_id: str | None = None, limit: int = 50, offset: int = 0
+    session: Session,
+    site_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    sites: SiteScope = EVERY_SITE,
 ) -> Sequence[ArchivedReport]:
-    """Archived reports, newest first, without their HTML and PDF."""
+    """Archived reports (of the ``sites`` in scope), newest first, without HTML and PDF."""
     query = select(ArchivedReport).options(defer(ArchivedReport.html), defer(ArchivedReport.pdf))
+    query = narrow(query, ArchivedReport.site_id, sites)
     if site_id is not None:
         query = query.where(ArchivedReport.site_id == site_id)
     query = query.order_by(ArchivedReport.generated_at.desc(), ArchivedReport.id.desc())

@@ -31,8 +31,9 @@ OUTCOME_CLEARED = "cleared"
 OUTCOME_OPENED = "opened"
 # maintenance_windows.kind
 WINDOW_KINDS = ("once", "weekly", "dates")
-# users.role, weakest first
-ROLES = ("viewer", "engineer", "admin")
+# users.role, weakest first; a school's staff read like a viewer (their own sites only) and
+# may report faults, complain and answer surveys (collector.api.auth)
+ROLES = ("viewer", "school", "engineer", "admin")
 # api_tokens.kind
 TOKEN_API = "api"
 TOKEN_SESSION = "session"
@@ -160,11 +161,11 @@ class RuleOverrideRow(Base):
 
 
 class User(Base):
-    """A person using the API: role viewer, engineer or admin; Argon2 password hash."""
+    """A person using the API: role viewer, school, engineer or admin; Argon2 password hash."""
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('viewer', 'engineer', 'admin')", name="role"),
+        CheckConstraint("role IN ('viewer', 'school', 'engineer', 'admin')", name="role"),
         UniqueConstraint("username", name="uq_users_username"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from collector.db.models import Device, Fault, Room, Site
+from collector.db.scope import EVERY_SITE, SiteScope, rooms_in
 from collector.db.workflow_models import (
     MaintenanceLog,
     MaintenanceWindow,
@@ -52,9 +53,17 @@ def windows_for(session: Session, site_id: str | None, room_id: str) -> Sequence
 
 
 def list_windows(
-    session: Session, site_id: str | None = None, room_id: str | None = None
+    session: Session,
+    site_id: str | None = None,
+    room_id: str | None = None,
+    sites: SiteScope = EVERY_SITE,
 ) -> list[MaintenanceWindow]:
     query = select(MaintenanceWindow).order_by(MaintenanceWindow.id)
+    if sites is not None:  # a window names its site or its room
+        query = query.where(
+            MaintenanceWindow.site_id.in_(sorted(sites))
+            | MaintenanceWindow.room_id.in_(rooms_in(sites))
+        )
     if site_id is not None:
         query = query.where(MaintenanceWindow.site_id == site_id)
     if room_id is not None:
@@ -131,8 +140,11 @@ def list_suppressed(
     window_id: int | None = None,
     active: bool | None = None,
     limit: int = 200,
+    sites: SiteScope = EVERY_SITE,
 ) -> list[SuppressedFiring]:
     query = select(SuppressedFiring).order_by(SuppressedFiring.id.desc())
+    if sites is not None:
+        query = query.where(SuppressedFiring.room_id.in_(rooms_in(sites)))
     if room_id is not None:
         query = query.where(SuppressedFiring.room_id == room_id)
     if root_fault_id is not None:
@@ -269,12 +281,16 @@ def maintenance_statistics(
     group_by: GroupBy = "device",
     site_id: str | None = None,
     room_id: str | None = None,
+    sites: SiteScope = EVERY_SITE,
 ) -> list[MaintenanceStat]:
     """Faults opened in [start, end) grouped by device, model or room, most faults first.
 
     Downtime is the sum of (resolved − opened) of the faults resolved so far, in seconds.
     """
-    rows = session.execute(_stats_query(start, end, site_id, room_id)).all()
+    query = _stats_query(start, end, site_id, room_id)
+    if sites is not None:
+        query = query.where(Fault.room_id.in_(rooms_in(sites)))
+    rows = session.execute(query).all()
     groups: dict[str, dict[str, Any]] = {}
     for fault, device, kind, model, log_parts in rows:
         key, room, dev = _group_key(group_by, fault, device, model)

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from collector.api.auth import Engineer, Viewer
+from collector.api.auth import Engineer, SchoolOrEngineer, Viewer
 from collector.api.bounds import RowId
 from collector.api.deps import DbSession
 from collector.api.routes.faults import fault_detail, workflow_of
@@ -135,9 +135,14 @@ def survey_sent(
 
 @router.post("/survey/answer", response_model=SurveyOut, responses=_ERRORS)
 def survey_answer(
-    fault_id: RowId, body: SurveyAnswerIn, session: DbSession, engineer: Engineer, request: Request
+    fault_id: RowId,
+    body: SurveyAnswerIn,
+    session: DbSession,
+    engineer: SchoolOrEngineer,
+    request: Request,
 ) -> SurveyOut:
-    """The customer's score (1..5) and comment, as taken by the engineer."""
+    """The customer's score (1..5) and comment, as taken by the engineer or given by the
+    school's staff themselves."""
     survey = _survey(session, fault_id)
     at = request.app.state.clock()
     surveys.record_answer(survey, at, body.score, body.comment)

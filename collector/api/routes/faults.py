@@ -1,6 +1,7 @@
 """Faults: the filtered list, one fault in detail, and a fault reported by phone.
 
-Reading needs ``viewer``; reporting a fault needs ``engineer``. The actions on a fault
+Reading needs ``viewer``; reporting a fault needs ``school`` (for its own rooms) or
+``engineer``. The actions on a fault
 (acknowledge, transitions, remote sessions, log, close, survey) are in ``fault_actions``.
 """
 
@@ -11,10 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
-from collector.api.auth import Engineer, Viewer
+from collector.api.auth import SchoolOrEngineer, Scope, Viewer
 from collector.api.bounds import PageOffset, RowId
 from collector.api.deps import DbSession
 from collector.api.schemas import ErrorOut, FaultOut, FaultPageOut
+from collector.api.scoping import require_visible
 from collector.api.workflow_schemas import (
     FaultDetailOut,
     FaultEventOut,
@@ -43,6 +45,7 @@ def workflow_of(request: Request) -> Workflow:
 def list_faults(
     session: DbSession,
     _viewer: Viewer,
+    sites: Scope,
     status: Annotated[
         FaultStatusFilter, Query(description="open = neither resolved nor closed")
     ] = "all",
@@ -69,6 +72,7 @@ def list_faults(
         source=source,
         flapping=flapping,
         site_id=site or None,
+        sites=sites,
     )
     return FaultPageOut(
         total=page.total,
@@ -85,9 +89,10 @@ def list_faults(
     responses={404: {"model": ErrorOut}},
 )
 def report_fault(
-    body: ManualFaultIn, session: DbSession, engineer: Engineer, request: Request
+    body: ManualFaultIn, session: DbSession, engineer: SchoolOrEngineer, request: Request
 ) -> FaultDetailOut:
     """A fault reported by a person (a phone call), on the same life cycle as the rest."""
+    require_visible(session, engineer.sites, room=body.room_id)
     if session.get(Room, body.room_id) is None:
         raise NotFoundError(f"room {body.room_id!r} does not exist")
     workflow = workflow_of(request)

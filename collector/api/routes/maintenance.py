@@ -10,10 +10,11 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
-from collector.api.auth import Engineer, Viewer
+from collector.api.auth import Engineer, Scope, Viewer
 from collector.api.bounds import RowId
 from collector.api.deps import DbSession
 from collector.api.schemas import ErrorOut
+from collector.api.scoping import require_visible
 from collector.api.workflow_schemas import MaintenanceStatOut, SuppressedOut, WindowOut
 from collector.db import workflow_store
 from collector.db.workflow_models import MaintenanceWindow
@@ -28,11 +29,12 @@ _ERRORS: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}, 422: {"
 def list_windows(
     session: DbSession,
     _viewer: Viewer,
+    sites: Scope,
     request: Request,
     site: Annotated[str | None, Query()] = None,
     room: Annotated[str | None, Query()] = None,
 ) -> list[WindowOut]:
-    windows = workflow_store.list_windows(session, site or None, room or None)
+    windows = workflow_store.list_windows(session, site or None, room or None, sites)
     return [_out(session, w, request) for w in windows]
 
 
@@ -46,6 +48,7 @@ def create_window(
     body: WindowSpec, session: DbSession, engineer: Engineer, request: Request
 ) -> WindowOut:
     """A one-off, weekly or date-range window for a site, a room or a device."""
+    require_visible(session, engineer.sites, room=body.room_id, site=body.site_id)
     workflow_store.check_scope(session, body.site_id, body.room_id)
     window = workflow_store.add_window(
         session, _fields(body), engineer.username, request.app.state.clock()
@@ -62,9 +65,10 @@ def get_window(
 
 @router.put("/api/maintenance-windows/{window_id}", response_model=WindowOut, responses=_ERRORS)
 def replace_window(
-    window_id: RowId, body: WindowSpec, session: DbSession, _engineer: Engineer, request: Request
+    window_id: RowId, body: WindowSpec, session: DbSession, engineer: Engineer, request: Request
 ) -> WindowOut:
     window = workflow_store.get_window(session, window_id)
+    require_visible(session, engineer.sites, room=body.room_id, site=body.site_id)
     workflow_store.check_scope(session, body.site_id, body.room_id)
     workflow_store.update_window(window, _fields(body))
     return _out(session, window, request)
@@ -96,6 +100,7 @@ def window_firings(window_id: RowId, session: DbSession, _viewer: Viewer) -> lis
 def list_suppressed(
     session: DbSession,
     _viewer: Viewer,
+    sites: Scope,
     room: Annotated[str | None, Query()] = None,
     active: Annotated[
         bool | None, Query(description="Only ongoing (true) or ended (false)")
@@ -103,7 +108,9 @@ def list_suppressed(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[SuppressedOut]:
     """Firings recorded instead of opened: behind a failed parent or inside a window."""
-    rows = workflow_store.list_suppressed(session, room_id=room or None, active=active, limit=limit)
+    rows = workflow_store.list_suppressed(
+        session, room_id=room or None, active=active, limit=limit, sites=sites
+    )
     return [SuppressedOut.model_validate(r) for r in rows]
 
 
@@ -111,6 +118,7 @@ def list_suppressed(
 def device_statistics(
     session: DbSession,
     _viewer: Viewer,
+    sites: Scope,
     start: Annotated[AwareDatetime, Query(description="Period start (faults opened from)")],
     end: Annotated[AwareDatetime, Query(description="Period end (exclusive)")],
     group_by: Annotated[GroupBy, Query()] = "device",
@@ -128,6 +136,7 @@ def device_statistics(
         group_by,
         site or None,
         room or None,
+        sites,
     )
     return [MaintenanceStatOut.model_validate(s) for s in stats]
 

@@ -12,11 +12,12 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.api.auth import Engineer, Viewer
+from collector.api.auth import Engineer, Scope, Viewer
 from collector.api.bounds import Count, IsoDate, PageOffset, RowId, SqlInt
 from collector.api.deps import DbSession
 from collector.api.http_guard import REPORT_CONTENT_SECURITY_POLICY
 from collector.api.schemas import ErrorOut
+from collector.api.scoping import require_visible
 from collector.db import report_store
 from collector.reports.checklist import ItemCheck, default_items, site_items
 from collector.reports.errors import RenderError, ReportError
@@ -199,12 +200,13 @@ def reports_of(request: Request) -> ReportService:
 def list_reports(
     session: DbSession,
     _viewer: Viewer,
+    sites: Scope,
     site: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[PageOffset, Query()] = 0,
 ) -> list[ArchivedOut]:
-    """Archived reports, newest first."""
-    rows = report_store.list_reports(session, site or None, limit, offset)
+    """Archived reports (of the caller's sites), newest first."""
+    rows = report_store.list_reports(session, site or None, limit, offset, sites)
     return [ArchivedOut.model_validate(row) for row in rows]
 
 
@@ -247,6 +249,10 @@ def generate_report(
     seconds: 201 with the archived report. Otherwise 202 with the job (``Location``: its
     URL, ``GET /api/reports/jobs/{id}``), which names the report once it is done."""
     service = reports_of(request)
+    if engineer.sites is not None:
+        request.app.state.database.transact(
+            lambda session: require_visible(session, engineer.sites, site=body.site)
+        )
     _run(lambda: service.period_of(body.site, body.period))  # 404 / 422 now, not in the job
 
     def generate() -> int:
@@ -332,11 +338,15 @@ def regenerate_report(
 
 @router.get("/api/inspections/due", response_model=list[DueOut])
 def due_inspections(
-    _viewer: Viewer, request: Request, on: Annotated[IsoDate | None, Query()] = None
+    _viewer: Viewer,
+    sites: Scope,
+    request: Request,
+    on: Annotated[IsoDate | None, Query()] = None,
 ) -> list[DueOut]:
-    """Inspections whose period ends within the schedule's lead days (or ended) and that
-    have no archived report; the most overdue first."""
-    return [DueOut.model_validate(d) for d in reports_of(request).due(on)]
+    """Inspections (of the caller's sites) whose period ends within the schedule's lead
+    days (or ended) and that have no archived report; the most overdue first."""
+    due = reports_of(request).due(on)
+    return [DueOut.model_validate(d) for d in due if sites is None or d.site_id in sites]
 
 
 @router.get("/api/inspections/{site}/schedule", response_model=ScheduleOut, responses=_ERRORS)

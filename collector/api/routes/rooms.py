@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from collector.api.auth import Scope
 from collector.api.deps import DbSession
 from collector.api.schemas import ErrorOut, RoomDetailOut, RoomOut
 from collector.db import queries
@@ -15,10 +16,14 @@ router = APIRouter(prefix="/api/rooms", tags=["rooms"])
 
 @router.get("", response_model=list[RoomOut])
 def list_rooms(
-    session: DbSession, site: Annotated[str | None, Query(description="Site id")] = None
+    session: DbSession,
+    sites: Scope,
+    site: Annotated[str | None, Query(description="Site id")] = None,
 ) -> list[RoomOut]:
-    """Every room with its site, agents, device counts and worst open fault level."""
-    return [RoomOut.model_validate(room) for room in queries.list_rooms(session, site or None)]
+    """Every room (of the caller's sites) with its site, agents, device counts and worst
+    open fault level."""
+    rooms = queries.list_rooms(session, site or None, sites)
+    return [RoomOut.model_validate(room) for room in rooms]
 
 
 @router.get("/{room_id}", response_model=RoomDetailOut, responses={404: {"model": ErrorOut}})

@@ -11,10 +11,11 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.api.auth import Admin, Engineer, Viewer, clock_of
+from collector.api.auth import Admin, Engineer, SchoolOrEngineer, Scope, Viewer, clock_of
 from collector.api.bounds import IsoDate, RowId
 from collector.api.deps import DbSession
 from collector.api.schemas import ErrorOut
+from collector.api.scoping import require_visible
 from collector.db import sla_store
 from collector.db.models import Fault
 from collector.db.sla_models import SlaContact, SlaPolicy
@@ -215,7 +216,7 @@ def set_default_policy(body: DefaultPolicyIn, session: DbSession, _admin: Admin)
 
 
 @router.get("/sites", response_model=list[SitePolicyOut])
-def list_sites(session: DbSession, _viewer: Viewer) -> list[SitePolicyOut]:
+def list_sites(session: DbSession, _viewer: Viewer, sites: Scope) -> list[SitePolicyOut]:
     default = sla_store.default_policy_id(session)
     return [
         SitePolicyOut(
@@ -225,6 +226,7 @@ def list_sites(session: DbSession, _viewer: Viewer) -> list[SitePolicyOut]:
             effective_policy_id=policy_id or default,
         )
         for site_id, name, policy_id in sla_store.sites_overview(session)
+        if sites is None or site_id in sites
     ]
 
 
@@ -239,7 +241,7 @@ def put_site(
         )
     except PolicyError as exc:
         raise _conflict(exc) from None
-    return next(s for s in list_sites(session, admin) if s.site_id == site_id)
+    return next(s for s in list_sites(session, admin, None) if s.site_id == site_id)
 
 
 @router.delete("/sites/{site_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
@@ -315,17 +317,23 @@ def calendar_days(
 
 # ------------------------------------------------------------------ contacts
 
+_EVERY_SITE = "*"  # a contact without a site serves every site: only unbound admins add one
+
 
 @router.get("/contacts", response_model=list[ContactOut])
-def list_contacts(session: DbSession, _engineer: Engineer) -> list[ContactOut]:
-    """The people of the escalation chains (engineers and admins: personal data)."""
-    return [ContactOut.model_validate(row) for row in sla_store.list_contacts(session)]
+def list_contacts(session: DbSession, _engineer: Engineer, sites: Scope) -> list[ContactOut]:
+    """The people of the escalation chains (engineers and admins: personal data); for a
+    user bound to sites, those of their sites and those of every site."""
+    rows = sla_store.list_contacts(session)
+    visible = [row for row in rows if row.site_id is None or sites is None or row.site_id in sites]
+    return [ContactOut.model_validate(row) for row in visible]
 
 
 @router.post(
     "/contacts", response_model=ContactOut, status_code=status.HTTP_201_CREATED, responses=_ERRORS
 )
-def create_contact(body: ContactDoc, session: DbSession, _admin: Admin) -> ContactOut:
+def create_contact(body: ContactDoc, session: DbSession, admin: Admin) -> ContactOut:
+    require_visible(session, admin.sites, site=body.site or _EVERY_SITE)
     try:
         return ContactOut.model_validate(sla_store.put_contact(session, body))
     except PolicyError as exc:
@@ -334,8 +342,9 @@ def create_contact(body: ContactDoc, session: DbSession, _admin: Admin) -> Conta
 
 @router.put("/contacts/{contact_id}", response_model=ContactOut, responses=_ERRORS)
 def replace_contact(
-    contact_id: RowId, body: ContactDoc, session: DbSession, _admin: Admin
+    contact_id: RowId, body: ContactDoc, session: DbSession, admin: Admin
 ) -> ContactOut:
+    require_visible(session, admin.sites, site=body.site or _EVERY_SITE)
     if session.get(SlaContact, contact_id) is None:
         raise NotFoundError(f"no contact {contact_id}")
     try:
@@ -387,7 +396,11 @@ def fault_escalations(
     responses=_ERRORS,
 )
 def log_complaint(
-    fault_id: RowId, body: ComplaintIn, session: DbSession, engineer: Engineer, request: Request
+    fault_id: RowId,
+    body: ComplaintIn,
+    session: DbSession,
+    engineer: SchoolOrEngineer,
+    request: Request,
 ) -> EscalationOut:
     """Log a customer complaint: it escalates at once (project lead, then higher)."""
     fault = _fault(session, fault_id)

@@ -86,7 +86,11 @@ def sign_out(session: DbSession, request: Request) -> Response:
 @router.get("/api/auth/me", response_model=MeOut)
 def me(viewer: Viewer) -> MeOut:
     return MeOut(
-        username=viewer.username, display_name=viewer.display_name, role=viewer.role, via=viewer.via
+        username=viewer.username,
+        display_name=viewer.display_name,
+        role=viewer.role,
+        via=viewer.via,
+        sites=sorted(viewer.sites) if viewer.sites is not None else None,
     )
 
 

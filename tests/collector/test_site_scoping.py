@@ -1,0 +1,304 @@
+"""Per-school accounts: a user bound to site A never sees site B.
+
+Every route of the app is enumerated from its OpenAPI document, so a route added later
+without scoping fails here: a route naming a site, room, fault, report, window, device or
+report job answers 404 for B's object; a list answers without anything of B; a body naming
+B's room or site answers 404. Routes that carry no site's data are listed as such.
+And the ``school`` role: it reports faults, complains and answers surveys for its rooms, and
+may write nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from collector.api.app import create_app
+from collector.api.auth import create_user, issue_token
+from collector.db import report_store, scope
+from collector.db.session import Database
+from collector.inventory import Inventory, sync_inventory
+from tests.collector.auth_support import bearer
+from tests.collector.scenario_support import T0, Clock
+
+A, B = "alpha-school", "beta-school"
+MARK_B = "beta-"  # every id of site B starts with it; nothing of A contains it
+
+# Routes whose answers hold no site's data (global settings, the caller's own account).
+GLOBAL_ROUTES = {
+    "/healthz",
+    "/metrics",
+    "/api/auth/login",
+    "/api/auth/logout",
+    "/api/auth/me",
+    "/api/users",
+    "/api/users/{username}",
+    "/api/users/{username}/tokens",
+    "/api/users/{username}/tokens/{token_id}",
+    "/api/users/{username}/sites",
+    "/api/sla/policies",
+    "/api/sla/policies/{policy_id}",
+    "/api/sla/default-policy",
+    "/api/sla/calendar/overrides",
+    "/api/sla/calendar/overrides/{day}",
+    "/api/sla/calendar/days",
+    "/api/rules",
+    "/api/rules/overrides",
+    "/api/advisories",
+    "/api/advisories/{code}",
+    "/api/advisories/apply",
+}
+# Writes without an id in the path whose body names a room or site: (body, B's value path).
+BODY_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/faults"): {"room_id": "beta-room", "level": 3, "title": "x", "reporter": "x"},
+    ("post", "/api/maintenance-windows"): {
+        "name": "x",
+        "kind": "once",
+        "room_id": "beta-room",
+        "starts_at": T0.isoformat(),
+        "ends_at": (T0 + timedelta(hours=1)).isoformat(),
+    },
+    ("post", "/api/reports"): {"site": B, "period": "2025Q1", "pdf": False},
+    ("post", "/api/sla/contacts"): {"name": "x", "role": "engineer", "site": B},
+}
+SCOPED_PARAMS = {"room_id", "room", "site_id", "site", "fault_id", "report_id", "window_id"}
+SCOPED_PARAMS |= {"device_id", "job_id", "contact_id"}
+
+
+def two_schools() -> Inventory:
+    def room(site: str) -> dict[str, Any]:
+        prefix = site.split("-")[0]
+        return {
+            "id": f"{prefix}-room",
+            "name": f"{prefix} room",
+            "agents": [f"{prefix}-agent"],
+            "devices": [{"id": "cam", "kind": "camera", "model": f"{prefix}-cam"}],
+        }
+
+    return Inventory.model_validate(
+        {"sites": [{"id": s, "name": s, "rooms": [room(s)]} for s in (A, B)]}
+    )
+
+
+@dataclass
+class World:
+    client: TestClient
+    db: Database
+    tokens: dict[str, str]
+    faults: dict[str, int]
+    reports: dict[str, int]
+    windows: dict[str, int]
+    contacts: dict[str, int]
+
+    def as_(self, who: str) -> dict[str, str]:
+        return bearer(self.tokens[who])
+
+
+def _user(db: Database, name: str, role: str, sites: list[str]) -> str:
+    with db.session() as session:
+        user = create_user(session, name, role, T0)
+        scope.bind_sites(session, user, sites)
+        return issue_token(session, user, T0, name="test").secret
+
+
+@pytest.fixture
+def world(sqlite_database: Database) -> Iterator[World]:
+    db = sqlite_database
+    sync_inventory(db, two_schools())
+    tokens = {
+        "admin": _user(db, "root", "admin", []),
+        "admin-a": _user(db, "admin-a", "admin", [A]),
+        "engineer-a": _user(db, "engineer-a", "engineer", [A]),
+        "school-a": _user(db, "school-a", "school", [A]),
+        "school-none": _user(db, "school-none", "school", []),
+    }
+    app = create_app(db, CollectorRegistry(), clock=Clock(T0))
+    with TestClient(app) as client:
+        root = bearer(tokens["admin"])
+        faults, reports, windows, contacts = {}, {}, {}, {}
+        for site in (A, B):
+            prefix = site.split("-")[0]
+            body = {"room_id": f"{prefix}-room", "level": 2, "title": "no picture", "reporter": "p"}
+            response = client.post("/api/faults", json=body, headers=root)
+            assert response.status_code == 201, response.text
+            faults[site] = response.json()["id"]
+            window = {**BODY_ROUTES[("post", "/api/maintenance-windows")]}
+            window["room_id"] = f"{prefix}-room"
+            response = client.post("/api/maintenance-windows", json=window, headers=root)
+            assert response.status_code == 201, response.text
+            windows[site] = response.json()["id"]
+            contact = {"name": f"{prefix}-lead", "role": "project_lead", "site": site}
+            response = client.post("/api/sla/contacts", json=contact, headers=root)
+            assert response.status_code == 201, response.text
+            contacts[site] = response.json()["id"]
+            with db.session() as session:
+                reports[site] = report_store.archive_report(
+                    session,
+                    site_id=site,
+                    period_label="2025Q1",
+                    period_start=date(2025, 1, 1),
+                    period_end=date(2025, 4, 1),
+                    lang="en",
+                    generated_at=T0,
+                    generated_by="root",
+                    html=f"<p>report of {site}</p>",
+                ).id
+        yield World(client, db, tokens, faults, reports, windows, contacts)
+
+
+def _operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
+    spec = client.app.openapi()  # type: ignore[attr-defined]
+    return [
+        (method, path, operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+def _path_value(world: World, name: str) -> str:
+    b_values = {
+        "room_id": "beta-room",
+        "room": "beta-room",
+        "site_id": B,
+        "site": B,
+        "fault_id": str(world.faults[B]),
+        "report_id": str(world.reports[B]),
+        "window_id": str(world.windows[B]),
+        "device_id": "2",  # sync_inventory: alpha's camera first, then beta's
+        "job_id": "beta-job",
+        "contact_id": str(world.contacts[B]),
+    }
+    others = {"day": "2025-03-03", "period": "2025Q1", "token_id": "1", "username": "root"}
+    return b_values.get(name, others.get(name, "x"))
+
+
+def test_every_route_is_scoped_or_holds_no_sites_data(world: World):
+    """For admin-a (admin, bound to A): B's objects answer 404, lists hold nothing of B."""
+    unclassified = []
+    for method, path, operation in _operations(world.client):
+        params = {p["name"]: p["in"] for p in operation.get("parameters", [])}
+        in_path = [n for n, where in params.items() if where == "path"]
+        scoped_query = [n for n, where in params.items() if where == "query" and n in SCOPED_PARAMS]
+        if path in GLOBAL_ROUTES:
+            continue
+        if any(name in SCOPED_PARAMS for name in in_path):
+            url = re.sub(r"{(\w+)}", lambda m: _path_value(world, m.group(1)), path)
+            response = world.client.request(method, url, json={}, headers=world.as_("admin-a"))
+            assert response.status_code == 404, (method, url, response.status_code, response.text)
+            continue
+        if (method, path) in BODY_ROUTES:
+            body = BODY_ROUTES[(method, path)]
+            response = world.client.request(method, path, json=body, headers=world.as_("admin-a"))
+            assert response.status_code == 404, (method, path, response.text)
+            continue
+        if method == "get" and not in_path:
+            for name in scoped_query:  # asking for B by name: 404
+                query = {**_required_query(params, operation), name: _path_value(world, name)}
+                response = world.client.get(path, params=query, headers=world.as_("admin-a"))
+                assert response.status_code == 404, (path, name, response.text)
+            response = world.client.get(
+                path, params=_required_query(params, operation), headers=world.as_("admin-a")
+            )
+            if response.status_code == 404 and "site" in _required_query(params, operation):
+                continue  # the site is required and B's was asked above
+            assert response.status_code == 200, (path, response.text)
+            assert MARK_B not in response.text, (path, response.text)
+            continue
+        unclassified.append((method, path))
+    assert unclassified == [], f"routes not scoped nor listed as global: {unclassified}"
+
+
+def _required_query(params: dict[str, str], operation: dict[str, Any]) -> dict[str, str]:
+    required = {
+        p["name"]
+        for p in operation.get("parameters", [])
+        if p["in"] == "query" and p.get("required")
+    }
+    values = {
+        "start": "2025-01-01T00:00:00Z",
+        "end": "2026-01-01T00:00:00Z",
+        "site": A,
+        "period": "2025Q1",
+    }
+    return {name: values.get(name, "x") for name in required}
+
+
+def test_the_same_lists_show_b_to_an_unbound_admin(world: World):
+    """The lists checked above do hold B's objects for someone who may see them."""
+    for path in ("/api/rooms", "/api/faults", "/api/reports", "/api/maintenance-windows"):
+        response = world.client.get(path, headers=world.as_("admin"))
+        assert response.status_code == 200 and MARK_B in response.text, path
+    fault_b = world.faults[B]
+    assert world.client.get(f"/api/faults/{fault_b}", headers=world.as_("admin")).is_success
+
+
+def test_a_bound_user_sees_own_sites_objects(world: World):
+    headers = world.as_("engineer-a")
+    faults = world.client.get("/api/faults", headers=headers).json()
+    assert [f["id"] for f in faults["items"]] == [world.faults[A]]
+    rooms = world.client.get("/api/rooms", headers=headers).json()
+    assert [r["id"] for r in rooms] == ["alpha-room"]
+    report = world.client.get(f"/api/reports/{world.reports[A]}/html", headers=headers)
+    assert report.status_code == 200 and A in report.text
+    assert world.client.get("/api/auth/me", headers=headers).json()["sites"] == [A]
+
+
+def test_a_school_user_bound_to_no_site_sees_nothing(world: World):
+    headers = world.as_("school-none")
+    assert world.client.get("/api/faults", headers=headers).json()["items"] == []
+    assert world.client.get("/api/rooms", headers=headers).json() == []
+    assert world.client.get(f"/api/faults/{world.faults[A]}", headers=headers).status_code == 404
+
+
+def test_the_school_role_reports_complains_and_answers_for_its_rooms(world: World):
+    headers = world.as_("school-a")
+    body = {"room_id": "alpha-room", "level": 3, "title": "mic crackles", "reporter": "desk"}
+    created = world.client.post("/api/faults", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    detail = world.client.get(f"/api/faults/{created.json()['id']}", headers=headers).json()
+    assert detail["reporter"] == "desk" and "sla_clocks" in detail  # the expected fix time
+    other = world.client.post("/api/faults", json={**body, "room_id": "beta-room"}, headers=headers)
+    assert other.status_code == 404
+    fault_a = world.faults[A]
+    complaint = world.client.post(
+        f"/api/sla/faults/{fault_a}/complaints", json={"text": "still dark"}, headers=headers
+    )
+    assert complaint.status_code != 403, complaint.text
+    answer = world.client.post(
+        f"/api/faults/{fault_a}/survey/answer", json={"score": 5}, headers=headers
+    )
+    assert answer.status_code != 403, answer.text  # allowed; 404/409 while none was sent
+    html = world.client.get(f"/api/reports/{world.reports[A]}/html", headers=headers)
+    assert html.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/faults/{a}/acknowledge", {}),
+        ("post", "/api/faults/{a}/transition", {"to": "on_site"}),
+        ("put", "/api/faults/{a}/log", {"phenomenon": "x", "cause": "y", "solution": "z"}),
+        ("post", "/api/faults/{a}/survey/sent", {}),
+        ("post", "/api/sla/faults/{a}/substitute-delivered", {}),
+        ("post", "/api/reports", {"site": A, "period": "2025Q1"}),
+        ("put", "/api/spares/" + A + "/cam", {"procured": 3, "in_stock": 1}),
+        ("put", "/api/inspections/" + A + "/schedule", {"months": 3}),
+        ("post", "/api/users", {"username": "x", "role": "viewer"}),
+    ],
+)
+def test_the_school_role_writes_nothing_else(world: World, method: str, path: str, body: dict):
+    url = path.replace("{a}", str(world.faults[A]))
+    response = world.client.request(method, url, json=body, headers=world.as_("school-a"))
+    assert response.status_code == 403, (url, response.text)
+
+
+def test_maintenance_windows_of_b_are_not_listed_for_a(world: World):
+    listed = world.client.get("/api/maintenance-windows", headers=world.as_("engineer-a")).json()
+    assert [w["id"] for w in listed] == [world.windows[A]]
