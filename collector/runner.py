@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from agent.sdnotify import Notifier
 from collector.config import CollectorConfig
+from collector.db.daily_fold import fold_pending
 from collector.db.session import Database, open_database
 from collector.dispatch.readiness import ReadinessCheck
 from collector.faults import FaultTracker
@@ -36,6 +37,9 @@ from collector.workflow import ServiceHooks, Workflow
 
 log = logging.getLogger(__name__)
 
+FOLD_DATES = 2  # UTC dates of daily rollups folded per run (a few seconds of write lock)
+FOLD_BACKLOG_S = 5.0
+FOLD_IDLE_S = 600.0
 WORKER_STALL_S = 90.0  # no sign of life from the ingest worker for this long = hung
 
 
@@ -76,6 +80,7 @@ class CollectorService:
         self._next_silence_check = 0.0
         self._next_prune = 0.0
         self._next_advisories = time.monotonic() + config.faults.advisories_every_s
+        self._next_fold = 0.0
 
     def _sync_inventory(self) -> None:
         if self.config.inventory_file is None:
@@ -114,6 +119,8 @@ class CollectorService:
                 self.reports.apply_advisories()
             except Exception as exc:
                 log.error("matching vendor advisories failed: %s", exc)
+        if now >= self._next_fold:
+            self._next_fold = now + self._fold_daily_rollups()
         if now < self._next_silence_check:
             return
         self._next_silence_check = now + self.config.faults.evaluate_every_s
@@ -121,6 +128,17 @@ class CollectorService:
             self.pipeline.check_silence(self.config.faults.agent_silence_s)
         except Exception as exc:
             log.error("silence check failed: %s", exc)
+
+    def _fold_daily_rollups(self) -> float:
+        """Fold settled days into daily rollups (the reports read them); returns the
+        seconds until the next fold: soon while a backlog remains, else in a while."""
+        try:
+            with self.db.session(write=True) as session:
+                folded = fold_pending(session, self.clock(), self.config.timezone, FOLD_DATES)
+        except Exception as exc:
+            log.error("folding daily rollups failed: %s", exc)
+            return FOLD_IDLE_S
+        return FOLD_BACKLOG_S if folded else FOLD_IDLE_S
 
     def stop(self) -> None:
         self.subscriber.stop()

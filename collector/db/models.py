@@ -235,6 +235,7 @@ class FaultEvent(Base):
 
 
 from collector.db import group_models as _group_models  # noqa: E402,F401
+from collector.db import daily_models as _daily_models  # noqa: E402,F401
 from collector.db import dispatch_models as _dispatch_models  # noqa: E402,F401
 from collector.db import quarantine_models as _quarantine_models  # noqa: E402,F401
 from collector.db import report_models as _report_models  # noqa: E402,F401

@@ -40,13 +40,11 @@ class MetricFilter:
     exact: tuple[str, ...] = ()
     prefixes: tuple[str, ...] = ()
 
-    def clause(self) -> ColumnElement[bool]:
+    def clause(self, column: Any = RollupHourly.metric) -> ColumnElement[bool]:
         parts: list[ColumnElement[bool]] = []
         if self.exact:
-            parts.append(RollupHourly.metric.in_(self.exact))
-        parts.extend(
-            RollupHourly.metric.startswith(prefix, autoescape=True) for prefix in self.prefixes
-        )
+            parts.append(column.in_(self.exact))
+        parts.extend(column.startswith(prefix, autoescape=True) for prefix in self.prefixes)
         return or_(*parts) if parts else literal(False)
 
     def matches(self, metric: str) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
 from agent.wire import DeviceSample
+from collector.db.daily_fold import mark_pending
 from collector.db.dialect import (
     ROWS_PER_STATEMENT,
     Greatest,
@@ -123,6 +124,8 @@ class RollupBatch:
             ]
             table = RollupHourly.__table__
             bulk_upsert(session, table, rows, ["device_id", "metric", "hour"], _fold)  # type: ignore[arg-type]
+        # In the same transaction: the daily rows of these days are stale until refolded.
+        mark_pending(session, groups)
         return len(keys)
 
 

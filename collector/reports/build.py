@@ -14,8 +14,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from collector.db import report_daily, report_store
 from collector.db import report_queries as rq
-from collector.db import report_store
 from collector.db.report_queries import DailyStat, DeviceRow, MetricFilter, PeriodStat
 from collector.reports import advisories as adv
 from collector.reports import checklist as checklist_mod
@@ -61,14 +61,17 @@ def build_report(
     wanted = _period_filter(metrics, settings, items)
     daily_wanted = _daily_filter(settings, items, metrics)
     start, end = period.start_utc, period.end_utc
-    # One pass per (device, metric, day) gives the period's figures and the daily series.
-    days = rq.daily_stats(session, site_id, start, end, _union(wanted, daily_wanted))
-    stats = _by_key(rq.period_from_daily(days))
-    daily = _daily_by_key(d for d in days if daily_wanted.matches(d.metric))
-    prev_stats = _by_key(
-        rq.period_stats(session, site_id, previous.start_utc, previous.end_utc, wanted)
+    # Daily rollups for settled whole days, hourly ones for the rest (report_daily).
+    got = report_daily.gather(
+        session, site_id, start, end, wanted, daily_wanted, _p95_filter(metrics)
     )
-    p95 = rq.p95_of_hourly_means(session, site_id, start, end, _p95_filter(metrics))
+    days = got.days
+    stats = _by_key(got.stats)
+    daily = _daily_by_key(days)
+    prev_stats = _by_key(
+        report_daily.gather(session, site_id, previous.start_utc, previous.end_utc, wanted).stats
+    )
+    p95 = got.p95
     daily_avail = _daily_mean(days, metrics.availability_metric)
     hourly_avail: list[HourlyPoint] = []
     if period.days <= HOURLY_CHART_UP_TO_DAYS:
@@ -238,13 +241,6 @@ def _daily_filter(
 
 def _by_key(rows: Sequence[PeriodStat]) -> dict[tuple[int, str], PeriodStat]:
     return {(row.device_pk, row.metric): row for row in rows}
-
-
-def _union(a: MetricFilter, b: MetricFilter) -> MetricFilter:
-    return MetricFilter(
-        exact=tuple(sorted({*a.exact, *b.exact})),
-        prefixes=tuple(sorted({*a.prefixes, *b.prefixes})),
-    )
 
 
 def _daily_mean(days: Iterable[DailyStat], metric: str) -> dict[int, float]:

@@ -1,0 +1,234 @@
+"""A period's rollups for the report: daily rows for whole settled days, hourly for the rest.
+
+The report's days are 24-hour steps from the period's first local midnight. A day is read
+from ``rollups_daily`` when no (device, UTC date) it touches is marked pending and every
+daily row of the site overlapping it has exactly its bounds; otherwise — the period's
+last days before they settle, late data not folded yet, a DST day, a changed time zone —
+from ``rollups_hourly`` as before. Both give the same figures; the p95 from daily rows is
+within the sketch's error (``daily_sketch``). A quarter of a 1,000-room site is then about
+2.8 M daily rows instead of 67 M hourly ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session
+
+from collector.db import daily_sketch
+from collector.db import report_queries as rq
+from collector.db.daily_models import RollupDaily, RollupDailyPending
+from collector.db.dialect import dialect_name
+from collector.db.models import Device, RollupHourly, Room
+from collector.db.report_queries import DailyStat, MetricFilter, PeriodStat
+
+DAY = timedelta(days=1)
+Window = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What the report reads from rollups for one period."""
+
+    stats: list[PeriodStat]  # per (device, metric) over the period
+    days: list[DailyStat]  # per (device, metric, day), for the daily metrics only
+    p95: dict[tuple[int, str], float]  # nearest-rank p95 of the hourly means
+    daily_days: int  # days read from daily rows (the rest from hourly rows)
+
+
+def day_windows(start: datetime, end: datetime) -> list[Window]:
+    windows = []
+    lo = start
+    while lo < end:
+        windows.append((lo, min(end, lo + DAY)))
+        lo += DAY
+    return windows
+
+
+def gather(
+    session: Session,
+    site_id: str,
+    start: datetime,
+    end: datetime,
+    wanted: MetricFilter,
+    daily_wanted: MetricFilter | None = None,
+    p95_wanted: MetricFilter | None = None,
+) -> Gathered:
+    """Period stats of ``wanted`` ∪ ``daily_wanted``, the daily series of ``daily_wanted``
+    and the p95 of ``p95_wanted``, for the site's devices in [start, end)."""
+    daily_wanted = daily_wanted or MetricFilter()
+    both = _union(wanted, daily_wanted)
+    windows = day_windows(start, end)
+    folded = foldable_days(session, site_id, windows)
+    starts = {windows[k][0]: k for k in folded}
+    parts: list[DailyStat] = []
+    days: list[DailyStat] = []
+    for k, (lo, hi) in enumerate(windows):
+        if k in folded:
+            continue
+        for row in rq.daily_stats(session, site_id, lo, hi, both):
+            row = dataclasses.replace(row, day=k)
+            parts.append(row)
+            if daily_wanted.matches(row.metric):
+                days.append(row)
+    if starts:
+        parts.extend(_period_part(session, site_id, list(starts), both))
+        if daily_wanted.exact or daily_wanted.prefixes:
+            days.extend(_daily_rows(session, site_id, starts, daily_wanted))
+    p95: dict[tuple[int, str], float] = {}
+    if p95_wanted is not None:
+        hourly = [w for k, w in enumerate(windows) if k not in folded]
+        p95 = _p95(session, site_id, list(starts), hourly, p95_wanted)
+    return Gathered(rq.period_from_daily(parts), days, p95, len(starts))
+
+
+def foldable_days(session: Session, site_id: str, windows: Sequence[Window]) -> set[int]:
+    """Indexes of the windows whose daily rows are current and have the window's bounds."""
+    if not windows:
+        return set()
+    devices = _site_devices(site_id)
+    first, last = windows[0][0], windows[-1][1]
+    pending = set(
+        session.scalars(
+            select(RollupDailyPending.day)
+            .where(
+                RollupDailyPending.device_id.in_(devices),
+                RollupDailyPending.day >= first.date(),
+                RollupDailyPending.day <= (last - timedelta(microseconds=1)).date(),
+            )
+            .distinct()
+        )
+    )
+    found = session.execute(
+        select(RollupDaily.day_start, RollupDaily.day_end)
+        .where(
+            RollupDaily.day_start > first - DAY,
+            RollupDaily.day_start < last,
+            (RollupDaily.device_id + 0).in_(devices),
+        )
+        .distinct()
+    ).all()
+    foldable = set()
+    for k, (lo, hi) in enumerate(windows):
+        if hi - lo != DAY or _touches(lo, hi, pending):
+            continue
+        # A day without daily rows is read hourly: it may hold hours written without a
+        # mark (a bulk import), and a day without any data costs nothing either way.
+        overlapping = [(s, e) for s, e in found if s < hi and e > lo]
+        if overlapping and all(window == (lo, hi) for window in overlapping):
+            foldable.add(k)
+    return foldable
+
+
+def _touches(lo: datetime, hi: datetime, pending: set[Any]) -> bool:
+    day = lo.date()
+    while day <= (hi - timedelta(microseconds=1)).date():
+        if day in pending:
+            return True
+        day += DAY
+    return False
+
+
+def _site_devices(site_id: str) -> Any:
+    return select(Device.id).join(Room, Room.id == Device.room_id).where(Room.site_id == site_id)
+
+
+def _where(site_id: str, starts: list[datetime], metrics: MetricFilter) -> ColumnElement[bool]:
+    return and_(
+        (RollupDaily.device_id + 0).in_(_site_devices(site_id)),
+        RollupDaily.day_start.in_(starts),
+        metrics.clause(RollupDaily.metric),
+    )
+
+
+def _period_part(
+    session: Session, site_id: str, starts: list[datetime], metrics: MetricFilter
+) -> list[DailyStat]:
+    """The folded days' share of the period stats, one row per (device, metric)."""
+    device = (RollupDaily.device_id + 0).label("device_id")
+    d = RollupDaily
+    query = (
+        select(
+            device,
+            d.metric,
+            func.max(d.max),
+            func.sum(d.sum_of_hourly_means),
+            func.sum(d.hours),
+            func.sum(d.count),
+            func.sum(d.sum),
+            func.min(d.min),
+        )
+        .where(_where(site_id, starts, metrics))
+        .group_by(device, d.metric)
+    )
+    return [
+        DailyStat(int(pk), m, -1, float(hi), float(means), int(h), int(n), float(s), float(lo))
+        for pk, m, hi, means, h, n, s, lo in session.execute(query)
+    ]
+
+
+def _daily_rows(
+    session: Session, site_id: str, starts: dict[datetime, int], metrics: MetricFilter
+) -> list[DailyStat]:
+    d = RollupDaily
+    query = select(
+        d.device_id, d.metric, d.day_start, d.max, d.sum_of_hourly_means, d.hours, d.count,
+        d.sum, d.min,
+    ).where(_where(site_id, list(starts), metrics))  # fmt: skip
+    return [
+        DailyStat(pk, m, starts[day], hi, means, h, n, s, lo)
+        for pk, m, day, hi, means, h, n, s, lo in session.execute(query)
+    ]
+
+
+def _p95(
+    session: Session,
+    site_id: str,
+    starts: list[datetime],
+    hourly: Iterable[Window],
+    metrics: MetricFilter,
+) -> dict[tuple[int, str], float]:
+    """Nearest-rank p95 of the hourly means: merged daily sketches plus the hourly days'
+    means bucketed the same way."""
+    if not starts:  # nothing folded: the exact figure, as before daily rollups
+        lo_hi = list(hourly)
+        if not lo_hi:
+            return {}
+        return rq.p95_of_hourly_means(session, site_id, lo_hi[0][0], lo_hi[-1][1], metrics)
+    codes: dict[tuple[int, str], list[int]] = defaultdict(list)
+    if starts:
+        device = (RollupDaily.device_id + 0).label("device_id")
+        concat = (
+            func.group_concat(RollupDaily.sketch, "")
+            if dialect_name(session) == "sqlite"
+            else func.string_agg(RollupDaily.sketch, "")
+        )
+        query = (
+            select(device, RollupDaily.metric, concat)
+            .where(_where(site_id, starts, metrics))
+            .group_by(device, RollupDaily.metric)
+        )
+        for pk, metric, sketch in session.execute(query):
+            codes[(int(pk), metric)].extend(daily_sketch.decode(sketch or ""))
+    mean = RollupHourly.sum / RollupHourly.count
+    for lo, hi in hourly:
+        query = select(RollupHourly.device_id + 0, RollupHourly.metric, mean).where(
+            rq._site_rollups(site_id, lo, hi, metrics)
+        )
+        for pk, metric, value in session.execute(query):
+            codes[(int(pk), metric)].append(daily_sketch.code_of(float(value)))
+    found = {key: daily_sketch.nearest_rank_p95(values) for key, values in codes.items()}
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def _union(a: MetricFilter, b: MetricFilter) -> MetricFilter:
+    return MetricFilter(
+        exact=tuple(sorted({*a.exact, *b.exact})),
+        prefixes=tuple(sorted({*a.prefixes, *b.prefixes})),
+    )
