@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from collector.reports.period import Period
+from collector.reports.signoff import SignOff
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ class FaultSection:
 @dataclass(frozen=True)
 class SpareLine:
     model: str
-    kinds: str
+    kinds: list[str]  # device kinds (names from the message catalogue at render time)
     procured: int
     required: int  # ceil(15 % of procured)
     held: int
@@ -226,6 +227,12 @@ class DailyPoint:
     value: float
 
 
+@dataclass(frozen=True)
+class HourlyPoint:
+    hour: int  # hours since the period's start
+    value: float
+
+
 @dataclass
 class InspectionReport:
     site_id: str
@@ -248,6 +255,9 @@ class InspectionReport:
     goals: Goals
     device_count: int = 0
     notes: list[str] = field(default_factory=list)  # message keys about data sources
+    # A period of a day or two is charted by the hour (one daily point draws no line).
+    hourly_availability: list[HourlyPoint] = field(default_factory=list)
+    sign_off: SignOff | None = None  # None: blank lines to sign by hand, no logo
 
     def summary(self) -> dict[str, Any]:
         """Small JSON kept with the archived report (lists and dashboards read it)."""
