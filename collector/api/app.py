@@ -10,7 +10,8 @@ import agent
 from collector.api.error_responses import install_error_responses
 from collector.api.gauges import DatabaseGauges
 from collector.api.http_guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, SecurityHeaders
-from collector.api.routes import faults, health, quarantine, rooms, user_sites
+from collector.api.routes import exports, faults, health, quarantine, rooms, user_sites
+from collector.api.routes import dispatch as dispatch_routes
 from collector.api.routes import reports as report_routes
 from collector.api.routes import sla as sla_routes
 from collector.api.throttle import SignInThrottle
@@ -60,7 +61,9 @@ def create_app(
     app.include_router(sla_routes.router)  # SLA policies, calendar, clocks (auth per route)
     app.include_router(report_routes.router)  # inspection reports (auth per route)
     app.include_router(quarantine.router)  # GET /api/admin/quarantine (admin)
+    app.include_router(dispatch_routes.router)  # today, duty roster, assignee (auth per route)
     app.include_router(user_sites.router)  # GET/PUT /api/users/{name}/sites (admin)
+    app.include_router(exports.router)  # GET /api/exports/{kind}: CSV / XLSX (scoped)
     install_workflow(app, workflow, rule_pack, clock)
     install_web(app, web)  # the dashboard under /ui (collector/web)
     return app

@@ -185,6 +185,7 @@ def list_faults(
     source: str | None = None,
     flapping: bool | None = None,
     site_id: str | None = None,
+    assignee: str | None = None,
     sites: SiteScope = EVERY_SITE,
 ) -> FaultPage:
     """Faults, newest first; ``status="open"`` means neither resolved nor closed;
@@ -200,6 +201,8 @@ def list_faults(
         query = query.where(Fault.flapping.is_(flapping))
     if site_id is not None:
         query = query.where(Fault.room_id.in_(select(Room.id).where(Room.site_id == site_id)))
+    if assignee is not None:
+        query = query.where(Fault.assignee == assignee)
     if sites is not None:
         query = query.where(Fault.room_id.in_(rooms_in(sites)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

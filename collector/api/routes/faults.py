@@ -58,8 +58,11 @@ def list_faults(
     source: Annotated[str | None, Query(pattern="^(rule|manual)$")] = None,
     flapping: Annotated[bool | None, Query()] = None,
     site: Annotated[str | None, Query(description="Site id")] = None,
+    assignee: Annotated[
+        str | None, Query(max_length=100, description="Username; 'me': the caller's faults")
+    ] = None,
 ) -> FaultPageOut:
-    """Faults, newest first."""
+    """Faults, newest first; ``assignee=me`` lists the caller's own."""
     page = queries.list_faults(
         session,
         status,
@@ -72,6 +75,7 @@ def list_faults(
         source=source,
         flapping=flapping,
         site_id=site or None,
+        assignee=_viewer.username if assignee == "me" else assignee or None,
         sites=sites,
     )
     return FaultPageOut(
