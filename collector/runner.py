@@ -1,5 +1,11 @@
 """Running the collector: database, inventory, ingest worker, MQTT session and the API.
 
+A member of a collector group (``group.enabled``, PostgreSQL) serves only the agent
+partitions it leases, each through its own MQTT session (``collector.group``); the group's
+background jobs (SLA sweep, notification outbox, readiness checks, advisories, dedupe
+pruning) run on the member holding the leader lease, and each member checks the silence of
+its own agents.
+
 Under systemd (``Type=notify``) ``serve()`` reports READY=1 once the API listens, and
 WATCHDOG=1 while the ingest worker is alive and not stuck (it may be retrying a failing
 TSDB; that is not stuck). Old (agent, seq) dedupe records are pruned every
@@ -20,11 +26,15 @@ from prometheus_client import CollectorRegistry
 
 from agent.sdnotify import Notifier
 from collector.config import CollectorConfig
+from collector.db import lease_store
 from collector.db.daily_fold import fold_pending
 from collector.db.session import Database, open_database
 from collector.dispatch.readiness import ReadinessCheck
 from collector.faults import FaultTracker
-from collector.ingest.pipeline import Clock, IngestPipeline
+from collector.group.member import GroupMember
+from collector.group.partitions import partition_of
+from collector.group.sessions import PartitionSessions
+from collector.ingest.pipeline import Clock, IngestPipeline, Received
 from collector.ingest.stats import IngestStats
 from collector.ingest.subscriber import Subscriber
 from collector.ingest.tsdb import TsdbWriter
@@ -53,8 +63,14 @@ class CollectorService:
         self.stats = IngestStats(self.registry)
         self.rule_pack = load_rule_pack(config.faults.rules_files)
         self.rules = [rule for rule in self.rule_pack if rule.enabled]
-        self.db: Database = open_database(config.database.url)
-        self._sync_inventory()
+        if config.group.enabled:
+            # Members starting together would race on migrations and the inventory.
+            with lease_store.startup_lock(config.database.url):
+                self.db: Database = open_database(config.database.url)
+                self._sync_inventory()
+        else:
+            self.db = open_database(config.database.url)
+            self._sync_inventory()
         # One workflow (SLA hooks, maintenance calendar) for the fault tracker and the API.
         self.sla = SlaTicker.build(self.db, config.sla, clock)
         load_sla_data(self.db, clock(), config.sla.files, self.sla.service)
@@ -70,9 +86,30 @@ class CollectorService:
             config.ingest,
             clock,
         )
-        self.subscriber = Subscriber(
-            config.mqtt, self.pipeline.submit, on_session_lost=self.stats.sessions_lost.inc
-        )
+        self._subscriber: Subscriber | None = None
+        self.sessions: PartitionSessions | None = None
+        self.group: GroupMember | None = None
+        if config.group.enabled:
+            self.sessions = PartitionSessions(
+                config.mqtt,
+                config.group.partitions,
+                self.db,
+                self.pipeline.submit,
+                on_session_lost=self.stats.sessions_lost.inc,
+            )
+            self.group = GroupMember(
+                self.db,
+                config.group.partitions,
+                config.group.lease_s or float(config.mqtt.keepalive_s),
+                on_gain=self.sessions.serve,
+                on_lose=self.sessions.leave,
+                on_cycle=self.sessions.refresh,
+            )
+            self.pipeline.partitions = self.group
+        else:
+            self._subscriber = Subscriber(
+                config.mqtt, self.pipeline.submit, on_session_lost=self.stats.sessions_lost.inc
+            )
         self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
         self.reports = ReportService(self.db, self.workflow, config.timezone, clock)
         self.readiness = ReadinessCheck(self.db, config.readiness, clock, config.sla.timezone)
@@ -92,10 +129,30 @@ class CollectorService:
 
     def start(self) -> None:
         self._worker.start()
-        self.subscriber.start()
+        if self.group is not None:
+            self.group.start()
+        if self._subscriber is not None:
+            self._subscriber.start()
 
     def _work(self) -> None:
-        self.pipeline.run(self.subscriber.ack, tick=self._tick)
+        ack = self.sessions.ack if self.sessions is not None else self._ack_alone
+        self.pipeline.run(ack, tick=self._tick)
+
+    @property
+    def subscriber(self) -> Subscriber:
+        """The MQTT session of a lone collector (a group member has one per partition)."""
+        if self._subscriber is None:
+            raise RuntimeError("a collector group member has a session per partition: .sessions")
+        return self._subscriber
+
+    def _ack_alone(self, received: Received) -> None:
+        self.subscriber.ack(received)
+
+    def _serves(self, agent_id: str) -> bool:
+        """Whether this collector writes the agent's faults (always, unless in a group)."""
+        if self.group is None:
+            return True
+        return self.group.owns(partition_of(agent_id, self.config.group.partitions))
 
     def healthy(self) -> bool:
         """The ingest worker runs and showed a sign of life recently."""
@@ -103,9 +160,21 @@ class CollectorService:
         return self._worker.is_alive() and stalled_s < WORKER_STALL_S
 
     def _tick(self) -> None:
+        now = time.monotonic()
+        if self.group is None or self.group.is_leader:
+            self._group_jobs(now)
+        if now < self._next_silence_check:
+            return
+        self._next_silence_check = now + self.config.faults.evaluate_every_s
+        try:
+            self.pipeline.check_silence(self.config.faults.agent_silence_s, self._serves)
+        except Exception as exc:
+            log.error("silence check failed: %s", exc)
+
+    def _group_jobs(self, now: float) -> None:
+        """Jobs that run once per group: on the leader, or on a collector alone."""
         self.sla.tick()  # breaches, escalations, notification delivery (each at its period)
         self.readiness.tick()  # the pre-class check, once per site and school day
-        now = time.monotonic()
         if now >= self._next_prune:
             self._next_prune = now + self.config.ingest.dedupe_prune_every_s
             try:
@@ -121,13 +190,6 @@ class CollectorService:
                 log.error("matching vendor advisories failed: %s", exc)
         if now >= self._next_fold:
             self._next_fold = now + self._fold_daily_rollups()
-        if now < self._next_silence_check:
-            return
-        self._next_silence_check = now + self.config.faults.evaluate_every_s
-        try:
-            self.pipeline.check_silence(self.config.faults.agent_silence_s)
-        except Exception as exc:
-            log.error("silence check failed: %s", exc)
 
     def _fold_daily_rollups(self) -> float:
         """Fold settled days into daily rollups (the reports read them); returns the
@@ -141,7 +203,10 @@ class CollectorService:
         return FOLD_BACKLOG_S if folded else FOLD_IDLE_S
 
     def stop(self) -> None:
-        self.subscriber.stop()
+        if self._subscriber is not None:
+            self._subscriber.stop()
+        if self.group is not None:
+            self.group.stop()  # stops the partitions' sessions, then gives the leases back
         self.pipeline.stop()
         self._worker.join(timeout=10)
         for app in self._apps:
