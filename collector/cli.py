@@ -20,6 +20,7 @@ Monitoring for recording classrooms: a room agent on each recording PC, a centra
   roomwatch agent --config agent.yaml [--check]           run (or validate) a room agent
   roomwatch collector --config collector.yaml [--check]   run (or validate) the collector
   roomwatch collector --config collector.yaml user add NAME --role admin
+  roomwatch collector migrate-db --from sqlite:///F.db --to postgresql+psycopg://…
   roomwatch broker add-agent --passwd-file FILE AGENT_ID  a broker account for an agent
   roomwatch probe ADDRESS --kind camera                   what roomwatch makes of a device
   roomwatch report --config collector.yaml --site S --quarter 2026Q3 --out report.pdf
@@ -77,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["collector", "migrate-db"]:  # needs no collector config
+        return run_migrate_db(argv[2:])
     args = build_parser().parse_args(argv)
 
     if args.command == "broker":
@@ -144,6 +148,29 @@ def run_broker_command(args: argparse.Namespace) -> int:
     except mqttauth.AccountError as exc:
         print(f"roomwatch broker: {exc}", file=sys.stderr)
         return 2
+
+
+def run_migrate_db(argv: list[str]) -> int:
+    """Copy a stopped collector's database to another (SQLite to PostgreSQL)."""
+    parser = argparse.ArgumentParser(
+        prog="roomwatch collector migrate-db",
+        description="Copy every table of a stopped collector's database into an empty one "
+        "(created to the current schema), in dependency order, and compare the row counts.",
+    )
+    parser.add_argument("--from", dest="source", required=True, help="e.g. sqlite:///path.db")
+    parser.add_argument(
+        "--to", dest="target", required=True, help="e.g. postgresql+psycopg://user@host/db"
+    )
+    args = parser.parse_args(argv)
+    from collector.db.copy import CopyError, copy_database
+
+    try:
+        copied = copy_database(args.source, args.target)
+    except CopyError as exc:
+        print(f"migrate-db: {exc}", file=sys.stderr)
+        return 2
+    print(f"copied {sum(copied.values())} rows in {len(copied)} tables; every count matches")
+    return 0
 
 
 def run_collector(config_path: Path, check: bool) -> int:
