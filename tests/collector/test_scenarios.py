@@ -84,12 +84,18 @@ def test_unreachable_camera_is_one_l1_fault(scenario: Scenario):
     assert scenario.suppressed() == []
 
 
-def test_ups_on_battery_is_l1_with_the_minutes_left(scenario: Scenario):
+def test_ups_on_battery_is_l2_and_rises_to_l1_with_minutes_left(scenario: Scenario):
     scenario.run(minutes=2, ups_1=ups(on_battery=True, minutes=12))
     fault = only_fault(scenario, "ups_on_battery")
-    assert fault.level == 1
+    assert fault.level == 2
     assert fault.title == "UPS ups-1 on battery in r1 (12 min left)"
     assert fault.evidence["extra"]["battery_minutes_remaining"] == 12
+    scenario.run(minutes=1, ups_1=ups(on_battery=True, minutes=8))
+    [fault] = scenario.faults()  # the same fault, one rung up
+    assert (fault.rule_id, fault.level) == ("ups_battery_low", 1)
+    assert fault.title == "UPS ups-1 on battery in r1 (8 min left)"
+    scenario.run(minutes=1)  # mains back
+    assert [f.status for f in scenario.faults()] == ["resolved"]
 
 
 def test_camera_without_video_is_l1_after_a_minute(scenario: Scenario):
