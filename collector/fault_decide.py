@@ -6,7 +6,8 @@ reads SQL, a clock or a global: what a stage needs comes in as arguments, what i
 comes back, so a day of polls is checked in milliseconds (tests/collector/test_fault_decide.py).
 
 - Guard: a (rule, target) must fire on ``rule.guard_polls`` consecutive polls, and for
-  ``rule.for_s``, before it may open; anything but a firing poll starts the count over.
+  ``rule.for_s``, before it may open; anything but a firing poll starts the count over,
+  unless the last polls show it coming and going (per-poll flapping: it opens, flapping).
 - Inhibit: a rule is muted on a target while one of its ``inhibited_by`` rules fires there
   in the same evaluation *or has an open fault there*.
 - Ladder: the rungs of one concern on one target (verdicts sharing an open key) become one
@@ -21,32 +22,65 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
+from itertools import pairwise
 
 from collector.rules.engine import State, Verdict, open_key
 from collector.rules.model import FlapPolicy, Rule
 
+# Polls a guard remembers per (rule, target): enough to see a target that is down on every
+# other poll (per-poll flapping), few enough to store as a short string.
+GUARD_HISTORY_POLLS = 10
+
 
 @dataclass(frozen=True)
 class GuardCount:
-    """A (rule, target) firing and not yet opened: since when and on how many polls."""
+    """A (rule, target) that fired on a recent poll and has not opened: since when it
+    fires without a break, on how many polls (0: the last poll was clear), and the last
+    polls oldest first ("1" fired, "0" did not)."""
 
     since: datetime
     polls: int
+    history: str = "1"
+
+    @property
+    def changes(self) -> int:
+        """How often the verdict changed within the remembered polls."""
+        return sum(1 for a, b in pairwise(self.history) if a != b)
 
 
 def guard(
-    counts: Mapping[str, GuardCount], verdict: Verdict, at: datetime
+    counts: Mapping[str, GuardCount], verdict: Verdict, at: datetime, flap_changes: int = 4
 ) -> tuple[bool, GuardCount | None]:
     """Whether a verdict may open its fault now, and the rung's count afterwards (None:
-    forgotten). ``counts``: the counts of the verdict's open key by rule id (every rung of
-    a ladder counts its own polls)."""
-    if verdict.state is not State.FIRE:
-        return False, None
+    nothing fired within the remembered polls). ``counts``: the counts of the verdict's open
+    key by rule id (every rung of a ladder counts its own polls).
+
+    It passes after ``rule.guard_polls`` consecutive firing polls lasting ``rule.for_s``, or
+    when the verdict changed ``flap_changes`` times within the last polls and fired on at
+    least ``guard_polls`` of them: a target down on every other poll is one (flapping)
+    incident, not silence."""
     before = counts.get(verdict.rule.id)
-    count = GuardCount(at, 1) if before is None else GuardCount(before.since, before.polls + 1)
+    fired = verdict.state is State.FIRE
+    history = ((before.history if before else "") + ("1" if fired else "0"))[-GUARD_HISTORY_POLLS:]
+    if "1" not in history:
+        return False, None
+    if not fired:
+        assert before is not None  # a "1" in the history came from an earlier poll
+        return False, GuardCount(before.since, 0, history)
+    running = before is not None and before.polls > 0
+    count = (
+        GuardCount(before.since, before.polls + 1, history)
+        if running and before is not None
+        else GuardCount(at, 1, history)
+    )
     rule = verdict.rule
-    passed = count.polls >= rule.guard_polls and at - count.since >= timedelta(seconds=rule.for_s)
-    return passed, count
+    steady = count.polls >= rule.guard_polls and at - count.since >= timedelta(seconds=rule.for_s)
+    return steady or flapping_by_poll(count, rule, flap_changes), count
+
+
+def flapping_by_poll(count: GuardCount, rule: Rule, flap_changes: int) -> bool:
+    """The guard's polls show a target coming and going poll by poll."""
+    return count.changes >= flap_changes and count.history.count("1") >= rule.guard_polls
 
 
 def inhibit(
@@ -154,8 +188,10 @@ def in_recovery_grace(
 
 
 __all__ = [
+    "GUARD_HISTORY_POLLS",
     "ClearStep",
     "GuardCount",
+    "flapping_by_poll",
     "flapping_on_reopen",
     "group_by_key",
     "guard",

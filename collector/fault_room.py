@@ -1,123 +1,144 @@
-"""What one batch's fault decisions know about a room, loaded once per batch.
+"""What the fault decisions know about a room: plain data, loaded once per batch.
 
-Active fault keys, suppressed firings, the room graph, the active faults of rules that
-suppress dependents (root cause) and the recently resolved ones (recovery grace).
+``collector.db.fault_state_store`` fills a ``RoomState`` from SQL (active faults, recently
+resolved ones, suppressed firings, guard counts, maintenance windows, timetable, graph);
+the decision (``collector.fault_plan``) reads it and keeps it current in memory while it
+plans a message, so the next device of the message sees a parent's fault just decided;
+``collector.db.fault_apply`` writes the planned transitions and gives new rows their ids.
+No session, no SQL: a test builds one by hand and runs a day of polls through it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy.orm import Session
-
-from collector.db import faults_store
-from collector.db.models import Fault
-from collector.fault_decide import in_recovery_grace
+from collector.fault_decide import GuardCount, in_recovery_grace
 from collector.graph import RoomGraph
+from collector.maintenance import covers, is_active, zone
 from collector.rules.engine import device_of_target
 from collector.rules.model import Rule
 from collector.timetable import Timetable
 
 
 @dataclass
-class RoomState:
-    """What one message's evaluation knows about its room, loaded once per message."""
+class FaultView:
+    """A rule fault as the decision sees it (active, or resolved within the horizon)."""
 
-    session: Session
+    key: str  # its fault key: rule or concern | target
+    rule_id: str
+    target: str
+    level: int
+    active: bool = True
+    flapping: bool = False
+    clear_since: datetime | None = None
+    resolved_at: datetime | None = None
+    level_by_person: bool = False  # a person set its level: the ladder never moves it
+    changes: list[datetime] = field(default_factory=list)  # opened/resolved/reopened times
+    id: int | None = None  # None until the store applied its opening
+
+    @property
+    def device(self) -> str:
+        return device_of_target(self.target)
+
+    @property
+    def device_level(self) -> bool:
+        """About a whole device (``room/device``), not a row of one."""
+        return self.target.count("/") == 1
+
+    def changes_since(self, since: datetime) -> int:
+        return sum(1 for t in self.changes if t >= since)
+
+
+@dataclass
+class FiringView:
+    """An active suppressed firing: a rule firing behind a failed parent or in a window."""
+
+    key: str
+    reason: str  # root_cause | maintenance
+    root_id: int | None
+    window_id: int | None
+    id: int | None = None
+
+
+@dataclass
+class DeviceInfo:
+    pk: int | None
+    kind: str
+    model: str | None
+
+
+@dataclass
+class RoomState:
+    """One room's fault state for one batch."""
+
     room_id: str
-    active: set[str]
-    suppressed: set[str]
-    _graph: RoomGraph | None = None
-    _roots: dict[str, Fault] | None = None
-    suppressing_rules: frozenset[str] = field(default_factory=frozenset)
-    _timetable: tuple[Timetable | None, str] | None = None
-    grace_s: float = 0.0  # the longest recovery grace of the suppressing rules
-    _faults: dict[str, Fault] = field(default_factory=dict)
-    _recovered: dict[str, Fault] | None = None
+    site_id: str | None = None
+    graph: RoomGraph = field(default_factory=RoomGraph)
+    devices: dict[str, DeviceInfo] = field(default_factory=dict)
+    active: dict[str, FaultView] = field(default_factory=dict)
+    recent: dict[str, FaultView] = field(default_factory=dict)  # latest resolved per key
+    suppressed: dict[str, FiringView] = field(default_factory=dict)
+    guards: dict[str, dict[str, GuardCount]] = field(default_factory=dict)
+    windows: Sequence[Any] = ()  # MaintenanceWindow rows, read only
+    timezone: str | None = None
+    timetable: Timetable | None = None
+
+    def waited_on(self, key: str) -> bool:
+        """Whether a clear or hold verdict on ``key`` changes anything."""
+        return key in self.active or key in self.suppressed or key in self.guards
 
     def in_class(self, at: datetime, default_timezone: str) -> bool:
         """Whether the room's timetable has a class at ``at``; always, without one."""
-        if self._timetable is None:
-            stored, zone = faults_store.room_timetable(self.session, self.room_id)
-            timetable = None if stored is None else Timetable.model_validate(stored)
-            self._timetable = (timetable, zone or default_timezone)
-        timetable, zone = self._timetable
-        return timetable is None or timetable.in_class(at, zone)
+        if self.timetable is None:
+            return True
+        return self.timetable.in_class(at, self.timezone or default_timezone)
 
-    @property
-    def graph(self) -> RoomGraph:
-        if self._graph is None:
-            self._graph = RoomGraph.from_links(
-                faults_store.room_devices(self.session, self.room_id)
-            )
-        return self._graph
+    def window_for(self, device: str, at: datetime, default_timezone: str) -> Any | None:
+        """The maintenance window covering ``device`` at ``at``, if any."""
+        tz = zone(self.timezone, default_timezone)
+        for window in self.windows:
+            if covers(window, self.site_id, self.room_id, device, self.graph) and is_active(
+                window, at, tz
+            ):
+                return window
+        return None
 
-    @property
-    def roots(self) -> dict[str, Fault]:
+    def roots(self, suppressing: frozenset[str]) -> dict[str, FaultView]:
         """device → its active fault of a rule that suppresses dependents."""
-        if self._roots is None:
-            faults = faults_store.active_by_rules(
-                self.session, self.room_id, self.suppressing_rules
-            )
-            self._roots = {
-                device_of_target(f.target): f for f in faults if f.target.count("/") == 1
-            }
-        return self._roots
+        return {
+            f.device: f for f in self.active.values() if f.rule_id in suppressing and f.device_level
+        }
 
-    def root_cause(self, device: str) -> Fault | None:
-        if not self.suppressing_rules:
+    def root_cause(self, device: str, suppressing: frozenset[str]) -> FaultView | None:
+        if not suppressing:
             return None
-        failed = self.graph.first_failed_ancestor(device, self.roots)
-        return None if failed is None else self.roots[failed]
-
-    def fault(self, key: str) -> Fault | None:
-        """The active fault of ``key`` (looked up once per batch)."""
-        if key not in self.active:
-            return None
-        fault = self._faults.get(key)
-        if fault is None or fault.open_key != key:
-            fault = faults_store.find_active(self.session, key)
-            if fault is None:
-                self.active.discard(key)
-                return None
-            self._faults[key] = fault
-        return fault
-
-    def remember(self, key: str, fault: Fault) -> None:
-        self.active.add(key)
-        self._faults[key] = fault
-
-    def forget(self, key: str) -> None:
-        self.active.discard(key)
-        self._faults.pop(key, None)
-
-    def recovered(self, fault: Fault) -> None:
-        """A fault of a rule that suppresses dependents resolved: its device's dependents
-        boot under a grace now."""
-        if self._recovered is not None and fault.target.count("/") == 1:
-            self._recovered[device_of_target(fault.target)] = fault
+        roots = self.roots(suppressing)
+        failed = self.graph.first_failed_ancestor(device, roots) if roots else None
+        return None if failed is None else roots[failed]
 
     def recovering_parent(
-        self, device: str, kind: str, at: datetime, rules: dict[str, Rule]
-    ) -> Fault | None:
+        self, device: str, kind: str, at: datetime, rules: Mapping[str, Rule], grace_s: float
+    ) -> FaultView | None:
         """The recently recovered ancestor whose grace for a dependent of ``kind`` still
         runs, if any."""
-        if not self.grace_s:
+        if not grace_s:
             return None
-        if self._recovered is None:
-            since = at - timedelta(seconds=self.grace_s)
-            self._recovered = {
-                device_of_target(f.target): f
-                for f in faults_store.resolved_by_rules(
-                    self.session, self.room_id, self.suppressing_rules, since
-                )
-                if f.target.count("/") == 1
-            }
+        since = at - timedelta(seconds=grace_s)
         in_grace = {
-            parent: fault
-            for parent, fault in self._recovered.items()
-            if in_recovery_grace(fault.resolved_at, rules.get(fault.rule_id), kind, at)
+            f.device: f
+            for f in self.recent.values()
+            if f.device_level
+            and f.resolved_at is not None
+            and f.resolved_at >= since
+            and rules.get(f.rule_id) is not None
+            and rules[f.rule_id].suppresses_dependents
+            and in_recovery_grace(f.resolved_at, rules.get(f.rule_id), kind, at)
         }
         parent = self.graph.first_failed_ancestor(device, in_grace) if in_grace else None
         return None if parent is None else in_grace[parent]
+
+
+__all__ = ["DeviceInfo", "FaultView", "FiringView", "RoomState"]

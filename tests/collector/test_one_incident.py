@@ -190,3 +190,32 @@ def test_cameras_booting_after_their_switch_open_nothing(scenario: Scenario, hoo
     scenario.run(minutes=2)
     assert rules_of(scenario.faults()) == [("device_unreachable", 1)]  # the switch's only
     assert [c[2] for c in hooks.of("notify")] == ["opened", "resolved"]
+
+
+# --- guard state in SQL, per-poll flapping --------------------------------------------------
+
+
+def test_a_restart_between_two_missed_polls_keeps_the_guard_count(scenario: Scenario, hooks):
+    scenario.run(minutes=1)
+    scenario.send_room(cam_1=down("cam-1", "camera"))
+    scenario.advance(30)
+    # A new collector process (or another collector taking the room over): nothing in memory.
+    scenario.tracker = FaultTracker(scenario.tracker.book, scenario.workflow, scenario.calendar)
+    scenario.pipeline.faults = scenario.tracker
+    scenario.send_room(cam_1=down("cam-1", "camera"))
+    [fault] = scenario.faults()
+    assert (fault.rule_id, fault.level, fault.fire_count) == ("device_unreachable", 1, 2)
+    assert [c[2] for c in hooks.of("notify")] == ["opened"]
+
+
+def test_a_camera_down_on_every_other_poll_is_one_flapping_fault(scenario: Scenario, hooks):
+    for _ in range(10):  # ten minutes: down, up, down, up ... poll by poll
+        scenario.send_room(cam_1=down("cam-1", "camera"))
+        scenario.advance(30)
+        scenario.send_room()
+        scenario.advance(30)
+    [fault] = scenario.faults()
+    assert (fault.rule_id, fault.status, fault.flapping) == ("device_unreachable", "open", True)
+    assert [c[2] for c in hooks.of("notify")] == ["opened"]
+    scenario.run(minutes=11)  # clear for the hold time: resolved, still one fault
+    assert [(f.id, f.status) for f in scenario.faults()] == [(fault.id, "resolved")]
