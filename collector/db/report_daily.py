@@ -176,15 +176,19 @@ def _period_part(
 def _daily_rows(
     session: Session, site_id: str, starts: dict[datetime, int], metrics: MetricFilter
 ) -> list[DailyStat]:
+    # A statement per day, so no row's day_start is parsed back into a datetime (on SQLite
+    # that parsing was most of this read).
     d = RollupDaily
-    query = select(
-        d.device_id, d.metric, d.day_start, d.max, d.sum_of_hourly_means, d.hours, d.count,
-        d.sum, d.min,
-    ).where(_where(site_id, list(starts), metrics))  # fmt: skip
-    return [
-        DailyStat(pk, m, starts[day], hi, means, h, n, s, lo)
-        for pk, m, day, hi, means, h, n, s, lo in session.execute(query)
-    ]
+    found: list[DailyStat] = []
+    for start, k in starts.items():
+        query = select(
+            d.device_id, d.metric, d.max, d.sum_of_hourly_means, d.hours, d.count, d.sum, d.min
+        ).where(_where(site_id, [start], metrics))
+        found.extend(
+            DailyStat(pk, m, k, hi, means, h, n, s, lo)
+            for pk, m, hi, means, h, n, s, lo in session.execute(query)
+        )
+    return found
 
 
 def _p95(
