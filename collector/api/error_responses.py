@@ -78,12 +78,16 @@ async def http_error(_request: Request, exc: Exception) -> Response:
     )
 
 
-async def validation_error(_request: Request, exc: Exception) -> Response:
+async def validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = [
         {"loc": [str(part) for part in error.get("loc", ())], "message": str(error.get("msg"))}
         for error in exc.errors()
     ]
+    from collector.web.error_page import bad_request_page, is_dashboard  # web imports the API
+
+    if is_dashboard(request):  # a person reading the dashboard gets a page, not JSON
+        return bad_request_page(request, problems)
     detail = "; ".join(f"{'.'.join(p['loc'])}: {p['message']}" for p in problems[:5])
     body = error_body(422, detail or "invalid request")
     body["problems"] = problems

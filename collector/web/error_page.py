@@ -1,0 +1,25 @@
+"""Errors of dashboard requests as a page in the reader's language, not the API's JSON:
+a bad query parameter (``/ui/faults?status=weird``) shows which one and what is allowed."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from collector.api.deps import get_database
+from collector.web.context import Page
+
+UI_PREFIX = "/ui"
+
+
+def is_dashboard(request: Request) -> bool:
+    path = request.url.path
+    return path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
+
+
+def bad_request_page(request: Request, problems: list[dict[str, object]]) -> HTMLResponse:
+    """The error page (status 422) naming each bad parameter and what was expected."""
+    page = get_database(request).transact(lambda session: Page.of(request, session))
+    names = ", ".join(str(p["loc"][-1]) for p in problems if p.get("loc"))  # type: ignore[index]
+    message = page.t("error.bad_query").format(names=names or "?")
+    return page.render("error.html", status_code=422, message=message)
