@@ -1,0 +1,71 @@
+"""Today (今日课堂) and the duty roster on the dashboard: the lessons at risk per site and
+period (``collector.dispatch.today``) and who is on duty when. Both read only the sites the
+signed-in user may see."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from collector.api import auth
+from collector.api.deps import DbSession, get_database
+from collector.api.routes.dispatch import default_timezone, today_views
+from collector.db import dispatch_store
+from collector.db.dispatch_store import SiteScope
+from collector.dispatch.assign import duty_shift
+from collector.errors import NotFoundError
+from collector.web.context import PREFIX, Page
+from collector.web.timefmt import zone
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+def _scope(request: Request) -> SiteScope:
+    """The signed-in user's sites (None: every site, also on an open dashboard)."""
+    if auth.request_secret(request) is None:
+        return None
+    principal = get_database(request).transact(
+        lambda session: auth.principal_from_request(request, session)
+    )
+    return principal.sites if principal is not None else frozenset()
+
+
+@router.get("/today")
+def today_page(
+    request: Request, session: DbSession, site: Annotated[str, Query(max_length=64)] = ""
+) -> Response:
+    page = Page.of(request, session)
+    if (denied := page.login_required()) is not None:
+        return denied
+    now = auth.clock_of(request)()
+    try:
+        views = today_views(session, _scope(request), site or None, now, default_timezone(request))
+    except NotFoundError:
+        return page.not_found()
+    return page.render(
+        "today.html", views=views, zones={v.site_id: zone(v.timezone, v.timezone) for v in views}
+    )
+
+
+@router.get("/roster")
+def roster_page(
+    request: Request, session: DbSession, site: Annotated[str, Query(max_length=64)] = ""
+) -> Response:
+    page = Page.of(request, session)
+    if (denied := page.login_required()) is not None:
+        return denied
+    if page.closed and not page.viewer.can_write:
+        return page.forbidden()  # personal data: engineers and admins
+    now = auth.clock_of(request)()
+    timezone = default_timezone(request)
+    rosters = []
+    for row in dispatch_store.sites(session, _scope(request)):
+        if site and row.id != site:
+            continue
+        shift = duty_shift(session, row.id, now, timezone)
+        rosters.append(
+            (row, shift.person if shift else None, dispatch_store.shifts_of(session, row.id))
+        )
+    return page.render("roster.html", rosters=rosters)
