@@ -142,10 +142,37 @@ class _History:
             values = [v for _, v in points]
             return float(sum(1 for a, b in pairwise(values) if a != b))
         first_at, first = points[0]
+        if rule.compute == "days_to_full":
+            if (at - first_at).total_seconds() < window / 2:
+                return None  # too short a span for a trend worth a fault
+            return days_to_full(points, at)
         span_s = (at - first_at).total_seconds()
         if span_s < window / 2:
             return None  # too short a span for a rate worth a fault
         return (value - first) * 3600.0 / span_s
+
+
+# Days to full of a percentage that does not grow: never, as a number rules can compare.
+NEVER_FULL_DAYS = 10_000.0
+
+
+def days_to_full(points: Iterable[tuple[datetime, float]], at: datetime) -> float:
+    """Days until a percentage reaches 100 at the least-squares slope of ``points``
+    (0 when it is full; ``NEVER_FULL_DAYS`` when it does not grow)."""
+    xs_ys = [((t - at).total_seconds() / 86400.0, v) for t, v in points]
+    n = len(xs_ys)
+    mean_x = sum(x for x, _ in xs_ys) / n
+    mean_y = sum(y for _, y in xs_ys) / n
+    spread = sum((x - mean_x) ** 2 for x, _ in xs_ys)
+    if spread == 0:
+        return NEVER_FULL_DAYS
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in xs_ys) / spread  # % per day
+    now = mean_y - slope * mean_x  # the trend's value at ``at``
+    if now >= 100:
+        return 0.0
+    if slope <= 0:
+        return NEVER_FULL_DAYS
+    return min((100.0 - now) / slope, NEVER_FULL_DAYS)
 
 
 class RuleEngine:
@@ -342,4 +369,12 @@ def _apply_inhibition(verdicts: list[Verdict]) -> list[Verdict]:
     return result
 
 
-__all__ = ["RuleEngine", "State", "Verdict", "device_of_target", "open_key", "target_of"]
+__all__ = [
+    "RuleEngine",
+    "State",
+    "Verdict",
+    "days_to_full",
+    "device_of_target",
+    "open_key",
+    "target_of",
+]

@@ -4,7 +4,8 @@ A *metric rule* watches one metric of the devices its selector picks (a scalar m
 column of a device table such as ``disk.used_pct``, evaluated per row). What it compares is
 the value itself or something computed from its recent history (``compute``: a rate per
 hour, the number of changes in a window, a ratio to another metric, the fraction of the
-highest value seen, the age of the last sample carrying it). It fires when its condition has
+highest value seen, the age of the last sample carrying it, the days until a percentage
+reaches 100 on the least-squares trend of the window). It fires when its condition has
 held for ``for_s`` and clears when its clear condition holds (hysteresis); ``where`` guards
 must hold too, or the rule counts as clear.
 
@@ -48,9 +49,11 @@ _NEGATION: dict[str, Op] = {
 }
 MetricRef = Annotated[str, Field(pattern=r"^([a-z][a-z0-9_]*\.)?[a-z][a-z0-9_]*$")]
 ColumnName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN)]
-Compute = Literal["value", "rate_per_h", "changes", "ratio", "fraction_of_max", "age_s"]
+Compute = Literal[
+    "value", "rate_per_h", "changes", "ratio", "fraction_of_max", "age_s", "days_to_full"
+]
 # Computations that need the sample time and remember earlier values.
-HISTORY_COMPUTES = frozenset({"rate_per_h", "changes", "fraction_of_max", "age_s"})
+HISTORY_COMPUTES = frozenset({"rate_per_h", "changes", "fraction_of_max", "age_s", "days_to_full"})
 
 
 class _Strict(BaseModel):
@@ -278,7 +281,7 @@ class Rule(_Strict):
             raise ValueError(f"rule {self.id}: give 'metric' and 'when' (or 'event')")
         if self.clear_event is not None or self.event_labels:
             raise ValueError(f"rule {self.id}: 'clear_event' and 'event_labels' need 'event'")
-        if self.compute in ("rate_per_h", "changes") and self.window_s is None:
+        if self.compute in ("rate_per_h", "changes", "days_to_full") and self.window_s is None:
             raise ValueError(f"rule {self.id}: compute {self.compute!r} needs 'window_s'")
         if (self.compute == "ratio") != (self.ratio_to is not None):
             raise ValueError(f"rule {self.id}: 'ratio_to' goes with compute 'ratio' only")

@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
-from agent.wire import DeviceSample
+import pytest
+
+from agent.wire import DeviceSample, TableRow
 from collector.fault_changes import (
     ChangeLevel,
     DropGuard,
@@ -22,7 +24,7 @@ from collector.fault_changes import (
 from collector.fault_plan import FaultPlanner
 from collector.fault_room import RoomState
 from collector.graph import RoomGraph
-from collector.rules.engine import RuleEngine
+from collector.rules.engine import NEVER_FULL_DAYS, RuleEngine, days_to_full
 from collector.rules.model import load_rules
 
 T = datetime(2026, 9, 7, 0, 0, tzinfo=UTC)
@@ -135,3 +137,31 @@ def test_a_camera_behind_a_failed_switch_is_suppressed_not_opened():
     assert opened.fault.target == "r1/sw-1"
     suppressed = of(SuppressFiring, changes)
     assert suppressed and all(s.target == "r1/cam-1" for s in suppressed)
+
+
+def test_a_disk_that_fills_within_days_opens_the_filling_rung_below_80_percent():
+    room = Room()
+    everything: list[FaultChange] = []
+    for poll in range(6 * 120):  # six hours at 30 s, 55 % rising 1 % an hour: ~45 h to full
+        at = T + timedelta(seconds=poll * POLL_S)
+        used_pct = 55 + poll * POLL_S / 3600
+        host = DeviceSample(
+            device="host",
+            kind="host",
+            reachable=True,
+            tables={"disk": [TableRow(labels={"mount": "D:"}, metrics={"used_pct": used_pct})]},
+        )
+        everything += room.poll(at, host)
+    [opened] = of(OpenFault, everything)
+    assert opened.rule.id == "disk_full_soon" and opened.fault.level == 3
+    days = opened.evidence["value"]
+    assert isinstance(days, float) and 1.5 < days < 2.0  # 3 h of trend at 58 %: ~1.75 days
+    assert opened.title == f"Disk D: on host in r1 full in {days:.1f} days at this rate"
+    assert opened.evidence["compute"] == "days_to_full"
+
+
+def test_days_to_full_is_the_least_squares_trend():
+    points = [(T + timedelta(hours=h), 50.0 + 2 * h) for h in range(5)]  # 48 %/day
+    assert days_to_full(points, T + timedelta(hours=4)) == pytest.approx(42 / 48)
+    flat = [(T + timedelta(hours=h), 60.0) for h in range(5)]
+    assert days_to_full(flat, T + timedelta(hours=4)) == NEVER_FULL_DAYS
