@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agent.snmp.profile import ProfileRegistry
 from agent.wire import DeviceSample, Event
 from collector.db import workflow_store
 from collector.db.session import Database
@@ -21,40 +22,40 @@ from collector.rules.model import Rule, load_rule_pack, load_rules
 from tests.collector.scenario_support import Scenario, ups
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-AGENT_METRICS = {
-    # what agent/host/*.py and agent/profiles/*.yaml send, per kind
-    "host": {
-        "cpu_pct",
-        "mem_used_pct",
-        "temperature_c",
-        "uptime_s",
-        "disk.used_pct",
-        "process.running",
-        "nic.errors_per_s",
-        "nic.drops_per_s",
-    },
-    "camera": {"temperature_c", "stream_status", "stream_up", "uptime_s"},
-    "encoder": {"temperature_c", "cpu_pct", "storage.used_pct", "uptime_s"},
-    "nas": {
-        "cpu_pct",
-        "storage.used_pct",
-        "interfaces.in_errors_per_s",
-        "interfaces.in_discards_per_s",
-        "interfaces.speed_mbps",
-        "interfaces.oper_up",
-    },
-    "switch": {
-        "interfaces.in_errors_per_s",
-        "interfaces.in_discards_per_s",
-        "interfaces.speed_mbps",
-        "interfaces.oper_up",
-        "uptime_s",
-        "poe_ports.delivering",
-    },
-    "ups": {"on_battery", "battery_replace", "battery_minutes_remaining"},
-    "projector": {"lamp_hours", "temperature_c"},
-    "agent": {"online"},
+# What the agent's own probes send besides the SNMP profiles: the host probe (agent/host/),
+# the agent's liveness, and the non-SNMP checks (agent/checks/) every device kind may have.
+HOST_PROBE_METRICS = {
+    "cpu_pct",
+    "mem_used_pct",
+    "temperature_c",
+    "uptime_s",
+    "disk.used_pct",
+    "process.running",
+    "nic.errors_per_s",
+    "nic.drops_per_s",
 }
+CHECK_METRICS = {"reachable", "rtt_ms", "stream_up"}
+
+
+def agent_metrics() -> dict[str, set[str]]:
+    """Per device kind, every metric name a built-in profile of that kind (or of kind
+    ``any``) sends, as the collector sees it (``table.metric`` for table columns)."""
+    registry = ProfileRegistry.load()
+    by_kind: dict[str, set[str]] = {"host": set(HOST_PROBE_METRICS), "agent": {"online"}}
+    generic: set[str] = set()
+    for name in registry.names():
+        profile = registry.get(name)
+        names = {m.name for m in profile.metrics}
+        names |= {f"{t.name}.{m.name}" for t in profile.tables for m in t.metrics}
+        if profile.kind == "any":
+            generic |= names
+        else:
+            by_kind.setdefault(profile.kind, set()).update(names)
+    for kind in by_kind:
+        if kind != "agent":
+            by_kind[kind] |= CHECK_METRICS
+    by_kind["any"] = generic | CHECK_METRICS
+    return by_kind
 
 
 def rule(**fields) -> Rule:
@@ -73,13 +74,15 @@ def states(engine: RuleEngine, *samples: DeviceSample, step_s: float = 60) -> li
 
 
 def test_every_metric_rule_of_the_pack_reads_a_metric_the_agent_sends():
+    sent = agent_metrics()
+    unread = []
     for r in load_rules():
         if r.is_event_rule:
             continue
-        kinds = r.selector.kinds or [k for k in AGENT_METRICS if k not in r.selector.exclude_kinds]
-        if r.metric == "reachable":
-            continue
-        assert any(r.metric in AGENT_METRICS.get(k, set()) for k in kinds), r.id
+        kinds = r.selector.kinds or [k for k in sent if k not in r.selector.exclude_kinds]
+        if not any(r.metric in sent.get(k, set()) | sent["any"] for k in kinds):
+            unread.append(f"{r.id} reads {r.metric} of {kinds}")
+    assert unread == []
 
 
 def test_the_pack_maps_the_plans_examples_to_their_levels():
