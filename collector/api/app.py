@@ -44,7 +44,7 @@ def create_app(
     app = FastAPI(title="roomwatch collector", version=agent.__version__)
     app.state.database = db
     app.state.database_up = True
-    app.state.sign_in_throttle = SignInThrottle()
+    app.state.sign_in_throttle = SignInThrottle(db)  # counts in SQL, shared by a group
     app.state.report_jobs = ReportJobs()  # its thread starts with the first report
     app.state.registries = [metrics_registry]
     if database_gauges:

@@ -197,7 +197,7 @@ def login_throttled(
     attempt = throttle.attempt(username, address, at)
     issued = login(session, username, password, at)
     if issued is not None:
-        throttle.succeeded(attempt)
+        throttle.succeeded(attempt, session)
     return issued
 
 

@@ -241,5 +241,6 @@ from collector.db import guard_models as _guard_models  # noqa: E402,F401
 from collector.db import quarantine_models as _quarantine_models  # noqa: E402,F401
 from collector.db import report_models as _report_models  # noqa: E402,F401
 from collector.db import scope_models as _scope_models  # noqa: E402,F401
+from collector.db import shared_state_models as _shared_state_models  # noqa: E402,F401
 from collector.db import sla_models as _sla_models  # noqa: E402,F401
 from collector.db import workflow_models as _workflow_models  # noqa: E402,F401

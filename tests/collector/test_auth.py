@@ -283,16 +283,17 @@ def test_the_cli_creates_the_first_admin_and_prints_a_working_token(
         db.dispose()
 
 
-def test_sign_ins_count_before_their_password_is_checked():
+def test_sign_ins_count_before_their_password_is_checked(database: Database):
     """Concurrent guesses all in flight at once: the sixth is refused even though none of
     the first five has failed yet; a success takes back its own count."""
     from collector.api.throttle import SignInThrottle, TooManySignIns
 
-    throttle = SignInThrottle()
+    throttle = SignInThrottle(database)
     in_flight = [throttle.attempt("li.wei", "10.0.0.7", T0) for _ in range(5)]
     with pytest.raises(TooManySignIns):
         throttle.attempt("li.wei", "10.0.0.7", T0)
-    throttle.succeeded(in_flight[0])  # one of them had the right password
+    with database.session(write=True) as session:  # one of them had the right password
+        throttle.succeeded(in_flight[0], session)
     for n in range(16):  # the address has 20; the success gave its count back
         throttle.attempt(f"other-{n}", "10.0.0.7", T0)
     with pytest.raises(TooManySignIns):
