@@ -22,6 +22,7 @@ Monitoring for recording classrooms: a room agent on each recording PC, a centra
   roomwatch collector --config collector.yaml user add NAME --role admin
   roomwatch collector migrate-db --from sqlite:///F.db --to postgresql+psycopg://…
   roomwatch broker add-agent --passwd-file FILE AGENT_ID  a broker account for an agent
+  roomwatch broker add-collector --passwd-file FILE --acl-file ACL collector --partitions 16
   roomwatch probe ADDRESS --kind camera                   what roomwatch makes of a device
   roomwatch report --config collector.yaml --site S --quarter 2026Q3 --out report.pdf
   roomwatch demo                                          everything, simulated, on this PC
@@ -118,6 +119,27 @@ def _add_broker_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
     add.add_argument("--passwd-file", required=True, type=Path, help="mosquitto password file")
     add.add_argument("agent_id", help="the agent id, which is its MQTT username")
+    group = actions.add_parser(
+        "add-collector",
+        help="a collector's account and its group's partition accounts (NAME-p000 ..), one "
+        "password; prints it once (or reads it with --password-stdin)",
+    )
+    group.add_argument("--passwd-file", required=True, type=Path, help="mosquitto password file")
+    group.add_argument(
+        "--acl-file",
+        type=Path,
+        help="mosquitto ACL file to append the accounts' blocks to (without it they are "
+        "printed on stderr)",
+    )
+    group.add_argument(
+        "--partitions", type=int, default=16, help="the group's group.partitions (16)"
+    )
+    group.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password (the collectors' mqtt.password) from the first line of stdin",
+    )
+    group.add_argument("name", help="the collectors' mqtt.username, e.g. collector")
     remove = actions.add_parser("remove-agent", help="delete an agent's account")
     remove.add_argument("--passwd-file", required=True, type=Path, help="mosquitto password file")
     remove.add_argument("agent_id", help="the agent id (MQTT username) to delete")
@@ -128,6 +150,10 @@ def run_broker_command(args: argparse.Namespace) -> int:
     from collector import mqttauth
 
     try:
+        if args.broker_command == "add-collector":
+            from collector.group.accounts import run_add_collector
+
+            return run_add_collector(args)
         if args.broker_command == "add-agent":
             password = mqttauth.generate_password()
             replaced = mqttauth.set_password(args.passwd_file, args.agent_id, password)
