@@ -15,10 +15,10 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from collector.db import daily_sketch
@@ -40,6 +40,8 @@ class Gathered:
     days: list[DailyStat]  # per (device, metric, day), for the daily metrics only
     p95: dict[tuple[int, str], float]  # nearest-rank p95 of the hourly means
     daily_days: int  # days read from daily rows (the rest from hourly rows)
+    # day → (Σ hourly means, hours) of ``chart_metric`` over all the site's devices
+    chart: dict[int, tuple[float, int]] = dataclasses.field(default_factory=dict)
 
 
 def day_windows(start: datetime, end: datetime) -> list[Window]:
@@ -59,33 +61,47 @@ def gather(
     wanted: MetricFilter,
     daily_wanted: MetricFilter | None = None,
     p95_wanted: MetricFilter | None = None,
+    chart_metric: str | None = None,
 ) -> Gathered:
-    """Period stats of ``wanted`` ∪ ``daily_wanted``, the daily series of ``daily_wanted``
-    and the p95 of ``p95_wanted``, for the site's devices in [start, end)."""
+    """Period stats of ``wanted`` ∪ ``daily_wanted``, the daily series of ``daily_wanted``,
+    the p95 of ``p95_wanted`` and the per-day site totals of ``chart_metric``, for the
+    site's devices in [start, end)."""
     daily_wanted = daily_wanted or MetricFilter()
-    both = _union(wanted, daily_wanted)
+    both = _union(_union(wanted, daily_wanted), p95_wanted or MetricFilter())
     windows = day_windows(start, end)
     folded = foldable_days(session, site_id, windows)
     starts = {windows[k][0]: k for k in folded}
     parts: list[DailyStat] = []
     days: list[DailyStat] = []
+    chart: dict[int, tuple[float, int]] = {}
     for k, (lo, hi) in enumerate(windows):
         if k in folded:
             continue
+        means, hours = 0.0, 0
         for row in rq.daily_stats(session, site_id, lo, hi, both):
             row = dataclasses.replace(row, day=k)
             parts.append(row)
             if daily_wanted.matches(row.metric):
                 days.append(row)
+            if row.metric == chart_metric:
+                means, hours = means + row.sum_of_hourly_means, hours + row.hours
+        if hours:
+            chart[k] = (means, hours)
+    codes: dict[tuple[int, str], list[int]] = defaultdict(list)
     if starts:
-        parts.extend(_period_part(session, site_id, list(starts), both))
+        period, sketches = _period_part(session, site_id, list(starts), both, p95_wanted)
+        parts.extend(period)
+        for key, sketch in sketches.items():
+            codes[key].extend(daily_sketch.decode(sketch))
         if daily_wanted.exact or daily_wanted.prefixes:
             days.extend(_daily_rows(session, site_id, starts, daily_wanted))
+        if chart_metric is not None:
+            chart.update(_chart_days(session, site_id, starts, chart_metric))
     p95: dict[tuple[int, str], float] = {}
     if p95_wanted is not None:
         hourly = [w for k, w in enumerate(windows) if k not in folded]
-        p95 = _p95(session, site_id, list(starts), hourly, p95_wanted)
-    return Gathered(rq.period_from_daily(parts), days, p95, len(starts))
+        p95 = _p95(session, site_id, codes, bool(starts), hourly, p95_wanted)
+    return Gathered(rq.period_from_daily(parts), days, p95, len(starts), chart)
 
 
 def foldable_days(session: Session, site_id: str, windows: Sequence[Window]) -> set[int]:
@@ -148,14 +164,31 @@ def _where(site_id: str, starts: list[datetime], metrics: MetricFilter) -> Colum
 
 
 def _period_part(
-    session: Session, site_id: str, starts: list[datetime], metrics: MetricFilter
-) -> list[DailyStat]:
-    """The folded days' share of the period stats, one row per (device, metric)."""
-    device = (RollupDaily.device_id + 0).label("device_id")
+    session: Session,
+    site_id: str,
+    starts: list[datetime],
+    metrics: MetricFilter,
+    p95_wanted: MetricFilter | None,
+) -> tuple[list[DailyStat], dict[tuple[int, str], str]]:
+    """The folded days' share of the period stats, one row per (device, metric), and the
+    merged sketches of the ``p95_wanted`` metrics — one pass over the daily rows.
+
+    Here the device id is compared and grouped as it is: SQLite then walks the unique
+    (device, metric, day) index in group order, with no sort (a fifth less than the day
+    index and a temporary B-tree on the bench). Rows are read through Core, not the ORM's
+    result layer (a third of this read's Python time)."""
     d = RollupDaily
+    sketch: Any = literal("")
+    if p95_wanted is not None and (p95_wanted.exact or p95_wanted.prefixes):
+        picked = case((p95_wanted.clause(d.metric), d.sketch), else_=literal(""))
+        sketch = (
+            func.group_concat(picked, "")
+            if dialect_name(session) == "sqlite"
+            else func.string_agg(picked, "")
+        )
     query = (
         select(
-            device,
+            d.device_id,
             d.metric,
             func.max(d.max),
             func.sum(d.sum_of_hourly_means),
@@ -163,14 +196,24 @@ def _period_part(
             func.sum(d.count),
             func.sum(d.sum),
             func.min(d.min),
+            sketch,
         )
-        .where(_where(site_id, starts, metrics))
-        .group_by(device, d.metric)
+        .where(
+            d.device_id.in_(_site_devices(site_id)),
+            d.day_start.in_(starts),
+            metrics.clause(d.metric),
+        )
+        .group_by(d.device_id, d.metric)
     )
-    return [
-        DailyStat(int(pk), m, -1, float(hi), float(means), int(h), int(n), float(s), float(lo))
-        for pk, m, hi, means, h, n, s, lo in session.execute(query)
-    ]
+    stats: list[DailyStat] = []
+    sketches: dict[tuple[int, str], str] = {}
+    for pk, m, hi, means, h, n, s, lo, merged in session.connection().execute(query):
+        stats.append(
+            DailyStat(pk, m, -1, float(hi), float(means), int(h), int(n), float(s), float(lo))
+        )
+        if merged:
+            sketches[(pk, m)] = merged
+    return stats, sketches
 
 
 def _daily_rows(
@@ -180,46 +223,52 @@ def _daily_rows(
     # that parsing was most of this read).
     d = RollupDaily
     found: list[DailyStat] = []
+    connection = session.connection()
     for start, k in starts.items():
         query = select(
             d.device_id, d.metric, d.max, d.sum_of_hourly_means, d.hours, d.count, d.sum, d.min
         ).where(_where(site_id, [start], metrics))
         found.extend(
             DailyStat(pk, m, k, hi, means, h, n, s, lo)
-            for pk, m, hi, means, h, n, s, lo in session.execute(query)
+            for pk, m, hi, means, h, n, s, lo in connection.execute(query)
         )
+    return found
+
+
+def _chart_days(
+    session: Session, site_id: str, starts: dict[datetime, int], metric: str
+) -> dict[int, tuple[float, int]]:
+    """Day → (Σ hourly means, hours) of ``metric`` over the site's devices, summed in SQL:
+    one row per day instead of one per device and day."""
+    d = RollupDaily
+    query = (
+        select(d.day_start, func.sum(d.sum_of_hourly_means), func.sum(d.hours))
+        .where(_where(site_id, list(starts), MetricFilter(exact=(metric,))))
+        .group_by(d.day_start)
+    )
+    found: dict[int, tuple[float, int]] = {}
+    for day_start, means, hours in session.execute(query):
+        at = day_start if day_start.tzinfo else day_start.replace(tzinfo=UTC)
+        if hours:
+            found[starts[at]] = (float(means), int(hours))
     return found
 
 
 def _p95(
     session: Session,
     site_id: str,
-    starts: list[datetime],
+    codes: dict[tuple[int, str], list[int]],
+    any_folded: bool,
     hourly: Iterable[Window],
     metrics: MetricFilter,
 ) -> dict[tuple[int, str], float]:
-    """Nearest-rank p95 of the hourly means: merged daily sketches plus the hourly days'
-    means bucketed the same way."""
-    if not starts:  # nothing folded: the exact figure, as before daily rollups
+    """Nearest-rank p95 of the hourly means: the merged daily sketches' ``codes`` plus the
+    hourly days' means bucketed the same way."""
+    if not any_folded:  # nothing folded: the exact figure, as before daily rollups
         lo_hi = list(hourly)
         if not lo_hi:
             return {}
         return rq.p95_of_hourly_means(session, site_id, lo_hi[0][0], lo_hi[-1][1], metrics)
-    codes: dict[tuple[int, str], list[int]] = defaultdict(list)
-    if starts:
-        device = (RollupDaily.device_id + 0).label("device_id")
-        concat = (
-            func.group_concat(RollupDaily.sketch, "")
-            if dialect_name(session) == "sqlite"
-            else func.string_agg(RollupDaily.sketch, "")
-        )
-        query = (
-            select(device, RollupDaily.metric, concat)
-            .where(_where(site_id, starts, metrics))
-            .group_by(device, RollupDaily.metric)
-        )
-        for pk, metric, sketch in session.execute(query):
-            codes[(int(pk), metric)].extend(daily_sketch.decode(sketch or ""))
     mean = RollupHourly.sum / RollupHourly.count
     for lo, hi in hourly:
         query = select(RollupHourly.device_id + 0, RollupHourly.metric, mean).where(

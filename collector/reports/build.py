@@ -59,11 +59,18 @@ def build_report(
     items = checklist_mod.site_items(report_store.checklist_items(session, site_id))
 
     wanted = _period_filter(metrics, settings, items)
-    daily_wanted = _daily_filter(settings, items, metrics)
+    daily_wanted = _daily_filter(settings, items)
     start, end = period.start_utc, period.end_utc
     # Daily rollups for settled whole days, hourly ones for the rest (report_daily).
     got = report_daily.gather(
-        session, site_id, start, end, wanted, daily_wanted, _p95_filter(metrics)
+        session,
+        site_id,
+        start,
+        end,
+        wanted,
+        daily_wanted,
+        _p95_filter(metrics),
+        chart_metric=metrics.availability_metric,
     )
     days = got.days
     stats = _by_key(got.stats)
@@ -72,7 +79,7 @@ def build_report(
         report_daily.gather(session, site_id, previous.start_utc, previous.end_utc, wanted).stats
     )
     p95 = got.p95
-    daily_avail = _daily_mean(days, metrics.availability_metric)
+    daily_avail = {day: means / hours for day, (means, hours) in got.chart.items() if hours}
     hourly_avail: list[HourlyPoint] = []
     if period.days <= HOURLY_CHART_UP_TO_DAYS:
         hourly = rq.hourly_means(session, site_id, start, end, metrics.availability_metric)
@@ -227,10 +234,10 @@ def _p95_filter(metrics: Catalog) -> MetricFilter:
 
 
 def _daily_filter(
-    settings: HazardSettings, items: Sequence[checklist_mod.ItemSpec], metrics: Catalog
+    settings: HazardSettings, items: Sequence[checklist_mod.ItemSpec]
 ) -> MetricFilter:
+    # The availability chart is summed per day in SQL (``chart_metric``), not per device.
     exact, prefixes = settings.daily_metrics()
-    exact = (*exact, metrics.availability_metric)
     extra = [
         i.check.metric for i in items if i.check and i.check.measure == "last" and i.check.metric
     ]
@@ -241,16 +248,6 @@ def _daily_filter(
 
 def _by_key(rows: Sequence[PeriodStat]) -> dict[tuple[int, str], PeriodStat]:
     return {(row.device_pk, row.metric): row for row in rows}
-
-
-def _daily_mean(days: Iterable[DailyStat], metric: str) -> dict[int, float]:
-    """Day → mean of every device's hourly means of ``metric`` that day."""
-    sums: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for d in days:
-        if d.metric == metric:
-            sums[d.day][0] += d.sum_of_hourly_means
-            sums[d.day][1] += d.hours
-    return {day: total / hours for day, (total, hours) in sums.items() if hours}
 
 
 def _daily_by_key(rows: Iterable[DailyStat]) -> dict[tuple[int, str], list[DailyStat]]:
