@@ -145,7 +145,7 @@ class FaultStore:
             target=view.target,
             room_id=subject.room_id,
             device_id=subject.device_pk,
-            agent_id=subject.agent_id,
+            agent_id=subject.agent_id or None,  # a site's fault (spare stock) has no agent
             level=view.level,
             title=change.title,
             description=rule.description,

@@ -161,3 +161,7 @@ class ArchivedReport(Base):
     html: Mapped[str] = mapped_column(Text)
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
     regenerated_from: Mapped[int | None] = mapped_column(ForeignKey("inspection_reports.id"))
+
+
+# The follow-through tables (spare ledger, reminders, confirmations, visits) sit beside these.
+from collector.db import followup_models as _followup_models  # noqa: E402,F401

@@ -182,6 +182,16 @@ def save_log(
     return entry
 
 
+def delete_log(session: Session, fault_id: int) -> bool:
+    """Remove the fault's maintenance log; False when it had none."""
+    entry = get_log(session, fault_id)
+    if entry is None:
+        return False
+    session.delete(entry)
+    session.flush()
+    return True
+
+
 def get_survey(session: Session, fault_id: int) -> Survey | None:
     return session.scalar(select(Survey).where(Survey.fault_id == fault_id))
 

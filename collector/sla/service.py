@@ -127,6 +127,25 @@ class SlaService:
         calendar = self.calendars.calendar(session, policy.working_hours, timezone)
         self._notify_transition(session, fault, transition, at, site_id, calendar, policy)
 
+    def notify_role(
+        self, session: Session, fault: Fault, role: str, transition: str, at: datetime
+    ) -> tuple[str, ...]:
+        """Tell the contacts of ``role`` (e.g. ``project_lead``) about one transition of the
+        fault, whatever the policy's chain: a spare shortage is the lead's to order. Returns
+        who was told; the same transition at the same instant is one message."""
+        site_id, timezone = sla_store.fault_site(session, fault)
+        zone = timezone or self.calendars.default_timezone
+        running = [
+            (clock.kind, clock.deadline_at)
+            for clock in sla_store.clocks_of(session, fault.id)
+            if clock.stopped_at is None
+        ]
+        subject, body = messages.transition(
+            fault, transition, at, zone, running, self._reader(session, fault)
+        )
+        key = f"fault|{fault.id}|{transition}|{role}|{at.isoformat()}"
+        return self._notify_role(session, fault, site_id, role, subject, body, key, at)
+
     def on_level_change(
         self,
         session: Session,

@@ -223,9 +223,32 @@ class Workflow:
     def save_log(
         self, session: Session, fault: Fault, entry: logbook.LogEntry, actor: str, at: datetime
     ) -> None:
-        logbook.save(session, fault, entry, actor, at)
+        self._save_log(session, fault, entry, actor, at)
+
+    def delete_log(self, session: Session, fault: Fault, actor: str, at: datetime) -> None:
+        """Remove the fault's maintenance log; the spares it took go back to stock. A closed
+        fault keeps its log (closing required it)."""
+        if fault.status == "closed":
+            raise WorkflowConflict(f"fault {fault.id} is closed: its maintenance log stays")
+        if not workflow_store.delete_log(session, fault.id):
+            return
+        faults_store.add_event(session, fault, at, "log_deleted", {}, actor)
+        self._follow_spares(session, fault, actor, at)
 
     # --- internals ------------------------------------------------------------------------
+    def _save_log(
+        self, session: Session, fault: Fault, entry: logbook.LogEntry, actor: str, at: datetime
+    ) -> None:
+        logbook.save(session, fault, entry, actor, at)
+        self._follow_spares(session, fault, actor, at)
+
+    def _follow_spares(self, session: Session, fault: Fault, actor: str, at: datetime) -> None:
+        # Imported here: the spare service applies faults through the fault store, which
+        # itself imports this package.
+        from collector.spares.stock import follow_log
+
+        follow_log(session, self, fault, actor, at)
+
     def _require_log(
         self,
         session: Session,
@@ -235,7 +258,7 @@ class Workflow:
         at: datetime,
     ) -> None:
         if log is not None:
-            logbook.save(session, fault, log, actor, at)
+            self._save_log(session, fault, log, actor, at)
         elif workflow_store.get_log(session, fault.id) is None:
             raise LogRequired(
                 f"fault {fault.id}: give the maintenance log (phenomenon, cause, solution, "

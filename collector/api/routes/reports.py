@@ -23,6 +23,7 @@ from collector.reports.checklist import ItemCheck, default_items, site_items
 from collector.reports.errors import RenderError, ReportError
 from collector.reports.jobs import JobsStopped, ReportJob, ReportJobs
 from collector.reports.service import ReportService
+from collector.spares import stock
 
 router = APIRouter(tags=["reports"])
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
@@ -523,11 +524,15 @@ def list_spares(site: str, session: DbSession, _viewer: Viewer) -> list[SpareOut
 
 @router.put("/api/spares/{site}/{model}", response_model=SpareOut, responses=_ERRORS)
 def put_spare(
-    site: str, model: str, body: SpareIn, session: DbSession, _engineer: Engineer, request: Request
+    site: str, model: str, body: SpareIn, session: DbSession, engineer: Engineer, request: Request
 ) -> SpareOut:
-    row = report_store.put_spare_stock(
-        session, site, model, request.app.state.clock(), **body.model_dump()
-    )
+    """A stock count: held and used as counted (a movement in the ledger); the model's
+    quota fault opens or resolves with it. Deliveries: POST .../restock."""
+    at = request.app.state.clock()
+    before = report_store.spare_stock(session, site).get(model)
+    held_before = before.held if before is not None else 0
+    row = report_store.put_spare_stock(session, site, model, at, **body.model_dump())
+    stock.counted(session, request.app.state.workflow, row, held_before, engineer.username, at)
     return SpareOut.model_validate(row)
 
 
