@@ -14,6 +14,7 @@ from collector.api.routes import exports, faults, health, quarantine, rooms, use
 from collector.api.routes import dispatch as dispatch_routes
 from collector.api.routes import reports as report_routes
 from collector.api.routes import sla as sla_routes
+from collector.api.routes import followup as followup_routes
 from collector.api.routes import spares as spare_routes
 from collector.api.throttle import SignInThrottle
 from collector.api.workflow_app import READ_ACCESS, Clock, install_workflow
@@ -66,6 +67,7 @@ def create_app(
     app.include_router(user_sites.router)  # GET/PUT /api/users/{name}/sites (admin)
     app.include_router(exports.router)  # GET /api/exports/{kind}: CSV / XLSX (scoped)
     app.include_router(spare_routes.router)  # spare ledger, restock, log deletion (scoped)
+    app.include_router(followup_routes.router)  # visits, trainings, confirmations (scoped)
     install_workflow(app, workflow, rule_pack, clock)
     install_web(app, web)  # the dashboard under /ui (collector/web)
     return app

@@ -20,6 +20,7 @@ from collector.db.report_queries import DailyStat, DeviceRow, MetricFilter, Peri
 from collector.reports import advisories as adv
 from collector.reports import checklist as checklist_mod
 from collector.reports.fault_section import build_fault_section
+from collector.reports.followup import follow_up_of
 from collector.reports.goals import goals_of
 from collector.reports.hazards import HazardInput, detect_all
 from collector.reports.i18n import Messages
@@ -142,6 +143,7 @@ def build_report(
         checklist,
         messages,
     )
+    follow_up = follow_up_of(session, site_id, period)
     notes = ["notes.source", "notes.availability", "notes.p95", "notes.hazards"]
     if fault_section.sla_source == "sla_clocks":
         notes.append("notes.sla")
@@ -169,6 +171,9 @@ def build_report(
         device_count=len(devices),
         notes=notes,
         hourly_availability=hourly_avail,
+        return_visits=follow_up.return_visits,
+        trainings=follow_up.trainings,
+        confirmation=follow_up.confirmation,
     )
 
 

@@ -190,6 +190,25 @@ class SpareLine:
 
 
 @dataclass(frozen=True)
+class VisitLine:
+    """A return visit (回访) or a training session held at the site in the period."""
+
+    held_on: date
+    people: list[str]
+    topics: str
+    issues: str
+
+
+@dataclass(frozen=True)
+class ChecklistConfirmed:
+    """The school's representative confirmed the period's checklist."""
+
+    confirmed_by: str
+    confirmed_at: datetime
+    entered_by: str
+
+
+@dataclass(frozen=True)
 class AdvisoryDevice:
     room_id: str
     room_name: str
@@ -258,6 +277,10 @@ class InspectionReport:
     # A period of a day or two is charted by the hour (one daily point draws no line).
     hourly_availability: list[HourlyPoint] = field(default_factory=list)
     sign_off: SignOff | None = None  # None: blank lines to sign by hand, no logo
+    summary_over_rooms: int | None = None  # the site's threshold; None: render's default
+    return_visits: list[VisitLine] = field(default_factory=list)
+    trainings: list[VisitLine] = field(default_factory=list)
+    confirmation: ChecklistConfirmed | None = None
 
     def summary(self) -> dict[str, Any]:
         """Small JSON kept with the archived report (lists and dashboards read it)."""
@@ -274,6 +297,9 @@ class InspectionReport:
                 for h in self.hazards
             ],
             "spare_shortages": [s.model for s in self.spares if s.short],
+            "return_visits": len(self.return_visits),
+            "trainings": len(self.trainings),
+            "checklist_confirmed_by": self.confirmation.confirmed_by if self.confirmation else None,
             "advisories": {a.code: len(a.devices) for a in self.advisories if a.devices},
             "checklist_failed": [c.key for c in self.checklist if c.status == "fail"],
         }

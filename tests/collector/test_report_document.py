@@ -142,7 +142,7 @@ def test_the_signed_report_reads_right_in_chinese(database: Database, tmp_path: 
     # device kinds from the message catalogue, no English kind names ("host" is a device id)
     assert not re.search(r"\b(camera|switch|projector|encoder|recording PC)\b", flat)
     # the sign-off block with the configured names, blank lines for signature and date
-    signoff = flat.split("九、签字确认", 2)[-1]
+    signoff = flat.split("十一、签字确认", 2)[-1]
     for text in (
         "用户单位代表",
         "服务单位代表",
@@ -158,7 +158,7 @@ def test_the_signed_report_reads_right_in_chinese(database: Database, tmp_path: 
     assert pages > 5
     assert re.search(rf"第 ?{pages} ?页 ?/ ?共 ?{pages} ?页", flat)
     toc = flat.split("目录", 1)[1][:4000]
-    assert re.search(r"九、签字确认 ?\.+ ?" + str(pages), toc)  # the sign-off is on the last page
+    assert re.search(r"十一、签字确认 ?\.+ ?" + str(pages), toc)  # the sign-off is on the last page
     # the logo is embedded as an image
     images = subprocess.run(
         ["pdfimages", "-list", str(pdf_path)], capture_output=True, check=True, text=True
@@ -174,7 +174,7 @@ def test_a_short_report_has_no_contents_and_blank_lines_to_sign(database: Databa
     flat, _, _ = _pdf_text(generated.pdf, "short-report-en.pdf")
     pages = int(re.findall(r"Page 1 of (\d+)", flat)[0])
     assert pages <= 5 and "Contents" not in flat
-    signoff = flat.split("9. Sign-off", 2)[-1]
+    signoff = flat.split("11. Sign-off", 2)[-1]
     assert "For the customer" in signoff and "For the service provider" in signoff
     assert "市教育局" in signoff  # the customer of the inspection schedule
     assert "recording PC" in flat  # the kind's name, not "host"

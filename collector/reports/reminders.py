@@ -1,0 +1,76 @@
+"""The reminder an engineer gets before an inspection is due: once per site and period,
+when the period enters the schedule's lead time (``lead_days``, per site, adjustable through
+PUT /api/inspections/{site}/schedule), recorded in SQL so a restart does not repeat it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from collector.db import followup_store, sla_store
+from collector.db.session import Database
+from collector.notify.base import Notification
+from collector.notify.outbox import enqueue
+from collector.reports.service import DueInspection, ReportService
+
+log = logging.getLogger(__name__)
+REMINDED_ROLE = "engineer_on_duty"  # the chain's first role: who inspects
+EMAIL_CHANNEL = "email"
+
+
+def send_reminders(db: Database, service: ReportService, at: datetime) -> list[DueInspection]:
+    """Remind the engineers of every inspection that entered its lead time (the schedule's
+    ``lead_days``, per site) and was not reminded before; returns the ones reminded now."""
+    due = service.due(at.date())
+    sent: list[DueInspection] = []
+    with db.session() as session:
+        done = followup_store.reminded(session)
+        for item in due:
+            if (item.site_id, item.period_start) in done or item.days_overdue > 0:
+                continue  # reminded already; or past its day (the due list shows it)
+            recipients = _remind(session, item, at)
+            if followup_store.record_reminder(
+                session, item.site_id, item.period_start, item.period_end, at, recipients
+            ):
+                sent.append(item)
+    if sent:
+        log.info("inspection reminders sent for %d site period(s)", len(sent))
+    return sent
+
+
+def _remind(session: Session, item: DueInspection, at: datetime) -> list[str]:
+    contacts = sla_store.contacts_for(session, REMINDED_ROLE, item.site_id)
+    subject = f"[roomwatch] inspection due: {item.site_name} {item.period_label}"
+    when = item.period_end.isoformat()
+    body = (
+        f"巡检提醒：{item.site_name} {item.period_label} 的巡检应于 {when} 前完成。\n"
+        f"Inspection reminder: {item.site_name} {item.period_label} is due by {when}."
+    )
+    reached: list[str] = []
+    for contact in contacts:
+        if contact.name in reached:
+            continue
+        targets = [
+            *([(EMAIL_CHANNEL, contact.email)] if contact.email else []),
+            *((channel, contact.name) for channel in contact.channels),
+        ]
+        for channel, recipient in targets:
+            enqueue(
+                session,
+                Notification(
+                    channel=channel,
+                    recipient=recipient,
+                    subject=subject,
+                    body=body,
+                    at=at,
+                    dedupe_key=f"inspection|{item.site_id}|{item.period_start}|{channel}|"
+                    f"{contact.id}",
+                    data={"site": item.site_id, "period": item.period_label, "due": when},
+                ),
+            )
+        reached.append(contact.name)
+    if not reached:
+        log.warning("inspection of %s due: no %s contact to remind", item.site_id, REMINDED_ROLE)
+    return reached
