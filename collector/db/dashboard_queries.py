@@ -44,6 +44,8 @@ class FaultPeriod:
     title: str
     opened_at: datetime
     resolved_at: datetime | None
+    rule_id: str = ""
+    device_pk: int | None = None  # None: a fault of the room's agent
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,15 @@ def fault_periods(
         .order_by(Fault.opened_at, Fault.id)
     )
     return [
-        FaultPeriod(f.id, f.level, f.title, f.opened_at, f.resolved_at)
+        FaultPeriod(
+            f.id,
+            f.level,
+            f.title,
+            f.opened_at,
+            f.resolved_at,
+            f.rule_id,
+            f.device_id,
+        )
         for f in session.scalars(query)
     ]
 

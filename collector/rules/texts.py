@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from collector.rules.names import labels_text, metric_name, value_word
+
 Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")
 TEXTS_FILE = Path(__file__).with_name("texts.yaml")
@@ -59,10 +61,32 @@ def title_for(rule_id: str, language: str | None, fields: Mapping[str, Any], fal
     text = texts_for(rule_id, language)
     if text is None:
         return fallback
+    wanted = {name for _, name, _, _ in string.Formatter().parse(text.title) if name}
+    if wanted and not wanted & set(fields):
+        return fallback  # nothing to fill it with: the stored title says more
     try:
-        return string.Formatter().vformat(text.title, (), dict(fields))
-    except (KeyError, IndexError, ValueError, TypeError):
+        return _Lenient().vformat(text.title, (), dict(fields))
+    except (IndexError, ValueError, TypeError):
         return fallback
+
+
+class _Lenient(string.Formatter):
+    """A field the stored fault lacks (an old fault, evidence without a value) reads as
+    '?' instead of dropping the reader back to the stored title in another language."""
+
+    def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
+        return kwargs.get(str(key), _MISSING) if isinstance(key, str) else _MISSING
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if value is _MISSING:
+            return "?"
+        try:
+            return super().format_field(value, format_spec)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+_MISSING = object()
 
 
 def title_fields(
@@ -74,7 +98,12 @@ def title_fields(
     raw_labels, raw_extra = evidence.get("labels"), evidence.get("extra")
     labels: Mapping[str, Any] = raw_labels if isinstance(raw_labels, Mapping) else {}
     extra: Mapping[str, Any] = raw_extra if isinstance(raw_extra, Mapping) else {}
-    fields: dict[str, Any] = {**extra}
+    # Plain top-level evidence (an advisory's code) fills titles too; the engine's own
+    # fields below win over it.
+    fields: dict[str, Any] = {
+        str(k): v for k, v in evidence.items() if isinstance(v, str | int | float) and k != "value"
+    }
+    fields.update(extra)
     if device:
         fields["device"] = device
     if room:
@@ -128,20 +157,47 @@ EVIDENCE_LABELS: dict[str, tuple[str, str]] = {
     "compute": ("计算", "Computed as"),
     "extra": ("相关数值", "Related values"),
     "reported_via": ("报告方式", "Reported via"),
+    "advisory": ("厂商公告", "Advisory"),
+    "model": ("型号", "Model"),
+    "firmware": ("固件", "Firmware"),
+    "affected": ("受影响版本", "Affected versions"),
+    "severity": ("严重程度", "Severity"),
 }
+# Kept for the machines (a revision hash tells whether an advisory changed): not for people.
+EVIDENCE_HIDDEN = frozenset({"revision"})
+# Values that are words in the catalogue (``collector/rules/names.yaml``, ``values``).
+WORD_VALUES = frozenset({"reported_via", "severity"})
 
 
 def evidence_lines(evidence: Mapping[str, Any] | None, language: str | None) -> list[str]:
-    """Evidence as ``label: text`` lines a person reads: labels joined as ``key value``,
-    numbers rounded, nested maps flattened; never a Python repr."""
-    zh = language_of(language) == "zh-CN"
+    """Evidence as ``label: text`` lines a person reads: the metric by its name, labels by
+    theirs (``挂载点 D:``), related values by their metrics' names, numbers rounded; never a
+    Python repr or a bare identifier where the catalogue has a name."""
+    lang = language_of(language)
+    zh = lang == "zh-CN"
     lines: list[str] = []
     for key, raw in (evidence or {}).items():
+        if key in EVIDENCE_HIDDEN:
+            continue
         names = EVIDENCE_LABELS.get(key)
         label = (names[0] if zh else names[1]) if names else key.replace("_", " ")
-        text = _plain(raw, zh)
+        if key == "metric" and isinstance(raw, str):
+            text = metric_name(raw, lang)
+        elif key == "labels" and isinstance(raw, Mapping):
+            text = labels_text({k: _plain(v, zh) for k, v in raw.items()}, lang)
+        elif key == "extra" and isinstance(raw, Mapping):
+            sep = "，" if zh else ", "
+            text = sep.join(
+                f"{metric_name(str(k), lang)} {_plain(v, zh)}"
+                for k, v in raw.items()
+                if _plain(v, zh)
+            )
+        elif key in WORD_VALUES and isinstance(raw, str):
+            text = value_word(raw, lang)
+        else:
+            text = _plain(raw, zh)
         if text:
-            lines.append(f"{label}: {text}")
+            lines.append(f"{label}{'：' if zh else ': '}{text}")
     return lines
 
 

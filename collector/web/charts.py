@@ -176,8 +176,11 @@ def time_chart(
     shades: Sequence[Shade] = (),
     width: int = 720,
     height: int = 200,
+    name: Callable[[str], str] | None = None,
 ) -> Chart:
-    """A chart of ``series`` over [start, end] (unix seconds) with ``shades`` behind."""
+    """A chart of ``series`` over [start, end] (unix seconds) with ``shades`` behind;
+    ``name`` gives the reader's name of the metric (its tooltip and accessible label)."""
+    shown = name(metric) if name is not None else metric
     fmt = value_formatter(metric)
     left, right, top, bottom = 74, 10, 10, 24
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -199,7 +202,7 @@ def time_chart(
 
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(metric)}">'
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(shown)}">'
     ]
     for shade in shades:
         x0, x1 = x(shade.start), x(shade.end if shade.end is not None else end)
@@ -239,7 +242,7 @@ def time_chart(
             line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in run)
             parts.append(
                 f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="1.6" '
-                f'stroke-linejoin="round"><title>{escape(one.label)}</title></polyline>'
+                f'stroke-linejoin="round"><title>{escape(one.label or shown)}</title></polyline>'
             )
     parts.append(
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" '

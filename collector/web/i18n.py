@@ -14,7 +14,9 @@ from typing import Any
 
 from starlette.requests import Request
 
+from collector.db.faults_store import SYSTEM_ACTOR
 from collector.levels import Level
+from collector.rules import names
 
 LANGUAGES = ("zh-CN", "en")
 COOKIE = "rw_lang"
@@ -51,7 +53,29 @@ class Translator:
 
     def level_meaning(self, level: int) -> str:
         item = Level(level)
-        return item.meaning_zh if self.zh else item.name_en
+        return item.meaning_zh if self.zh else item.meaning_en
+
+    def label_key(self, key: str) -> str:
+        """A row label key's name: ``mount`` → 挂载点."""
+        return names.label_name(key, self.lang)
+
+    def event(self, kind: str, actor: str | None = None) -> str:
+        """An event's name; a resolve says whether the collector or a person did it."""
+        if kind == "resolved" and actor and actor != SYSTEM_ACTOR:
+            return self("event.resolved_by_hand")
+        return self.optional(f"event.{kind}", kind.replace("_", " "))
+
+    def note(self, text: str, actor: str | None) -> str:
+        """An event's note: a person's words as written, the collector's in this language."""
+        if actor != SYSTEM_ACTOR:
+            return text
+        known = self.optional(f"reason.{text}", "")
+        if known:
+            return known
+        metric, sep, value = text.partition("=")  # the engine's "reachable=1": cleared at
+        if sep and metric and "{" not in value:
+            return self("reason.cleared_at", metric=self.metric(metric), value=value)
+        return text
 
     def status(self, status: str) -> str:
         return self.optional(f"status.{status}", status.replace("_", " "))
@@ -62,7 +86,7 @@ class Translator:
     def metric(self, key: str) -> str:
         """A metric key's display name: ``temperature_c`` → '温度 (°C)'; rows keep labels."""
         base, _, labels = key.partition("{")
-        name = self.optional(f"metric.{base}", base)
+        name = self.optional(f"metric.{base}", "") or names.metric_name(base, self.lang)
         if not labels:
             return name
         values = [pair.partition("=")[2] for pair in labels.rstrip("}").split(",")]

@@ -31,7 +31,7 @@ def test_the_zh_cn_fault_page_says_what_happened_and_what_to_check_in_chinese(si
     assert "交换机上该设备所在端口的状态与 PoE 供电" in check.group(0)
     evidence = re.search(r'id="evidence".*?</ul>', html, re.S)
     assert evidence is not None
-    assert "指标: reachable" in evidence.group(0) and "数值: 0" in evidence.group(0)
+    assert "指标：可达" in evidence.group(0) and "数值：0" in evidence.group(0)
     # none of the rule's English words, no raw evidence keys or Python dicts
     for english in ("unreachable in", "answers neither", "Check first", "PoE power for"):
         assert english not in page, english
@@ -60,4 +60,4 @@ def test_a_rule_without_texts_keeps_its_stored_title(site: Site):
         fault.title = "Custom: projector lamp door open"
     page = text_of(site.client.get(f"/ui/faults/{site.fault_id}", params={"lang": "zh-CN"}).text)
     assert "Custom: projector lamp door open" in page and 'id="check-first"' not in page
-    assert "指标: reachable" in page  # the evidence is still worded
+    assert "指标：可达" in page  # the evidence is still worded

@@ -15,6 +15,7 @@ from collector.db import dashboard_queries, queries
 from collector.db.dashboard_queries import FaultFilter
 from collector.db.queries import DeviceView
 from collector.errors import NotFoundError
+from collector.rules.texts import fault_words
 from collector.web import devicedata, graph
 from collector.web.charts import Shade, sparkline, time_chart, unix
 from collector.web.context import PREFIX, Page, Zones, url
@@ -164,17 +165,42 @@ def device_page(
         rollups = dashboard_queries.rollups(session, pk, start - timedelta(hours=1), end)
         by_chart = rollup_series(rollups, bucket)
     periods = dashboard_queries.fault_periods(session, room_id, pk, start, end)
-    shades = [
-        Shade(unix(p.opened_at), unix(p.resolved_at) if p.resolved_at else None, p.level, p.title)
-        for p in periods
-    ]
-    charts = [
-        (key, time_chart(by_chart.get(key, []), unix(start), unix(end), tz, key, shades))
-        for key in devicedata.chart_ids(device, [*by_chart, *_charts_of(known_keys)])
-    ]
     faults = dashboard_queries.fault_history(
         session, FaultFilter(room_id=room_id, device=device_id), limit=10
     ).items
+    evidence = dashboard_queries.fault_evidence(
+        session, [*(p.id for p in periods), *(f.id for f in faults)]
+    )
+    words = Wording(page.t.lang, evidence, {room_id: room.name})
+    titles = {
+        p.id: fault_words(
+            p.rule_id,
+            page.t.lang,
+            title=p.title,
+            evidence=evidence.get(p.id),
+            device=device_id if p.device_pk is not None else None,
+            room=room.name,
+        ).title
+        for p in periods
+    }
+    shades = [
+        Shade(
+            unix(p.opened_at),
+            unix(p.resolved_at) if p.resolved_at else None,
+            p.level,
+            f"{page.t.level(p.level)} {titles[p.id]}",
+        )
+        for p in periods
+    ]
+    charts = [
+        (
+            key,
+            time_chart(
+                by_chart.get(key, []), unix(start), unix(end), tz, key, shades, name=page.t.metric
+            ),
+        )
+        for key in devicedata.chart_ids(device, [*by_chart, *_charts_of(known_keys)])
+    ]
     return page.render(
         "device.html",
         room=room,
@@ -186,6 +212,8 @@ def device_page(
         notice=notice,
         charts=charts,
         periods=periods,
+        period_titles=titles,
+        words=words,
         key_values=devicedata.key_values(device),
         faults=faults,
         now=end,
