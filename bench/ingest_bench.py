@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest_bench.py [--agents 200] [--messages 20000] [--metrics 30]
         [--load mosquitto_pub|paho] [--collector-set SECTION.KEY=VALUE] [--py-spy FILE]
+        [--collectors N [--partitions 16]]
 
 Starts a real mosquitto, two VictoriaMetrics (one behind the collector, one for the raw
 ceiling) and the collector as its own process, all on free loopback ports. The simulated
@@ -279,6 +280,10 @@ def main() -> int:
         print(f"at most {MAX_PER_AGENT} messages per agent (one second apart from T0)")
         return 2
     total = per_agent * args.agents
+    if args.collectors:
+        from bench.ingest_group import main_group
+
+        return main_group(args, per_agent, load_binary)
     work = Path(tempfile.mkdtemp(prefix="roomwatch-bench-ingest-"))
 
     broker = MosquittoBroker(work / "broker")
@@ -372,6 +377,17 @@ def parse_args() -> argparse.Namespace:
         "processes of paho clients",
     )
     parser.add_argument("--publishers", type=int, default=2, help="with --load paho")
+    parser.add_argument(
+        "--collectors",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a collector group on PostgreSQL instead: 1 member, then N, side by side "
+        "(bench/ingest_group.py)",
+    )
+    parser.add_argument(
+        "--partitions", type=int, default=16, help="with --collectors: group.partitions"
+    )
     parser.add_argument(
         "--collector-set",
         action="append",
