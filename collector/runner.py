@@ -39,6 +39,7 @@ from collector.ingest.stats import IngestStats
 from collector.ingest.subscriber import Subscriber
 from collector.ingest.tsdb import TsdbWriter
 from collector.maintenance import MaintenanceCalendar
+from collector.reports.reminders import send_reminders
 from collector.reports.service import ReportService
 from collector.rules.book import RuleBook
 from collector.rules.model import load_rule_pack
@@ -188,6 +189,10 @@ class CollectorService:
                 self.reports.apply_advisories()
             except Exception as exc:
                 log.error("matching vendor advisories failed: %s", exc)
+            try:  # on the same hour: each inspection's reminder goes out once (SQL)
+                send_reminders(self.db, self.reports, self.reports.clock())
+            except Exception as exc:
+                log.error("sending inspection reminders failed: %s", exc)
         if now >= self._next_fold:
             self._next_fold = now + self._fold_daily_rollups()
 
