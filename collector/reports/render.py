@@ -30,7 +30,7 @@ from collector.reports import charts
 from collector.reports.errors import RenderError
 from collector.reports.goals import hazard_text
 from collector.reports.i18n import Messages, change, minutes, number, percent
-from collector.reports.model import DeviceReport, Hazard, InspectionReport
+from collector.reports.model import DeviceReport, Hazard, InspectionReport, RoomReport
 from collector.reports.period import Period
 from collector.reports.settings import HERE
 from collector.reports.signoff import sign_off_of
@@ -47,6 +47,15 @@ TOC_PAGES = 1  # the contents take a page of their own
 ALL_DEVICES_UP_TO = 300
 EXCEPTION_BELOW = 0.999
 DeviceDetail = Literal["auto", "all", "exceptions"]
+# A site of more rooms than this gets the summary-first layout: a summary part of at most
+# ~30 pages (site figures, worst rooms, faults by level and SLA, ranked hazards, spares,
+# advisories, goals, sign-off), then an annex with every room's and device's table and the
+# full fault list. Per site: ``sites[].report.summary_over_rooms`` of the inventory file.
+SUMMARY_OVER_ROOMS = 60
+SUMMARY_ROOMS = 20  # worst rooms by availability, and by faults, in the summary part
+SUMMARY_HAZARD_ROWS = 40  # ranked hazards in the summary's table (the annex lists all)
+SUMMARY_HAZARD_DETAILS = 10  # hazards with evidence, action and chart in the summary
+SUMMARY_ADVISORY_DEVICES = 20  # affected devices per advisory in the summary
 
 
 def render_report(
@@ -79,6 +88,7 @@ def render_html(
     if detail == "auto":
         detail = "all" if report.device_count <= ALL_DEVICES_UP_TO else "exceptions"
     show_device = _device_filter(report, detail)
+    summary = layout_of(report) == "summary"
     zone = ZoneInfo(report.period.timezone)
     env = _environment()
     env_globals: dict[str, Any] = {
@@ -86,7 +96,7 @@ def render_html(
         "lang": lang,
         "r": report,
         "css": Markup(_css()),
-        "charts": _charts(report),
+        "charts": _charts(report, SUMMARY_HAZARD_DETAILS if summary else MAX_HAZARD_DETAILS),
         "change": change,
         "ratio": lambda a, b: None if not b else a / b,
         "last_day": _last_day,
@@ -94,7 +104,15 @@ def render_html(
         "hazard": lambda h, part: hazard_text(h, part, messages),
         "advisory_device_count": sum(len(a.devices) for a in report.advisories),
         "max_faults": MAX_FAULT_LINES,
-        "max_hazard_details": MAX_HAZARD_DETAILS,
+        "max_hazard_details": SUMMARY_HAZARD_DETAILS if summary else MAX_HAZARD_DETAILS,
+        "layout": "summary" if summary else "full",
+        "hazard_rows": SUMMARY_HAZARD_ROWS if summary else len(report.hazards),
+        "advisory_devices": SUMMARY_ADVISORY_DEVICES if summary else report.device_count,
+        "worst_availability": _worst_rooms(report, SUMMARY_ROOMS),
+        "most_faults": sorted(
+            (room for room in report.rooms if room.fault_count),
+            key=lambda room: (-room.fault_count, -room.l1_count, room.id),
+        )[:SUMMARY_ROOMS],
         "device_detail": detail,
         "show_device": show_device,
         "shown_devices": sum(1 for room in report.rooms for d in room.devices if show_device(d)),
@@ -105,6 +123,13 @@ def render_html(
     }
     template = env.get_template("report.html.j2")
     return template.render(**env_globals, zone=zone)
+
+
+def layout_of(report: InspectionReport) -> Literal["full", "summary"]:
+    """ "summary" (summary part, then the annex) for a site of more rooms than its
+    threshold, else "full" (every table in its section)."""
+    limit = report.summary_over_rooms or SUMMARY_OVER_ROOMS
+    return "summary" if len(report.rooms) > limit else "full"
 
 
 def render_pdf(html: str) -> bytes:
@@ -192,7 +217,14 @@ def _device_filter(report: InspectionReport, detail: str) -> Callable[[DeviceRep
     return show
 
 
-def _charts(report: InspectionReport) -> dict[str, Any]:
+def _worst_rooms(report: InspectionReport, count: int) -> list[RoomReport]:
+    return sorted(
+        (room for room in report.rooms if room.availability is not None),
+        key=lambda room: (room.availability, room.id),
+    )[:count]
+
+
+def _charts(report: InspectionReport, hazard_charts: int) -> dict[str, Any]:
     daily = report.daily_availability
     first = report.period.start
     if report.hourly_availability:
@@ -215,10 +247,7 @@ def _charts(report: InspectionReport) -> dict[str, Any]:
             unit="%",
             y_max=100.0,
         )
-    rated = sorted(
-        (room for room in report.rooms if room.availability is not None),
-        key=lambda room: (room.availability, room.id),
-    )[:WORST_ROOMS]
+    rated = _worst_rooms(report, WORST_ROOMS)
     worst = charts.bar_chart(
         [room.name for room in rated],
         [room.availability or 0.0 for room in rated],
@@ -229,7 +258,7 @@ def _charts(report: InspectionReport) -> dict[str, Any]:
     return {
         "daily": Markup(daily_svg),
         "worst_rooms": Markup(worst),
-        "hazards": [Markup(_hazard_chart(h, first)) for h in report.hazards[:MAX_HAZARD_DETAILS]],
+        "hazards": [Markup(_hazard_chart(h, first)) for h in report.hazards[:hazard_charts]],
     }
 
 

@@ -144,9 +144,9 @@ class ReportService:
         self.apply_advisories()
         with self.db.session() as session:
             report = build_report(session, site_id, period, lang, self.clock())
-        report.sign_off = sign_off_of(
-            self._site_report_settings(site_id), report.customer, report.site_name
-        )
+        settings = self._site_report_settings(site_id)
+        report.sign_off = sign_off_of(settings, report.customer, report.site_name)
+        report.summary_over_rooms = settings.summary_over_rooms if settings else None
         return report
 
     def _site_report_settings(self, site_id: str) -> SiteReportSettings | None:

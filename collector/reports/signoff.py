@@ -48,6 +48,12 @@ class SiteReportSettings(BaseModel):
     integrator_signer: Name | None = Field(
         default=None, description="The service provider's representative who signs."
     )
+    summary_over_rooms: int | None = Field(
+        default=None,
+        ge=1,
+        description="More rooms than this: the report leads with a summary part and puts "
+        "every room's and device's table in an annex (default 60).",
+    )
 
     @field_validator("logo")
     @classmethod
