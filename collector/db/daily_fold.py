@@ -183,6 +183,8 @@ def refold_all(session: Session) -> int:
     if day is None:
         day = func.date(func.timezone("UTC", RollupHourly.hour))
     rows = session.execute(select(RollupHourly.device_id, day).distinct()).all()
+    if not rows:  # an empty parameter list would insert one row of defaults (NULLs)
+        return 0
     session.execute(
         insert(RollupDailyPending),
         [{"device_id": d, "day": date.fromisoformat(str(day_text))} for d, day_text in rows],
