@@ -11,7 +11,6 @@ text that is shown as entered, in whatever language it was written.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -29,6 +28,7 @@ from collector.workflow import Workflow
 from collector.workflow.lifecycle import ManualFault
 from collector.workflow.logbook import LogEntry
 from tests.collector.test_report import NOW, build_quarter_history, history_inventory, service
+from tests.web.visible_text import LATIN
 
 ENGINEER = "王工"
 EXTRA_ROOM = {
@@ -264,7 +264,7 @@ def build_world(db: Database) -> World:
     return world
 
 
-LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_+\-.]*")
+LATIN_WORD = LATIN
 
 
 def user_words(db: Database) -> set[str]:
