@@ -20,7 +20,7 @@ def install_web(app: FastAPI, settings: WebSettings | None = None) -> None:
     """Add the dashboard's pages, static files and live feed to the collector's app."""
     from collector.web.context import PREFIX, STATIC_DIR, TEMPLATE_DIR
     from collector.web.feed import LiveFeed
-    from collector.web.pages import account, faults, grid, live, rooms, today
+    from collector.web.pages import account, faults, grid, live, report_fault, rooms, today
     from collector.web.tsdb_read import TsdbReader
 
     settings = settings or WebSettings()
@@ -36,7 +36,7 @@ def install_web(app: FastAPI, settings: WebSettings | None = None) -> None:
 
     app.state.web_feed = LiveFeed(snapshot, settings.live_poll_s, settings.live_keepalive_s)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC_DIR)), name="web-static")
-    for module in (grid, rooms, faults, account, live, today):
+    for module in (grid, rooms, faults, account, live, today, report_fault):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -40,6 +40,11 @@ class Viewer:
         return self.role in ("engineer", "admin")
 
     @property
+    def can_report(self) -> bool:
+        """School staff, engineers and admins report faults and complaints."""
+        return self.role in ("school", "engineer", "admin")
+
+    @property
     def name(self) -> str:
         return self.display_name or self.username or ""
 

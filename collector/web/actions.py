@@ -12,8 +12,10 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from collector.db import workflow_store
-from collector.workflow import ALLOWED
+from collector.db import users_store, workflow_store
+from collector.db.models import Fault
+from collector.db.workflow_models import User
+from collector.workflow import ALLOWED, logbook
 
 # Offered as their own buttons, not in the status list.
 OWN_BUTTONS = frozenset({"acknowledged"})
@@ -37,12 +39,14 @@ class LogView:
     cause: str
     solution: str
     engineer: str
-    parts: str
+    parts_replaced: list[str]
+    spares_used: list[str]
     recorded_at: datetime | None
 
 
 def maintenance_log(session: Session, fault_id: int) -> LogView | None:
-    """The fault's maintenance log, if one was written."""
+    """The fault's maintenance log, if one was written: parts replaced and spares taken from
+    stock apart (the report counts only the spares against the stock)."""
     entry = workflow_store.get_log(session, fault_id)
     if entry is None:
         return None
@@ -51,9 +55,24 @@ def maintenance_log(session: Session, fault_id: int) -> LogView | None:
         cause=entry.cause,
         solution=entry.solution,
         engineer=entry.engineer,
-        parts=", ".join(_part(p) for p in [*entry.parts_replaced, *entry.spares_used]),
+        parts_replaced=[_part(p) for p in entry.parts_replaced],
+        spares_used=[_part(p) for p in entry.spares_used],
         recorded_at=entry.updated_at or entry.recorded_at,
     )
+
+
+def log_form(session: Session, fault: Fault, engineer: str, lang: str, zone: str) -> dict[str, Any]:
+    """What the log form starts from: the saved log, else the workflow's draft in the
+    reader's language and the site's local time (``collector.workflow.logbook.draft``, the
+    same as ``GET /api/faults/{id}/log/draft``)."""
+    return logbook.draft(session, fault, engineer, lang, zone)
+
+
+def assignable(session: Session) -> list[User]:
+    """Who a fault may be given to: active engineers and admins."""
+    return [
+        u for u in users_store.list_users(session) if u.active and u.role in ("engineer", "admin")
+    ]
 
 
 def _part(part: dict[str, Any]) -> str:

@@ -4,16 +4,21 @@ and a draft of it prefilled from what the collector knows about the fault."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from collector.db import faults_store, workflow_store
-from collector.db.models import Device, Fault
+from collector.db.models import Device, Fault, Room
 from collector.db.workflow_models import MaintenanceLog
 from collector.levels import Level
+from collector.rules.names import labels_text, metric_name
+from collector.rules.engine import device_of_target
+from collector.rules.texts import fault_words, language_of, texts_for
 
 
 def _not_blank(value: str) -> str:
@@ -78,9 +83,16 @@ def save(
     return row
 
 
-def draft(session: Session, fault: Fault, engineer: str) -> dict[str, Any]:
-    """The log form prefilled from the fault's evidence, events and device; an existing
-    log is returned as it is."""
+def draft(
+    session: Session,
+    fault: Fault,
+    engineer: str,
+    language: str | None = "en",
+    fallback_zone: str = "UTC",
+) -> dict[str, Any]:
+    """The log form prefilled from the fault's evidence, events and device, in ``language``
+    (zh-CN or en) with times on the site's clock (its time zone, else ``fallback_zone``);
+    an existing log is returned as it is."""
     existing = workflow_store.get_log(session, fault.id)
     if existing is not None:
         return {
@@ -93,9 +105,11 @@ def draft(session: Session, fault: Fault, engineer: str) -> dict[str, Any]:
             "saved": True,
         }
     device = session.get(Device, fault.device_id) if fault.device_id is not None else None
+    room = session.get(Room, fault.room_id) if fault.room_id is not None else None
+    words = _Words(language_of(language), _site_zone(room, fallback_zone))
     return {
-        "phenomenon": _phenomenon(fault),
-        "cause": _cause(session, fault),
+        "phenomenon": _phenomenon(fault, device, room, words),
+        "cause": _cause(session, fault, words),
         "solution": "",
         "engineer": engineer,
         "parts_replaced": [],
@@ -113,31 +127,91 @@ def draft(session: Session, fault: Fault, engineer: str) -> dict[str, Any]:
     }
 
 
-def _phenomenon(fault: Fault) -> str:
+@dataclass(frozen=True)
+class _Words:
+    """The draft's language and clock."""
+
+    lang: str
+    tz: ZoneInfo
+
+    @property
+    def zh(self) -> bool:
+        return self.lang == "zh-CN"
+
+    def at(self, when: datetime) -> str:
+        """A time on the site's wall clock, with the zone named (no one reads UTC there)."""
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return f"{when.astimezone(self.tz):%Y-%m-%d %H:%M} ({self.tz.key})"
+
+
+def _site_zone(room: Room | None, fallback: str) -> ZoneInfo:
+    for name in (room.site.timezone if room is not None else None, fallback, "UTC"):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def _phenomenon(fault: Fault, device: Device | None, room: Room | None, w: _Words) -> str:
     level = Level(fault.level)
-    lines = [f"{fault.title} ({level.label('zh')} / {level.name_en})."]
-    lines.append(f"Opened {fault.opened_at:%Y-%m-%d %H:%M} UTC, seen {fault.fire_count} time(s).")
+    said = fault_words(
+        fault.rule_id,
+        w.lang,
+        title=fault.title,
+        evidence=fault.evidence,
+        device=device.device if device is not None else device_of_target(fault.target) or None,
+        room=room.name if room is not None else None,
+        description=fault.description,
+    )
+    lines: list[str] = []
+    if w.zh:
+        lines.append(f"{said.title}（{level.label('zh')}）。")
+        lines.append(f"{w.at(fault.opened_at)} 出现，共检测到 {fault.fire_count} 次。")
+    else:
+        lines.append(f"{said.title} ({level.label('en')}).")
+        lines.append(f"Opened {w.at(fault.opened_at)}, seen {fault.fire_count} time(s).")
     evidence = fault.evidence or {}
     if evidence.get("metric") is not None:
         labels = evidence.get("labels") or {}
-        where = f" on {', '.join(f'{k}={v}' for k, v in labels.items())}" if labels else ""
-        lines.append(f"Evidence: {evidence['metric']} = {evidence.get('value')}{where}.")
+        where = labels_text(labels, w.lang) if isinstance(labels, dict) else ""
+        value = f"{metric_name(str(evidence['metric']), w.lang)} = {evidence.get('value')}"
+        if w.zh:
+            lines.append(f"证据：{value}" + (f"（{where}）" if where else "") + "。")
+        else:
+            lines.append(f"Evidence: {value}" + (f" ({where})" if where else "") + ".")
     if fault.resolved_at is not None:
-        lines.append(f"Recovered {fault.resolved_at:%Y-%m-%d %H:%M} UTC.")
+        at = w.at(fault.resolved_at)
+        lines.append(f"{at} 已恢复。" if w.zh else f"Recovered {at}.")
     if fault.flapping:
-        lines.append("The condition came and went repeatedly (flapping).")
+        lines.append(
+            "故障反复出现又消失（抖动）。"
+            if w.zh
+            else "The condition came and went repeatedly (flapping)."
+        )
     if fault.source == "manual" and fault.reporter:
-        lines.append(f"Reported by {fault.reporter}.")
-    return " ".join(lines)
+        lines.append(f"报告人：{fault.reporter}。" if w.zh else f"Reported by {fault.reporter}.")
+    return ("" if w.zh else " ").join(lines)
 
 
-def _cause(session: Session, fault: Fault) -> str:
-    hints = [fault.description.strip()] if fault.description.strip() else []
+def _cause(session: Session, fault: Fault, w: _Words) -> str:
+    # The stored description is the rule's own (English) words; Chinese comes from texts.yaml.
+    text = texts_for(fault.rule_id, w.lang)
+    description = fault.description.strip()
+    if text is not None and (w.zh or not description):
+        description = text.description
+    hints = [description] if description else []
     suppressed = workflow_store.list_suppressed(session, root_fault_id=fault.id, limit=50)
     if suppressed:
-        targets = sorted({s.target for s in suppressed})
-        hints.append(f"Devices behind it also failed: {', '.join(targets)}.")
-    return " ".join(hints)
+        targets = ", ".join(sorted({s.target for s in suppressed}))
+        hints.append(
+            f"其后的设备也因此故障：{targets}。"
+            if w.zh
+            else f"Devices behind it also failed: {targets}."
+        )
+    return ("" if w.zh else " ").join(hints)
 
 
 __all__ = ["LogEntry", "Part", "draft", "save"]

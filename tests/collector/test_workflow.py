@@ -166,7 +166,7 @@ def test_closing_an_auto_resolved_fault_uses_the_prefilled_log(api: Api):
     assert fault["status"] == "resolved"
     draft = api.get(f"/api/faults/{fault['id']}/log/draft")
     assert draft["saved"] is False and draft["engineer"] == "teacher"
-    assert "cam1 unreachable in r1" in draft["phenomenon"]
+    assert "cam1 unreachable in Room 1" in draft["phenomenon"]  # the room by its name
     assert "reachable = 0.0" in draft["phenomenon"] and "Recovered" in draft["phenomenon"]
     assert "did not answer SNMP" in draft["cause"]
     refused = api.client.post(f"/api/faults/{fault['id']}/close", json={}, headers=api.engineer)

@@ -4,13 +4,14 @@ and follow its satisfaction survey. Every action needs ``engineer`` and is a fau
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from collector.api.auth import Engineer, SchoolOrEngineer, Viewer
 from collector.api.bounds import RowId
 from collector.api.deps import DbSession
+from collector.api.routes.dispatch import default_timezone
 from collector.api.routes.faults import fault_detail, workflow_of
 from collector.api.schemas import ErrorOut
 from collector.api.workflow_schemas import (
@@ -92,10 +93,19 @@ def remote_session(
 
 
 @router.get("/log/draft", responses=_ERRORS)
-def log_draft(fault_id: RowId, session: DbSession, viewer: Viewer) -> dict[str, Any]:
-    """The maintenance-log form prefilled from the fault's evidence (or the saved log)."""
+def log_draft(
+    fault_id: RowId,
+    session: DbSession,
+    viewer: Viewer,
+    request: Request,
+    lang: Annotated[Literal["zh-CN", "en"], Query()] = "en",
+) -> dict[str, Any]:
+    """The maintenance-log form prefilled from the fault's evidence (or the saved log), in
+    ``lang`` with times on the site's clock."""
     fault = faults_store.get_fault(session, fault_id)
-    return logbook.draft(session, fault, viewer.display_name or viewer.username)
+    return logbook.draft(
+        session, fault, viewer.display_name or viewer.username, lang, default_timezone(request)
+    )
 
 
 @router.get("/log", response_model=MaintenanceLogOut, responses=_ERRORS)

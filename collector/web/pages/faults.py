@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from collector.api.bounds import RowId
 from collector.api.deps import DbSession
-from collector.db import dashboard_queries, queries
+from collector.db import dashboard_queries, faults_store, queries
 from collector.db.dashboard_queries import FaultFilter
 from collector.db.queries import FaultStatusFilter, FaultView
 from collector.errors import NotFoundError
@@ -138,6 +138,16 @@ def fault_page(request: Request, fault_id: RowId, session: DbSession) -> Respons
         now=now,
         clocks=clocks_for(request, session, [fault_id]).get(fault_id, []),
         log=actions.maintenance_log(session, fault_id),
+        log_form=actions.log_form(
+            session,
+            faults_store.get_fault(session, fault_id),
+            page.viewer.name,
+            page.t.lang,
+            page.settings.timezone,
+        )
+        if page.viewer.can_write
+        else None,
+        assignable=actions.assignable(session) if page.viewer.can_write else [],
         transitions=actions.transitions(detail.fault.status) if page.viewer.can_write else [],
         actions_ready=actions.available(request),
         api=f"/api/faults/{fault_id}",

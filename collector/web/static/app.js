@@ -183,16 +183,77 @@
   }
 
   // --- fault actions: forms posted to the API as JSON ------------------------------------
+  // Repeated rows (parts replaced, spares used) become lists of objects; their inputs carry
+  // data-field, not name, so FormData leaves them out. An empty row is skipped.
+  function rowObject(row) {
+    const part = {};
+    row.querySelectorAll("[data-field]").forEach((input) => {
+      const value = input.value.trim();
+      if (value === "") return;
+      part[input.dataset.field] = input.type === "number" ? parseInt(value, 10) : value;
+    });
+    const keys = Object.keys(part).filter((k) => k !== "quantity");
+    if (keys.length === 0) return null;
+    if (!part.name && part.model) part.name = part.model;
+    return part;
+  }
   function formBody(form) {
     const data = Object.fromEntries(new FormData(form).entries());
-    if ("parts" in data) {
-      data.parts_replaced = data.parts.split(/[,，;\n]/).map((p) => p.trim()).filter(Boolean).map((p) => {
-        const m = p.match(/^(.*?)\s*[×xX]\s*(\d+)$/);
-        return m ? { name: m[1], quantity: parseInt(m[2], 10) } : { name: p };
-      });
-      delete data.parts;
-    }
+    form.querySelectorAll("[data-list]").forEach((list) => {
+      data[list.dataset.list] = Array.from(list.querySelectorAll(".part-row")).map(rowObject).filter(Boolean);
+    });
+    form.querySelectorAll("[data-json]").forEach((input) => {
+      // numbers and empty optionals as the API expects them
+      const value = input.value.trim();
+      if (input.dataset.json === "int") data[input.name] = value === "" ? null : parseInt(value, 10);
+      else if (input.dataset.json === "num") data[input.name] = value === "" ? null : parseFloat(value);
+      else if (input.dataset.json === "null" && value === "") data[input.name] = null;
+      else if (input.dataset.json === "list") data[input.name] = value.split(/[,，\s]+/).filter(Boolean);
+    });
+    form.querySelectorAll("input[type=checkbox][data-bool]").forEach((box) => { data[box.name] = box.checked; });
     return data;
+  }
+  document.addEventListener("click", (event) => {
+    const add = event.target.closest("button.add-row");
+    if (!add) return;
+    const rows = add.parentElement.querySelectorAll(".part-row");
+    const copy = rows[rows.length - 1].cloneNode(true);
+    copy.querySelectorAll("input").forEach((input) => { input.value = input.type === "number" ? "1" : ""; });
+    add.before(copy);
+  });
+  const reportRoom = document.getElementById("report-room");
+  function narrowDevices() {
+    const select = document.getElementById("report-device");
+    if (!reportRoom || !select) return;
+    select.querySelectorAll("option[data-room]").forEach((option) => {
+      option.hidden = option.dataset.room !== reportRoom.value;
+      if (option.hidden && option.selected) select.value = "";
+    });
+  }
+  if (reportRoom) { reportRoom.addEventListener("change", narrowDevices); narrowDevices(); }
+  // An error in the reader's language: the status says what kind, a 422 names the fields by
+  // their labels on the form.
+  function labelOf(el) {
+    if (!el) return "";
+    const legend = el.tagName === "FIELDSET" ? el.querySelector("legend") : null;
+    if (legend) return legend.textContent.trim();
+    const label = el.closest("label");
+    if (label && label.firstChild) return label.firstChild.textContent.trim();
+    return (el.getAttribute("aria-label") || "").trim();
+  }
+  function errorText(form, status, payload) {
+    if (status === 422 && payload && Array.isArray(payload.problems)) {
+      const names = payload.problems.map((p) => {
+        const loc = (p.loc || []).filter((x) => x !== "body");
+        const field = loc.length ? String(loc[0]) : "";
+        const el = field ? form.querySelector('[name="' + field + '"], [data-list="' + field + '"]') : null;
+        return labelOf(el) || field;
+      });
+      return body.dataset.textE422 + Array.from(new Set(names)).join(", ");
+    }
+    const known = body.dataset["textE" + status];
+    if (known) return known;
+    return body.dataset.textFailed + status;
   }
   document.addEventListener("submit", async (event) => {
     const form = event.target.closest("form.api-form");
@@ -209,14 +270,18 @@
         body: JSON.stringify(formBody(form)),
       });
       if (!response.ok) {
-        let detail = response.statusText;
-        try {
-          const payload = await response.json();
-          detail = typeof payload.detail === "string" ? payload.detail : JSON.stringify(payload.detail || payload);
-        } catch (e) { /* not JSON */ }
+        let payload = null;
+        try { payload = await response.json(); } catch (e) { /* not JSON */ }
         result.hidden = false;
         result.classList.add("error");
-        result.textContent = body.dataset.textFailed + detail;
+        result.textContent = errorText(form, response.status, payload);
+        return;
+      }
+      if (form.dataset.next) {
+        // the new object's page: "{id}" in data-next is the id the API answered with
+        let created = {};
+        try { created = await response.clone().json(); } catch (e) { /* no body */ }
+        window.location.assign(form.dataset.next.replace(encodeURIComponent("{id}"), created.id).replace("{id}", created.id));
         return;
       }
       form.reset();
