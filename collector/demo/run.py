@@ -12,26 +12,36 @@ import json
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
+from collector.config import load_config
+from collector.db.session import open_database
+from collector.demo import history
+from collector.demo.backfill import HISTORY_DAYS, DemoUser, backfill, create_users
 from collector.demo.broker import MosquittoBroker
 from collector.demo.incidents import Incident, schedule
 from collector.demo.procs import ManagedProcess, MissingComponentError, free_port, wait_for
 from collector.demo.rooms import SimRoom
 from collector.demo.tsdb import VictoriaMetrics
 from collector.demo.world import World
+from collector.inventory import load_inventory, sync_inventory
+from collector.sla.runtime import load_sla_data
 
 SITE_ID = "demo-school"
 COLLECTOR_USER = "collector"
+# Incidents need this long to open and resolve faults (guards, silence, recovery grace).
+MIN_CYCLE_S = 30.0
+STARTUP_S = 12.0  # of a --duration run, spent before the first incident
 
 
 class Demo:
@@ -59,7 +69,13 @@ class Demo:
         self.collector: ManagedProcess | None = None
         self.world = World(self.rooms)
         self.seen_faults: dict[int, str] = {}
+        self.past_faults: set[int] = set()  # the history's, not reported as they change
         self.api_token: str | None = None
+        # Fresh random passwords every run: the demo's accounts are never a known default.
+        self.users = [
+            DemoUser("engineer", "engineer", secrets.token_urlsafe(9)),
+            DemoUser("admin", "admin", secrets.token_urlsafe(9)),
+        ]
 
     @property
     def api(self) -> str:
@@ -87,6 +103,9 @@ class Demo:
             room.start_agent(self.broker.port)
         say(f"agents      {len(self.rooms)} agents polling every {self.interval_s:g} s")
         say(f"files       {self.workdir}")
+        say(f"sign in     {self.api}/ui/  (demo accounts, new passwords every run)")
+        for user in self.users:
+            say(f"              {user.role:<9} user {user.username:<9} password {user.password}")
 
     def _start_collector(self) -> None:
         inventory = self.workdir / "inventory.yaml"
@@ -94,7 +113,7 @@ class Demo:
         config = self.workdir / "collector.yaml"
         config.write_text(yaml.safe_dump(self._collector_config(inventory), sort_keys=False))
         config.chmod(0o600)
-        self.api_token = self._create_api_token(config)
+        self._prepare_database(config)
         self.collector = ManagedProcess(
             "collector",
             [sys.executable, "-m", "collector.cli", "collector", "--config", str(config)],
@@ -103,25 +122,30 @@ class Demo:
         self.collector.start()
         wait_for(self._collector_ready, 30, "collector API")
 
-    def _create_api_token(self, config: Path) -> str:
-        """An admin for the demo, made with the CLI an operator uses; its API token is kept
-        in a file of the work directory (the API needs credentials, the console shows none)."""
-        command = [sys.executable, "-m", "collector.cli", "collector", "--config", str(config)]
-        created = subprocess.run(
-            [*command, "user", "add", "demo", "--role", "admin", "--no-password", "--token"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+    def _prepare_database(self, config_path: Path) -> None:
+        """The database the collector will open: inventory, SLA policies, the demo's
+        users (an admin's API token kept in a file of the work directory for the console)
+        and 90 days of history, so charts, statistics and a report have content."""
+        config = load_config(config_path)
+        db = open_database(config.database.url)
+        try:
+            sync_inventory(db, load_inventory(self.workdir / "inventory.yaml"))
+            now = datetime.now(UTC)
+            load_sla_data(db, now, config.sla.files)
+            self.api_token = create_users(db, self.users, now)
+            path = self.workdir / "api-token"
+            path.write_text(self.api_token + "\n")
+            path.chmod(0o600)
+            say(f"API         token of user 'admin' in {path}")
+            rooms = [history_of(r, i, len(self.rooms)) for i, r in enumerate(self.rooms)]
+            done = backfill(db, config, rooms, SITE_ID, now)
+        finally:
+            db.dispose()
+        say(
+            f"history     {HISTORY_DAYS} days before now written in {done.seconds:.0f} s: "
+            f"{done.lines} samples in the TSDB, {done.rollup_rows} hourly rollups, "
+            f"{done.faults} past faults with maintenance logs"
         )
-        if created.returncode != 0:
-            raise RuntimeError(f"creating the demo's API user failed: {created.stderr.strip()}")
-        token = created.stdout.strip()
-        path = self.workdir / "api-token"
-        path.write_text(token + "\n")
-        path.chmod(0o600)
-        say(f"API         token of user 'demo' (admin) in {path}")
-        return token
 
     def _collector_ready(self) -> bool:
         assert self.collector is not None
@@ -158,7 +182,10 @@ class Demo:
                             "name": f"Recording room {room.room_id[-3:]}",
                             "building": "Teaching Building A",
                             "agents": [room.agent_id],
-                            "devices": room.inventory_devices(),
+                            "devices": [
+                                {**d, "model": d.get("model") or history.MODELS[d["id"]]}
+                                for d in room.inventory_devices()
+                            ],
                         }
                         for room in self.rooms
                     ],
@@ -168,14 +195,21 @@ class Demo:
 
     # --- running -------------------------------------------------------------------------
     def watch(self, duration_s: float | None) -> None:
-        cycle_s = min(150.0, duration_s - 12) if duration_s else 150.0
+        cycle_s = min(150.0, duration_s - STARTUP_S) if duration_s else 150.0
+        incidents = cycle_s >= MIN_CYCLE_S
+        if not incidents:
+            say(
+                f"incidents   none: {duration_s:g} s is shorter than one incident cycle "
+                f"({MIN_CYCLE_S + STARTUP_S:g} s); the rooms run undisturbed"
+            )
+        self.past_faults = {fault["id"] for fault in self._faults()}
         started = time.monotonic()
         pending: list[Incident] = []
         next_world = 0.0
         world_thread: threading.Thread | None = None
         while duration_s is None or time.monotonic() - started < duration_s:
             elapsed = time.monotonic() - started
-            if not pending and (duration_s is None or elapsed < 1):
+            if incidents and not pending and (duration_s is None or elapsed < 1):
                 pending = schedule(self.rooms, cycle_s, offset_s=elapsed)
             while pending and pending[0].at_s <= elapsed:
                 incident = pending.pop(0)
@@ -189,12 +223,17 @@ class Demo:
             self._report_fault_changes(elapsed)
             time.sleep(1.0)
 
+    def _faults(self) -> list[dict[str, Any]]:
+        """The faults the live part opened (the history's left out)."""
+        found = get_json(f"{self.api}/api/faults?limit=500", self.api_token) or {}
+        return [f for f in found.get("items", []) if f["id"] not in self.past_faults]
+
     def _report_fault_changes(self, elapsed: float) -> None:
         try:
-            faults = get_json(f"{self.api}/api/faults?limit=500", self.api_token) or {}
+            faults = self._faults()
         except OSError:
             return
-        for fault in faults.get("items", []):
+        for fault in faults:
             if self.seen_faults.get(fault["id"]) != fault["status"]:
                 self.seen_faults[fault["id"]] = fault["status"]
                 verb = "OPENED  " if fault["status"] == "open" else fault["status"].upper().ljust(8)
@@ -203,12 +242,11 @@ class Demo:
     def summary(self) -> str:
         try:
             rooms = get_json(f"{self.api}/api/rooms", self.api_token) or {}
-            faults = get_json(f"{self.api}/api/faults?limit=500", self.api_token) or {}
+            fault_items = self._faults()
         except OSError:
             return "collector not reachable for a summary"
         items = rooms if isinstance(rooms, list) else rooms.get("items", [])
         reporting = sum(1 for r in items if any(a.get("online") for a in r.get("agents", [])))
-        fault_items = faults.get("items", [])
         opened = len(fault_items)
         resolved = sum(1 for f in fault_items if f["status"] in ("resolved", "closed"))
         by_level = {lvl: sum(1 for f in fault_items if f["level"] == lvl) for lvl in (1, 2, 3, 4)}
@@ -219,10 +257,11 @@ class Demo:
         )
 
     def stop(self) -> None:
-        for room in self.rooms:
-            room.stop()
+        # The collector first: agents going away at the end are no outage to record.
         if self.collector is not None:
             self.collector.stop()
+        for room in self.rooms:
+            room.stop()
         if self.tsdb is not None:
             self.tsdb.stop()
         self.broker.stop()
@@ -266,6 +305,42 @@ def run_demo(duration_s: float | None, rooms: int, interval_s: float, workdir: P
     finally:
         say(demo.summary())
         demo.stop()
-        if not keep:
+        if keep:
+            say(
+                f"report      roomwatch report --config {workdir / 'collector.yaml'} "
+                f"--site {SITE_ID} --quarter {busiest_quarter(datetime.now(UTC))} "
+                "--lang zh-CN --out report.pdf"
+            )
+        else:
             shutil.rmtree(workdir, ignore_errors=True)
+            say("files       removed; roomwatch demo --workdir DIR keeps them to make a report")
     return status
+
+
+def history_of(room: SimRoom, index: int, rooms: int) -> history.RoomHistory:
+    """What sets a room's past apart: every third room's archive job stopped (its storage
+    fills), the next one's UPS battery ages, the next one's switch port gathers errors; a
+    demo of one room has them all but the first."""
+    return history.RoomHistory(
+        room.room_id,
+        room.agent_id,
+        index,
+        archive_stops_days_ago=28.0 if index % 3 == 0 else None,
+        battery_ageing=index % 3 == 1 or rooms == 1,
+        port_errors=index % 3 == 2 or rooms == 1,
+    )
+
+
+def busiest_quarter(now: datetime, timezone: str = "Asia/Shanghai") -> str:
+    """The quarter holding most of the history's days (the one a report shows best)."""
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    days: dict[str, int] = {}
+    for back in range(HISTORY_DAYS + 1):
+        day = today - timedelta(days=back)
+        label = quarter_of(day)
+        days[label] = days.get(label, 0) + 1
+    return max(days, key=lambda label: (days[label], label))
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
