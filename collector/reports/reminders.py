@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from collector.db import followup_store, sla_store
+from collector.db import followup_store, scope, sla_store
+from collector.db.scope import EVERY_SITE, SiteScope
 from collector.db.session import Database
 from collector.notify.base import Notification
 from collector.notify.outbox import enqueue
@@ -20,10 +21,13 @@ REMINDED_ROLE = "engineer_on_duty"  # the chain's first role: who inspects
 EMAIL_CHANNEL = "email"
 
 
-def send_reminders(db: Database, service: ReportService, at: datetime) -> list[DueInspection]:
-    """Remind the engineers of every inspection that entered its lead time (the schedule's
-    ``lead_days``, per site) and was not reminded before; returns the ones reminded now."""
-    due = service.due(at.date())
+def send_reminders(
+    db: Database, service: ReportService, at: datetime, sites: SiteScope = EVERY_SITE
+) -> list[DueInspection]:
+    """Remind the engineers of every inspection (of the ``sites`` in scope) that entered its
+    lead time (the schedule's ``lead_days``, per site) and was not reminded before; returns
+    the ones reminded now."""
+    due = [d for d in service.due(at.date()) if scope.allows(sites, d.site_id)]
     sent: list[DueInspection] = []
     with db.session() as session:
         done = followup_store.reminded(session)

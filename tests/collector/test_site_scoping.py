@@ -69,7 +69,10 @@ BODY_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/sla/contacts"): {"name": "x", "role": "engineer", "site": B},
 }
 SCOPED_PARAMS = {"room_id", "room", "site_id", "site", "fault_id", "report_id", "window_id"}
-SCOPED_PARAMS |= {"device_id", "job_id", "contact_id"}
+SCOPED_PARAMS |= {"device_id", "job_id", "contact_id", "shift_id"}
+# Writes without an id or body naming a site that act on every site the caller sees (a job
+# run now): a bound caller's answer holds nothing of B.
+SCOPED_ACTIONS = {("post", "/api/inspections/reminders")}
 
 
 def two_schools() -> Inventory:
@@ -96,6 +99,7 @@ class World:
     reports: dict[str, int]
     windows: dict[str, int]
     contacts: dict[str, int]
+    shifts: dict[str, int]
 
     def as_(self, who: str) -> dict[str, str]:
         return bearer(self.tokens[who])
@@ -122,7 +126,7 @@ def world(sqlite_database: Database) -> Iterator[World]:
     app = create_app(db, CollectorRegistry(), clock=Clock(T0))
     with TestClient(app) as client:
         root = bearer(tokens["admin"])
-        faults, reports, windows, contacts = {}, {}, {}, {}
+        faults, reports, windows, contacts, shifts = {}, {}, {}, {}, {}
         for site in (A, B):
             prefix = site.split("-")[0]
             body = {"room_id": f"{prefix}-room", "level": 2, "title": "no picture", "reporter": "p"}
@@ -138,6 +142,10 @@ def world(sqlite_database: Database) -> Iterator[World]:
             response = client.post("/api/sla/contacts", json=contact, headers=root)
             assert response.status_code == 201, response.text
             contacts[site] = response.json()["id"]
+            shift = {"person": "root", "weekdays": ["mon"], "start": "08:00", "end": "18:00"}
+            response = client.post(f"/api/roster/{site}/shifts", json=shift, headers=root)
+            assert response.status_code == 201, response.text
+            shifts[site] = response.json()["id"]
             with db.session() as session:
                 reports[site] = report_store.archive_report(
                     session,
@@ -150,7 +158,7 @@ def world(sqlite_database: Database) -> Iterator[World]:
                     generated_by="root",
                     html=f"<p>report of {site}</p>",
                 ).id
-        yield World(client, db, tokens, faults, reports, windows, contacts)
+        yield World(client, db, tokens, faults, reports, windows, contacts, shifts)
 
 
 def _operations(client: TestClient) -> list[tuple[str, str, dict[str, Any]]]:
@@ -174,6 +182,7 @@ def _path_value(world: World, name: str) -> str:
         "device_id": "2",  # sync_inventory: alpha's camera first, then beta's
         "job_id": "beta-job",
         "contact_id": str(world.contacts[B]),
+        "shift_id": str(world.shifts[B]),
     }
     others = {"day": "2025-03-03", "period": "2025Q1", "token_id": "1", "username": "root"}
     others["kind"] = "faults"  # /api/exports/{kind}
@@ -193,6 +202,11 @@ def test_every_route_is_scoped_or_holds_no_sites_data(world: World):
             url = re.sub(r"{(\w+)}", lambda m: _path_value(world, m.group(1)), path)
             response = world.client.request(method, url, json={}, headers=world.as_("admin-a"))
             assert response.status_code == 404, (method, url, response.status_code, response.text)
+            continue
+        if (method, path) in SCOPED_ACTIONS:
+            response = world.client.request(method, path, headers=world.as_("admin-a"))
+            assert response.status_code == 200, (method, path, response.text)
+            assert MARK_B not in response.text, (method, path, response.text)
             continue
         if (method, path) in BODY_ROUTES:
             body = BODY_ROUTES[(method, path)]

@@ -179,9 +179,10 @@ def get_confirmation(
 
 
 @router.post("/api/inspections/reminders", response_model=list[ReminderOut])
-def run_reminders(_engineer: Engineer, request: Request) -> list[ReminderOut]:
-    """Send the reminders of inspections that entered their lead time (each once)."""
+def run_reminders(engineer: Engineer, request: Request) -> list[ReminderOut]:
+    """Send the reminders of inspections (of the caller's sites) that entered their lead
+    time (each once)."""
     state = request.app.state
-    sent = send_reminders(state.database, reports_of(request), state.clock())
+    sent = send_reminders(state.database, reports_of(request), state.clock(), engineer.sites)
     return [ReminderOut(site_id=d.site_id, period_label=d.period_label, due_on=d.period_end)
             for d in sent]  # fmt: skip
