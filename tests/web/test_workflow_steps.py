@@ -206,6 +206,13 @@ def test_engineer_takes_gives_works_remotely_and_delivers_a_substitute(phone: An
     assert replace and replace[0]["stopped_at"] is not None
     mine = api(page, "/api/faults?assignee=me")
     assert fault_id not in [f["id"] for f in mine["items"]]  # given to li
+    li = phone("li", "zh-CN")
+    li.goto(f"{site.url}/ui/faults")
+    li.click("#tab-mine")
+    li.wait_for_url("**/ui/faults?view=mine")
+    assert li.locator(f"a[href='/ui/faults/{fault_id}']").count() >= 1
+    assert li.locator(f"a[href='/ui/faults/{site.faults['camera']}']").count() == 0
+    assert fits(li) and li.problems == []
     assert page.problems == []
 
 

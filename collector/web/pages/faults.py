@@ -37,7 +37,7 @@ def urgency(fault: FaultView, clocks: list[ClockView], now: datetime) -> tuple[f
 def board(
     request: Request,
     session: DbSession,
-    view: Annotated[str, Query(pattern="^(open|history)$")] = "open",
+    view: Annotated[str, Query(pattern="^(open|history|mine)$")] = "open",
     status: Annotated[FaultStatusFilter, Query()] = "all",
     level: Annotated[int | None, Query(ge=1, le=4)] = None,
     site: Annotated[str, Query(max_length=64)] = "",
@@ -54,10 +54,12 @@ def board(
     now = now_of(request)
     rooms = {r.id: r for r in queries.list_rooms(session)}
     values: dict[str, Any] = {}
-    if view == "open":
+    if view in ("open", "mine"):
         items = dashboard_queries.open_faults(session)
         clocks = clocks_for(request, session, [f.id for f in items])
         items.sort(key=lambda f: urgency(f, clocks.get(f.id, []), now))
+        if view == "mine":  # my faults: the open ones assigned to me
+            items = [f for f in items if f.assignee and f.assignee == page.viewer.username]
         values.update(items=items, clocks=clocks, total=len(items))
     else:
         tz = zones.site(site or None)
@@ -98,7 +100,7 @@ def board(
             "since": since,
             "until": until,
         },
-        live_faults=view == "open",
+        live_faults=view in ("open", "mine"),
         actions_ready=actions.available(request),
         **values,
     )
