@@ -4,7 +4,7 @@ Everything goes through the paths the collector itself uses: samples become line
 (``collector.ingest.points``) written with the TSDB writer, and hourly rollups through
 ``RollupBatch``, which marks the days the collector then folds into daily rollups; faults
 are opened, handled and closed by the fault workflow with the SLA service's clocks; users
-are made by the API's ``create_user``. Samples are 15 minutes apart in the last two weeks
+are made in ``collector.demo.accounts``. Samples are 15 minutes apart in the last two weeks
 and an hour apart before (not the agents' 5 seconds), so the whole past takes seconds.
 """
 
@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from collector.api.auth import create_user, issue_token
 from collector.config import CollectorConfig
 from collector.db import report_store
 from collector.db.faults_store import device_pk
@@ -48,13 +47,6 @@ SPARE_MODELS_HELD = {"DS-2CD2185FWD-I": 1, "P1435-LE": 1, "S5720-28P-PWR-LI-AC":
 
 
 @dataclass(frozen=True)
-class DemoUser:
-    username: str
-    role: str
-    password: str
-
-
-@dataclass(frozen=True)
 class BackfillReport:
     start: datetime
     end: datetime
@@ -63,14 +55,6 @@ class BackfillReport:
     rollup_rows: int
     faults: int
     seconds: float
-
-
-def create_users(db: Database, users: Sequence[DemoUser], at: datetime) -> str:
-    """The demo's people; returns an API token of the first admin (the demo's own calls)."""
-    with db.session(write=True) as session:
-        made = [create_user(session, u.username, u.role, at, u.password) for u in users]
-        admin = next(user for user in made if user.role == "admin")
-        return issue_token(session, admin, at, name="demo console").secret
 
 
 def backfill(

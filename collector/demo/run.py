@@ -27,7 +27,8 @@ import yaml
 from collector.config import load_config
 from collector.db.session import open_database
 from collector.demo import history
-from collector.demo.backfill import HISTORY_DAYS, DemoUser, backfill, create_users
+from collector.demo.accounts import create_users, demo_users
+from collector.demo.backfill import HISTORY_DAYS, backfill
 from collector.demo.broker import MosquittoBroker
 from collector.demo.incidents import Incident, schedule
 from collector.demo.procs import ManagedProcess, MissingComponentError, free_port, wait_for
@@ -71,11 +72,7 @@ class Demo:
         self.seen_faults: dict[int, str] = {}
         self.past_faults: set[int] = set()  # the history's, not reported as they change
         self.api_token: str | None = None
-        # Fresh random passwords every run: the demo's accounts are never a known default.
-        self.users = [
-            DemoUser("engineer", "engineer", secrets.token_urlsafe(9)),
-            DemoUser("admin", "admin", secrets.token_urlsafe(9)),
-        ]
+        self.users = demo_users()
 
     @property
     def api(self) -> str:

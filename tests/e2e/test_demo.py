@@ -1,18 +1,29 @@
 """The README's first command: ``roomwatch demo`` starts a broker, a TSDB, the collector and
 simulated classrooms on free ports, even when the usual ports are taken, and its incidents
-open and resolve faults at their levels."""
+open and resolve faults at their levels. Its printed accounts sign in, it has 90 days of
+history, and ``--workdir`` keeps what a quarterly report is made from."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from collector.config import load_config
+from collector.db.session import open_database
+from collector.demo.tsdb import VictoriaMetrics
+from collector.reports.build import build_report
+from collector.reports.period import parse_period
 
 pytestmark = pytest.mark.e2e
 
@@ -42,18 +53,30 @@ def without_value(fault: tuple[str, str]) -> tuple[str, str]:
 def test_the_demo_runs_on_free_ports_and_its_incidents_open_and_resolve_faults(
     usual_ports_taken: None, tmp_path: Path
 ):
-    done = subprocess.run(
+    workdir = tmp_path / "demo"
+    demo = subprocess.Popen(
         [sys.executable, "-m", "collector.cli", "demo", "--duration", "45", "--rooms", "1",
-         "--interval", "1", "--workdir", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=300, check=False,
+         "--interval", "1", "--workdir", str(workdir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
-    ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", done.stdout)}
+    assert demo.stdout is not None
+    lines: list[str] = []
+    for line in demo.stdout:  # the live part: sign in with what the demo printed
+        lines.append(line)
+        if line.startswith("watching"):
+            break
+    head = "".join(lines)
+    signed_in = sign_in_as_printed(head)
+    stdout, stderr = demo.communicate(timeout=300)
+    stdout = head + stdout
+    output = stdout + stderr
+    assert demo.returncode == 0, output
+    assert signed_in == {"engineer": "engineer", "admin": "admin"}, output
+    ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", stdout)}
     assert len(ports) >= 3 and not ports & set(USUAL_PORTS), output
-    assert "summary: 1/1 rooms reporting" in done.stdout, output
-    opened = re.findall(r"fault OPENED\s+(L\d) (.+)", done.stdout)
-    resolved = re.findall(r"fault RESOLVED\s+(L\d) (.+)", done.stdout)
+    assert "summary: 1/1 rooms reporting" in stdout, output
+    opened = re.findall(r"fault OPENED\s+(L\d) (.+)", stdout)
+    resolved = re.findall(r"fault RESOLVED\s+(L\d) (.+)", stdout)
     assert ("L1", "cam-2 unreachable in room-101") in opened, output
     assert ("L1", "cam-2 unreachable in room-101") in resolved, output
     assert len(opened) >= 3, output
@@ -61,3 +84,66 @@ def test_the_demo_runs_on_free_ports_and_its_incidents_open_and_resolve_faults(
     # "(76 %)" when resolved): the fault is the same.
     assert sorted(map(without_value, opened)) == sorted(map(without_value, resolved)), output
     assert "Traceback" not in output
+    # --workdir kept the files, and the summary says how to make a report from them.
+    command = re.search(r"^report\s+roomwatch (report --config .+)$", stdout, re.MULTILINE)
+    assert command is not None, output
+    check_the_history_and_the_report(workdir, command[1].split())
+
+
+def sign_in_as_printed(head: str) -> dict[str, str]:
+    """Sign in to the running demo with each printed account; user name → role."""
+    url = re.search(r"^sign in\s+(http://\S+)/ui/", head, re.MULTILINE)
+    accounts = re.findall(r"^\s+\w+\s+user (\S+)\s+password (\S+)$", head, re.MULTILINE)
+    assert url is not None and accounts, head
+    roles = {}
+    for username, password in accounts:
+        body = json.dumps({"username": username, "password": password}).encode()
+        request = urllib.request.Request(
+            f"{url[1]}/api/auth/login", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            roles[username] = json.loads(response.read())["role"]
+    return roles
+
+
+def check_the_history_and_the_report(workdir: Path, report_args: list[str]) -> None:
+    """90 days in the TSDB and the rollups, and a quarterly report with charts and trends."""
+    now = datetime.now(UTC)
+    with VictoriaMetrics(workdir / "tsdb") as tsdb:  # the demo's data, read back
+        series = tsdb.export('{__name__="camera_temperature_c",room="room-101"}')
+    stamps = [t for item in series for t in item["timestamps"]]
+    assert min(stamps) / 1000 <= (now - timedelta(days=89)).timestamp()
+    assert len(stamps) > 89 * 24  # hourly at least, then every 15 minutes, then live
+    db = sqlite3.connect(workdir / "collector.db")
+    hours = db.execute(
+        "SELECT count(DISTINCT hour) FROM rollups_hourly WHERE metric = 'temperature_c'"
+    ).fetchone()[0]
+    assert hours >= 89 * 24
+    # the collector folds the backfilled days into daily rollups as it runs
+    assert db.execute("SELECT count(*) FROM rollups_daily").fetchone()[0] > 0
+    logs = db.execute("SELECT count(*) FROM maintenance_logs").fetchone()[0]
+    assert logs >= 3
+    db.close()
+
+    pdf = workdir / "report.pdf"
+    report_args[report_args.index("--out") + 1] = str(pdf)
+    made = subprocess.run(
+        [sys.executable, "-m", "collector.cli", *report_args],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "故障现象" in text and "产生原因" in text  # maintenance logs of past faults
+    assert "写满" in text  # the storage that fills is a hazard with its trend
+    config = load_config(workdir / "collector.yaml")
+    period = parse_period(report_args[report_args.index("--quarter") + 1], config.timezone)
+    database = open_database(config.database.url, migrate=False)
+    with database.session() as session:
+        model = build_report(session, "demo-school", period, "zh-CN", now)
+    database.dispose()
+    history_days = min(period.days, (now.date() - period.start).days, 90)
+    assert len(model.daily_availability) >= history_days - 1
+    trends = [h.series for h in model.hazards if h.series is not None and h.series.fit]
+    assert trends and all(len(s.values) >= 14 for s in trends)
