@@ -9,7 +9,9 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from collector.db.models import Agent
 from collector.db.quarantine_models import QuarantinedMessage
+from collector.db.scope import EVERY_SITE, SiteScope, rooms_in
 
 _REASON_MAX = 500
 
@@ -51,10 +53,15 @@ def add_many(session: Session, items: Sequence[Quarantined]) -> None:
 
 
 def recent(
-    session: Session, limit: int, agent_id: str | None = None
+    session: Session, limit: int, agent_id: str | None = None, sites: SiteScope = EVERY_SITE
 ) -> tuple[int, list[QuarantinedMessage]]:
-    """(how many are kept in all, the newest ``limit`` of them), optionally of one agent."""
+    """(how many are kept in all, the newest ``limit`` of them), optionally of one agent;
+    of the agents placed in the rooms of ``sites`` (a message of an agent the inventory does
+    not place belongs to no site: only a reader of every site sees it)."""
     where = [] if agent_id is None else [QuarantinedMessage.agent_id == agent_id]
+    if sites is not None:
+        placed = select(Agent.id).where(Agent.room_id.in_(rooms_in(sites)))
+        where.append(QuarantinedMessage.agent_id.in_(placed))
     total = session.scalar(select(func.count()).select_from(QuarantinedMessage).where(*where))
     rows = session.scalars(
         select(QuarantinedMessage).where(*where).order_by(QuarantinedMessage.id.desc()).limit(limit)

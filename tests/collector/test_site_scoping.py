@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from collector.api.app import create_app
 from collector.api.auth import create_user, issue_token
-from collector.db import report_store, scope
+from collector.db import quarantine_store, report_store, scope
 from collector.db.session import Database
 from collector.inventory import Inventory, sync_inventory
 from tests.collector.auth_support import bearer
@@ -319,3 +319,30 @@ def test_the_school_role_writes_nothing_else(world: World, method: str, path: st
 def test_maintenance_windows_of_b_are_not_listed_for_a(world: World):
     listed = world.client.get("/api/maintenance-windows", headers=world.as_("engineer-a")).json()
     assert [w["id"] for w in listed] == [world.windows[A]]
+
+
+def test_the_quarantine_shows_a_bound_admin_only_its_sites_agents(world: World):
+    """Quarantine is filtered, not admin-wide: a message names its agent, and the agent's
+    room its site; an agent the inventory does not place belongs to no site."""
+    agents = ["alpha-agent", "beta-agent", "stray-agent"]
+    with world.db.session() as session:
+        quarantine_store.add_many(
+            session,
+            [
+                quarantine_store.Quarantined(
+                    T0, f"roomwatch/v1/{a}/metrics", a, 1, "wire", "bad", 3, "{x"
+                )
+                for a in agents
+            ],
+        )
+    seen = {
+        who: [
+            q["agent_id"]
+            for q in world.client.get("/api/admin/quarantine", headers=world.as_(who)).json()[
+                "items"
+            ]
+        ]
+        for who in ("admin", "admin-a")
+    }
+    assert sorted(seen["admin"]) == sorted(agents)
+    assert seen["admin-a"] == ["alpha-agent"]

@@ -36,12 +36,13 @@ class QuarantineOut(BaseModel):
 @router.get("/api/admin/quarantine", response_model=QuarantineOut)
 def list_quarantined(
     session: DbSession,
-    _admin: Admin,
+    admin: Admin,
     agent: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> QuarantineOut:
-    """The newest quarantined messages, optionally of one agent."""
-    total, rows = quarantine_store.recent(session, limit, agent)
+    """The newest quarantined messages, optionally of one agent; an admin bound to sites
+    sees those of the agents placed in its sites' rooms."""
+    total, rows = quarantine_store.recent(session, limit, agent, admin.sites)
     return QuarantineOut(
         total=total,
         items=[
