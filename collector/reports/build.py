@@ -90,8 +90,16 @@ def build_report(
         ]
 
     faults = rq.faults_overlapping(session, site_id, previous.start_utc, end)
-    current = PeriodData(period, stats, offline_hours(faults, metrics.offline_rule, period))
-    before = PeriodData(previous, prev_stats, offline_hours(faults, metrics.offline_rule, previous))
+    offline_rule = metrics.offline_rule
+    current = PeriodData(
+        period, stats, offline_hours(faults, offline_rule, period, now), period.hours_until(now)
+    )
+    before = PeriodData(
+        previous,
+        prev_stats,
+        offline_hours(faults, offline_rule, previous, now),
+        previous.hours_until(now),
+    )
     room_reports = build_rooms(rooms, devices, current, before, p95, faults, metrics)
 
     in_period = [f for f in faults if start <= f.opened_at < end]
@@ -126,7 +134,7 @@ def build_report(
             p95=p95,
             daily=daily,
             offline_hours=current.offline_hours,
-            period_hours=period.hours,
+            period_hours=current.hours,
         ),
         report_store.checklist_results(session, site_id, period.start),
         lang,

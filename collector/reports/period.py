@@ -44,6 +44,16 @@ class Period:
     def hours(self) -> float:
         return (self.end_utc - self.start_utc).total_seconds() / 3600
 
+    def until(self, now: datetime) -> datetime:
+        """Where the period's figures stop: its end, or ``now`` for a period not over yet
+        (never before its start). An open fault or span counts up to here, not to the
+        end of a quarter that has not happened."""
+        return max(self.start_utc, min(self.end_utc, now))
+
+    def hours_until(self, now: datetime) -> float:
+        """The hours of the period that have passed by ``now``."""
+        return (self.until(now) - self.start_utc).total_seconds() / 3600
+
     def previous(self) -> Period:
         """The period of the same length just before this one (the previous quarter)."""
         months = _months_between(self.start, self.end)

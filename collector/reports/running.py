@@ -33,12 +33,18 @@ class PeriodData:
     period: Period
     stats: StatMap
     offline_hours: Mapping[str, float]  # room id → agent-offline fault hours in the period
+    hours: float  # hours of the period passed by the report's `now` (all of a past one)
 
 
-def offline_hours(faults: Iterable[Fault], rule_id: str, period: Period) -> dict[str, float]:
-    """room id → hours of the period covered by ``rule_id`` faults (overlaps merged)."""
+def offline_hours(
+    faults: Iterable[Fault], rule_id: str, period: Period, now: datetime
+) -> dict[str, float]:
+    """room id → hours of the period covered by ``rule_id`` faults (overlaps merged).
+
+    A fault still open counts up to ``now`` (or the period's end if that came first):
+    a report of the running quarter must not count it offline until the quarter ends."""
     spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
-    start, end = period.start_utc, period.end_utc
+    start, end = period.start_utc, period.until(now)
     for fault in faults:
         if fault.rule_id != rule_id or fault.room_id is None:
             continue
@@ -121,7 +127,7 @@ def _device_report(
         return availability(
             data.stats.get((device.pk, metric)),
             data.offline_hours.get(device.room_id, 0.0),
-            data.period.hours,
+            data.hours,
         )
 
     avail_key = catalog.availability_metric
