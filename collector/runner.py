@@ -112,7 +112,9 @@ class CollectorService:
                 config.mqtt, self.pipeline.submit, on_session_lost=self.stats.sessions_lost.inc
             )
         self._worker = threading.Thread(target=self._work, name="ingest", daemon=True)
-        self.reports = ReportService(self.db, self.workflow, config.timezone, clock)
+        self.reports = ReportService(
+            self.db, self.workflow, config.timezone, clock, inventory_file=config.inventory_file
+        )
         self.readiness = ReadinessCheck(self.db, config.readiness, clock, config.sla.timezone)
         self._apps: list[FastAPI] = []
         self._next_silence_check = 0.0
@@ -215,7 +217,7 @@ class CollectorService:
         self.pipeline.stop()
         self._worker.join(timeout=10)
         for app in self._apps:
-            app.state.report_jobs.shutdown()  # queued reports are dropped, not waited for
+            app.state.report_jobs.shutdown()  # queued reports stay in SQL for the next collector
         self.tsdb.close()
         self.db.dispose()
 
@@ -237,6 +239,7 @@ class CollectorService:
             max_body_bytes=self.config.api.max_body_bytes,
         )
         app.state.sla = self.sla.service  # the routes use the configured calendar
+        app.state.inventory_file = self.config.inventory_file  # reports' sign-off and logo
         self._apps.append(app)
         return app
 

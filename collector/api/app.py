@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
@@ -20,7 +23,7 @@ from collector.api.throttle import SignInThrottle
 from collector.api.workflow_app import READ_ACCESS, Clock, install_workflow
 from collector.db.session import Database
 from collector.errors import NotFoundError
-from collector.reports.jobs import ReportJobs
+from collector.reports.jobs import ReportJobs, generate_from
 from collector.rules.model import Rule
 from collector.web import WebSettings, install_web
 from collector.workflow import Workflow
@@ -43,11 +46,17 @@ def create_app(
     Every ``/api`` route needs credentials (``collector.api.auth``); ``/healthz`` and
     ``/metrics`` do not. A request body over ``max_body_bytes`` is refused (413) unread;
     every response carries the security headers (``collector.api.http_guard``)."""
-    app = FastAPI(title="roomwatch collector", version=agent.__version__)
+    app = FastAPI(title="roomwatch collector", version=agent.__version__, lifespan=_lifespan)
     app.state.database = db
     app.state.database_up = True
     app.state.sign_in_throttle = SignInThrottle(db)  # counts in SQL, shared by a group
-    app.state.report_jobs = ReportJobs()  # its thread starts with the first report
+    # Report jobs in SQL, shared by a group; each generation rebuilt from the stored request
+    # with the app's report service. Its worker runs while the app is served (_lifespan).
+    app.state.report_jobs = ReportJobs(
+        db,
+        generate_from(lambda: report_routes.service_of(app.state)),
+        clock=lambda: app.state.clock(),
+    )
     app.state.registries = [metrics_registry]
     if database_gauges:
         own = CollectorRegistry(auto_describe=True)
@@ -71,6 +80,13 @@ def create_app(
     install_workflow(app, workflow, rule_pack, clock)
     install_web(app, web)  # the dashboard under /ui (collector/web)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.report_jobs.start()  # also runs the reports asked of other group members
+    yield
+    app.state.report_jobs.shutdown()  # queued reports stay queued for the next collector
 
 
 async def _not_found(_request: Request, exc: Exception) -> JSONResponse:

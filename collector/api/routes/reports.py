@@ -4,7 +4,6 @@ advisories. Viewers read; engineers write."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -188,10 +187,21 @@ class AdvisoryApplyOut(BaseModel):
 
 
 def reports_of(request: Request) -> ReportService:
-    state = request.app.state
+    return service_of(request.app.state)
+
+
+def service_of(state: Any) -> ReportService:
+    """The report service of an app's state; ``inventory_file`` (set by the collector) gives
+    the sites' sign-off names and logos, as ``roomwatch report`` has them."""
     web = getattr(state, "web_settings", None)
     zone = getattr(web, "timezone", None) or getattr(state, "timezone", None) or DEFAULT_TIMEZONE
-    return ReportService(state.database, state.workflow, zone, clock=state.clock)
+    return ReportService(
+        state.database,
+        state.workflow,
+        zone,
+        clock=state.clock,
+        inventory_file=getattr(state, "inventory_file", None),
+    )
 
 
 # --- reports ------------------------------------------------------------------------------
@@ -255,26 +265,16 @@ def generate_report(
             lambda session: require_visible(session, engineer.sites, site=body.site)
         )
     _run(lambda: service.period_of(body.site, body.period))  # 404 / 422 now, not in the job
-
-    def generate() -> int:
-        generated = service.generate(
-            body.site,
-            body.period,
-            body.lang,
-            engineer.username,
-            pdf=body.pdf,
-            devices=body.devices,
-        )
-        return generated.archived_id or 0
-
-    job = _submit(request, body.model_dump(), engineer.username, generate)
+    # The job is the request itself: any collector of the group can run it.
+    job = _submit(request, body.model_dump(), engineer.username)
     return _finished_or_accepted(request, service, job, wait)
 
 
 @router.get("/api/reports/jobs/{job_id}", response_model=JobOut, responses=_ERRORS)
 def get_job(job_id: str, _viewer: Viewer, request: Request) -> JobOut:
     """A report generation's state; ``report_id`` once it is done, ``error`` if it failed.
-    Jobs live in the collector's memory: after a restart they are gone (404)."""
+    Jobs are kept in SQL: every collector of a group answers, a restart keeps them;
+    finished ones are forgotten after 7 days (404)."""
     job = report_jobs(request).get(job_id)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"report job {job_id!r} does not exist")
@@ -326,11 +326,7 @@ def regenerate_report(
     (in the background, answered as ``POST /api/reports`` is)."""
     service = reports_of(request)
     service.archived(report_id)  # 404 now rather than in the job
-
-    def generate() -> int:
-        return service.regenerate(report_id, engineer.username).archived_id or 0
-
-    job = report_jobs(request).submit({"regenerate": report_id}, engineer.username, generate)
+    job = _submit(request, {"regenerate": report_id}, engineer.username)
     return _finished_or_accepted(request, service, job, wait)
 
 
@@ -566,32 +562,26 @@ def report_jobs(request: Request) -> ReportJobs:
     return jobs
 
 
-def _submit(
-    request: Request, what: dict[str, Any], actor: str, generate: Callable[[], int]
-) -> ReportJob:
+def _submit(request: Request, what: dict[str, Any], actor: str) -> ReportJob:
     try:
-        return report_jobs(request).submit(what, actor, generate)
+        return report_jobs(request).submit(what, actor)
     except JobsStopped as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
 
 
 def _finished_or_accepted(
-    request: Request, service: ReportService, job: ReportJob, wait: float
+    request: Request, service: ReportService, submitted: ReportJob, wait: float
 ) -> Any:
-    if not report_jobs(request).wait(job, wait):
+    job = report_jobs(request).wait(submitted.id, wait) or submitted
+    if not job.finished:
         url = str(request.url_for("get_job", job_id=job.id).path)
         return JSONResponse(
             _job_out(job).model_dump(mode="json"),
             status_code=status.HTTP_202_ACCEPTED,
             headers={"Location": url},
         )
-    failure = job.exception
-    if failure is not None:  # answered as if generated in this request: 404, 422, 503, 500
-
-        def fail() -> None:
-            raise failure
-
-        _run(fail)
+    if job.state == "failed":  # answered as if generated in this request: 404, 422, 503, 500
+        raise HTTPException(job.error_status or 500, job.error or "report generation failed")
     return ArchivedOut.model_validate(service.archived(job.report_id or 0))
 
 
