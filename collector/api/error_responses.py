@@ -23,6 +23,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -68,10 +69,14 @@ def error_body(status_code: int, detail: str, error: str | None = None) -> dict[
     return {"error": error or error_code(status_code), "detail": detail}
 
 
-async def http_error(_request: Request, exc: Exception) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code in _NO_BODY:
         return Response(status_code=exc.status_code, headers=exc.headers)
+    from collector.web.error_page import is_dashboard, not_found_page  # web imports the API
+
+    if exc.status_code == 404 and is_dashboard(request):  # a person reads it: a page
+        return await run_in_threadpool(not_found_page, request)
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     return JSONResponse(
         error_body(exc.status_code, detail), status_code=exc.status_code, headers=exc.headers

@@ -25,6 +25,7 @@ from collector.db.queries import (
     _device_view,
     _fault_view,
 )
+from collector.db.scope import EVERY_SITE, SiteScope, rooms_in
 from collector.errors import NotFoundError
 
 
@@ -84,6 +85,7 @@ class FaultFilter:
     opened_from: datetime | None = None
     opened_until: datetime | None = None
     text: str | None = None
+    sites: SiteScope = EVERY_SITE  # the reader's sites (collector.db.scope)
 
 
 def sites(session: Session) -> list[SiteView]:
@@ -193,14 +195,17 @@ def room_rollups(
     return {device: dict(metrics_) for device, metrics_ in out.items()}
 
 
-def worst_open_faults(session: Session) -> dict[str, FaultView]:
-    """room id → its most urgent open fault (lowest level, then oldest)."""
+def worst_open_faults(session: Session, sites: SiteScope = EVERY_SITE) -> dict[str, FaultView]:
+    """room id → its most urgent open fault (lowest level, then oldest), of the rooms of
+    the ``sites`` in scope."""
     query = (
         select(Fault, Device.device)
         .outerjoin(Device, Fault.device_id == Device.id)
         .where(Fault.status.not_in(CLOSED_STATUSES), Fault.room_id.is_not(None))
         .order_by(Fault.level, Fault.opened_at, Fault.id)
     )
+    if sites is not None:
+        query = query.where(Fault.room_id.in_(rooms_in(sites)))
     worst: dict[str, FaultView] = {}
     for fault, device in session.execute(query):
         assert fault.room_id is not None
@@ -208,14 +213,17 @@ def worst_open_faults(session: Session) -> dict[str, FaultView]:
     return worst
 
 
-def open_faults(session: Session) -> list[FaultView]:
-    """Every open fault (neither resolved nor closed)."""
+def open_faults(session: Session, sites: SiteScope = EVERY_SITE) -> list[FaultView]:
+    """Every open fault (neither resolved nor closed) the ``sites`` in scope see (a fault
+    of no room only with every site)."""
     query = (
         select(Fault, Device.device)
         .outerjoin(Device, Fault.device_id == Device.id)
         .where(Fault.status.not_in(CLOSED_STATUSES))
         .order_by(Fault.level, Fault.opened_at, Fault.id)
     )
+    if sites is not None:
+        query = query.where(Fault.room_id.in_(rooms_in(sites)))
     return [_fault_view(fault, device) for fault, device in session.execute(query)]
 
 
@@ -337,6 +345,8 @@ def _filtered(filters: FaultFilter) -> Select:
         query = query.join(Room, Fault.room_id == Room.id).where(Room.site_id == filters.site_id)
     if filters.room_id:
         query = query.where(Fault.room_id == filters.room_id)
+    if filters.sites is not None:
+        query = query.where(Fault.room_id.in_(rooms_in(filters.sites)))
     if filters.level:
         query = query.where(Fault.level == filters.level)
     if filters.device:

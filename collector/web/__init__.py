@@ -6,7 +6,7 @@ every asset is served from ``static/``, nothing from a CDN.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -21,6 +21,7 @@ def install_web(app: FastAPI, settings: WebSettings | None = None) -> None:
     from collector.web.context import PREFIX, STATIC_DIR, TEMPLATE_DIR
     from collector.web.feed import LiveFeed
     from collector.web.pages import account, faults, grid, live, report_fault, rooms, today
+    from collector.web.scope import guard_page, project_snapshot
     from collector.web.tsdb_read import TsdbReader
 
     settings = settings or WebSettings()
@@ -34,10 +35,13 @@ def install_web(app: FastAPI, settings: WebSettings | None = None) -> None:
         with app.state.database.session() as session:
             return grid.live_snapshot(session, settings)
 
-    app.state.web_feed = LiveFeed(snapshot, settings.live_poll_s, settings.live_keepalive_s)
+    app.state.web_feed = LiveFeed(
+        snapshot, settings.live_poll_s, settings.live_keepalive_s, project=project_snapshot
+    )
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC_DIR)), name="web-static")
     for module in (grid, rooms, faults, account, live, today, report_fault):
-        app.include_router(module.router)
+        # Every page is site-scoped by default: an id of another site's object is 404.
+        app.include_router(module.router, dependencies=[Depends(guard_page)])
 
     @app.get("/", include_in_schema=False)
     def to_dashboard() -> RedirectResponse:

@@ -29,6 +29,9 @@ class Viewer:
     username: str | None = None
     display_name: str = ""
     role: str | None = None
+    # The sites this user may see (collector.db.scope): None is every site, also for the
+    # anonymous reader of a dashboard nobody can sign in to yet.
+    sites: frozenset[str] | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -55,7 +58,15 @@ def sign_in_required(session: Session) -> bool:
 
 
 def current_viewer(request: Request) -> Viewer:
-    """The signed-in user of this request (session cookie or API token), or anonymous."""
+    """The signed-in user of this request (session cookie or API token), or anonymous; asked
+    once per request (the page scope guard and the page itself both need it)."""
+    known: Viewer | None = getattr(request.state, "web_viewer", None)
+    if known is None:
+        known = request.state.web_viewer = _viewer_of(request)
+    return known
+
+
+def _viewer_of(request: Request) -> Viewer:
     if auth.request_secret(request) is None:
         return Viewer()
     # Its own short transaction, apart from the page's reads: checking writes the token's use.
@@ -64,7 +75,7 @@ def current_viewer(request: Request) -> Viewer:
     )
     if principal is None:
         return Viewer()
-    return Viewer(principal.username, principal.display_name, principal.role)
+    return Viewer(principal.username, principal.display_name, principal.role, principal.sites)
 
 
 @dataclass(frozen=True)

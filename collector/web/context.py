@@ -74,6 +74,12 @@ class Page:
         )
 
     @property
+    def sites(self) -> frozenset[str] | None:
+        """The sites the reader may see (None: every site); lists pass it to their queries
+        (ids in the path or query are checked before the page runs: ``web.scope``)."""
+        return self.viewer.sites
+
+    @property
     def here(self) -> str:
         query = self.request.url.query
         return self.request.url.path + (f"?{query}" if query else "")

@@ -1,5 +1,6 @@
 """Errors of dashboard requests as a page in the reader's language, not the API's JSON:
-a bad query parameter (``/ui/faults?status=weird``) shows which one and what is allowed."""
+a bad query parameter (``/ui/faults?status=weird``) shows which one and what is allowed, and
+a 404 raised before the page ran (the site scope guard) shows the not-found page."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ def bad_request_page(request: Request, problems: list[dict[str, object]]) -> HTM
     names = ", ".join(str(p["loc"][-1]) for p in problems if p.get("loc"))  # type: ignore[index]
     message = page.t("error.bad_query").format(names=names or "?")
     return page.render("error.html", status_code=422, message=message)
+
+
+def not_found_page(request: Request) -> HTMLResponse:
+    """The 404 page in the reader's language (also for another site's room or fault: the
+    dashboard's scope guard answers as if it did not exist)."""
+    page = get_database(request).transact(lambda session: Page.of(request, session))
+    return page.not_found()

@@ -3,7 +3,8 @@
 While at least one browser listens, the poller reads the grid's snapshot from SQL every
 ``poll_s`` seconds (in a worker thread) and wakes the streams when it changed. SQL is the
 source of truth, so this works the same with several collectors behind one database, and
-costs nothing when nobody looks.
+costs nothing when nobody looks. The snapshot holds every site; each stream sends only what
+its reader may see (``project``: the sites of a bound user), and only when that changed.
 """
 
 from __future__ import annotations
@@ -19,13 +20,21 @@ from starlette.concurrency import run_in_threadpool
 log = logging.getLogger(__name__)
 
 Snapshot = Callable[[], dict[str, Any]]
+# (the full snapshot, what the stream's reader may see) -> what the stream sends
+Projection = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class LiveFeed:
     def __init__(
-        self, snapshot: Snapshot, poll_s: float, keepalive_s: float, lifetime_s: float = 300.0
+        self,
+        snapshot: Snapshot,
+        poll_s: float,
+        keepalive_s: float,
+        lifetime_s: float = 300.0,
+        project: Projection | None = None,
     ) -> None:
         self._snapshot = snapshot
+        self._project = project
         self._lifetime_s = lifetime_s
         self._poll_s = poll_s
         self._keepalive_s = keepalive_s
@@ -36,8 +45,9 @@ class LiveFeed:
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
-    async def stream(self) -> AsyncIterator[str]:
-        """SSE text: ``event: rooms`` with the snapshot on every change, comments between.
+    async def stream(self, sees: Any = None) -> AsyncIterator[str]:
+        """SSE text: ``event: rooms`` with the snapshot (projected on ``sees``) on every
+        change of it, comments between.
 
         A stream ends after ``lifetime_s`` (the browser reconnects at once and gets a fresh
         snapshot), so no server waits long for live streams when it shuts down."""
@@ -49,6 +59,7 @@ class LiveFeed:
         try:
             yield f"retry: {int(self._poll_s * 1500)}\n\n"
             seen = 0  # version 0 = nothing read yet
+            sent: dict[str, Any] | None = None
             ends = asyncio.get_running_loop().time() + self._lifetime_s
             while asyncio.get_running_loop().time() < ends:
                 newer = await self._newer_than(seen)
@@ -56,6 +67,12 @@ class LiveFeed:
                     yield ": keepalive\n\n"
                     continue
                 seen, payload = newer
+                if payload is not None and self._project is not None:
+                    payload = self._project(payload, sees)
+                if payload == sent:
+                    yield ": keepalive\n\n"  # a change of other sites only
+                    continue
+                sent = payload
                 yield f"event: rooms\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
         finally:
             self._listeners -= 1

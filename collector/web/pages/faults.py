@@ -52,10 +52,10 @@ def board(
         return denied
     zones = Zones.load(session, page.settings.timezone)
     now = now_of(request)
-    rooms = {r.id: r for r in queries.list_rooms(session)}
+    rooms = {r.id: r for r in queries.list_rooms(session, sites=page.sites)}
     values: dict[str, Any] = {}
     if view in ("open", "mine"):
-        items = dashboard_queries.open_faults(session)
+        items = dashboard_queries.open_faults(session, page.sites)
         clocks = clocks_for(request, session, [f.id for f in items])
         items.sort(key=lambda f: urgency(f, clocks.get(f.id, []), now))
         if view == "mine":  # my faults: the open ones assigned to me
@@ -71,6 +71,7 @@ def board(
             opened_from=_day_start(since, tz),
             opened_until=_day_start(until, tz, next_day=True),
             text=q.strip() or None,
+            sites=page.sites,
         )
         found = dashboard_queries.fault_history(
             session, filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE

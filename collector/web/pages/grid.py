@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from collector.api.deps import DbSession
 from collector.db import dashboard_queries, queries
+from collector.db.scope import SiteScope
 from collector.web.context import PREFIX, Page, Zones
 from collector.web.fault_text import Wording
 from collector.web.settings import WebSettings
@@ -19,11 +19,11 @@ from collector.web.tiles import STATES, Tile, counts, matches, tile
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 
-def grid_tiles(session: Session, settings: WebSettings) -> list[Tile]:
-    """Every room's tile, in site and room order."""
+def grid_tiles(session: Session, settings: WebSettings, sites: SiteScope = None) -> list[Tile]:
+    """Every room's tile (of the ``sites`` in scope), in site and room order."""
     zones = Zones.load(session, settings.timezone)
-    worst = dashboard_queries.worst_open_faults(session)
-    rooms = queries.list_rooms(session)
+    worst = dashboard_queries.worst_open_faults(session, sites)
+    rooms = queries.list_rooms(session, sites=sites)
     words = Wording.load(session, "zh-CN", worst.values(), {r.id: r.name for r in rooms})
     return [
         tile(
@@ -36,16 +36,19 @@ def grid_tiles(session: Session, settings: WebSettings) -> list[Tile]:
     ]
 
 
-def live_snapshot(session: Session, settings: WebSettings) -> dict[str, object]:
-    """What the live feed sends: every tile, state counts, and a signature of the open
-    faults (the fault board reloads its table when it changes)."""
+def live_snapshot(session: Session, settings: WebSettings) -> dict[str, Any]:
+    """What the live feed reads once for every stream: every site's tiles and open faults
+    (id, status, level, site). Each stream sends only its user's sites of it, with their
+    state counts and a signature of their open faults (``collector.web.scope``); the fault
+    board reloads its table when the signature changes."""
     tiles = grid_tiles(session, settings)
-    open_faults = dashboard_queries.open_faults(session)
-    signature = "|".join(f"{f.id}:{f.status}:{f.level}" for f in open_faults)
+    site_of_room = dashboard_queries.room_sites(session)
     return {
         "tiles": [t.as_json() for t in tiles],
-        "counts": counts(tiles),
-        "faults": hashlib.sha1(signature.encode()).hexdigest()[:12],
+        "open_faults": [
+            (f.id, f.status, f.level, site_of_room.get(f.room_id or ""))
+            for f in dashboard_queries.open_faults(session)
+        ],
     }
 
 
@@ -61,7 +64,7 @@ def grid(
     page = Page.of(request, session)
     if (denied := page.login_required()) is not None:
         return denied
-    tiles = grid_tiles(session, page.settings)
+    tiles = grid_tiles(session, page.settings, page.sites)
     sites = sorted({(t.site_id, t.site_name) for t in tiles}, key=lambda s: s[1])
     buildings = sorted(
         {t.building for t in tiles if t.building and (not site or t.site_id == site)}

@@ -18,11 +18,12 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 def live(request: Request) -> Response:
     with get_database(request).session() as session:
         closed = sign_in_required(session)
-    if closed and not current_viewer(request).signed_in:
+    viewer = current_viewer(request)
+    if closed and not viewer.signed_in:
         return Response(status_code=401)
     feed: LiveFeed = request.app.state.web_feed
     return StreamingResponse(
-        feed.stream(),
+        feed.stream(viewer.sites),  # only the reader's sites (collector.web.scope)
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

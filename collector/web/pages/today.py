@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from collector.api import auth
-from collector.api.deps import DbSession, get_database
+from collector.api.deps import DbSession
 from collector.api.routes.dispatch import default_timezone, today_views
 from collector.db import dispatch_store
 from collector.db.dispatch_store import SiteScope
 from collector.dispatch.assign import duty_shift
 from collector.errors import NotFoundError
+from collector.web.access import current_viewer
 from collector.web.context import PREFIX, Page
 from collector.web.timefmt import zone
 
@@ -24,12 +25,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 def _scope(request: Request) -> SiteScope:
     """The signed-in user's sites (None: every site, also on an open dashboard)."""
-    if auth.request_secret(request) is None:
-        return None
-    principal = get_database(request).transact(
-        lambda session: auth.principal_from_request(request, session)
-    )
-    return principal.sites if principal is not None else frozenset()
+    return current_viewer(request).sites
 
 
 @router.get("/today")
