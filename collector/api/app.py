@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
@@ -13,6 +14,7 @@ import agent
 from collector.api.error_responses import install_error_responses
 from collector.api.gauges import DatabaseGauges
 from collector.api.http_guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, SecurityHeaders
+from collector.api.listing import GZIP_LEVEL, GZIP_MIN_BYTES, AnswerCache
 from collector.api.routes import exports, faults, health, quarantine, rooms, user_sites
 from collector.api.routes import dispatch as dispatch_routes
 from collector.api.routes import reports as report_routes
@@ -49,6 +51,7 @@ def create_app(
     app = FastAPI(title="roomwatch collector", version=agent.__version__, lifespan=_lifespan)
     app.state.database = db
     app.state.database_up = True
+    app.state.answer_cache = AnswerCache()  # serialised dashboard lists, keyed by ETag
     app.state.sign_in_throttle = SignInThrottle(db)  # counts in SQL, shared by a group
     # Report jobs in SQL, shared by a group; each generation rebuilt from the stored request
     # with the app's report service. Its worker runs while the app is served (_lifespan).
@@ -65,6 +68,10 @@ def create_app(
     install_error_responses(app)  # one error shape; every status documented
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes)
+    # Inside SecurityHeaders (its headers and last-resort 500 stay as they are), outside
+    # BodyLimit (a 413 is small and unread bodies never reach it). Answers that carry their
+    # own Content-Encoding (the cached lists' pre-made gzip) pass through untouched.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
     app.add_middleware(SecurityHeaders)  # added last: outermost, on every answer
     app.include_router(rooms.router, dependencies=READ_ACCESS)
     app.include_router(faults.router)

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from agent.wire import DeviceInfo, DeviceSample, InventoryMessage
+from collector.db import room_versions
 from collector.db.dialect import bulk_upsert, chunks, dialect_name, upsert_insert
 from collector.db.models import (
     SOURCE_AGENT,
@@ -171,6 +172,7 @@ def touch_agents(session: Session, seen: Mapping[str, datetime]) -> None:
         .values(last_seen_at=bindparam("at"))
     )
     session.execute(statement, [{"agent": a, "at": t} for a, t in sorted(seen.items())])
+    room_versions.bump_rooms_of(session, Agent.id.in_(sorted(seen)), Agent.room_id)
 
 
 def ensure_devices(
@@ -254,6 +256,8 @@ def store_latest_many(
         lambda new: {c: new[c] for c in _STATE_COLUMNS},
         where=lambda new: table.c.sampled_at <= new.sampled_at,
     )
+    if rows:  # a room's page shows these values: its cached answer is stale now
+        room_versions.bump_rooms_of(session, Device.id.in_(sorted(newest)), Device.room_id)
 
 
 def add_to_rollups(session: Session, device: Device, sample: DeviceSample, at: datetime) -> None:
@@ -309,6 +313,7 @@ def _insert_agent_devices(
     insert = upsert_insert(session, Device.__table__)  # type: ignore[arg-type]
     for chunk in chunks(rows):
         session.execute(insert.values(chunk).on_conflict_do_nothing())
+    room_versions.bump_rooms(session, {room_id for room_id, _ in items})
 
 
 def _merge_report(device: Device, item: DeviceSample | DeviceInfo) -> None:

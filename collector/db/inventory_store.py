@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from collector.db import room_versions
 from collector.db.dialect import chunks, upsert_insert
 from collector.db.models import SOURCE_AGENT, SOURCE_INVENTORY, Agent, Device, Room, Site
 
@@ -77,7 +78,7 @@ def apply_inventory(session: Session, inventory: Inventory) -> SyncReport:
     agents = [{"id": a, "room_id": r, "online": False} for a, r in sorted(placed.items())]
     _upsert(session, Agent, agents, ["id"], ["room_id"])
     _upsert_devices(session, devices)
-    return SyncReport(
+    report = SyncReport(
         sites=len(sites),
         rooms=len(rooms),
         agents=len(agents),
@@ -85,6 +86,9 @@ def apply_inventory(session: Session, inventory: Inventory) -> SyncReport:
         agents_unplaced=_unplace_agents(session, set(placed)),
         devices_unlisted=_unlist_devices(session, inventory),
     )
+    # Names, sites and placements may have moved anywhere; a sync is rare, so count all.
+    room_versions.bump_every_room(session)
+    return report
 
 
 def _timetable(place: Any) -> dict[str, Any] | None:

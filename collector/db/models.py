@@ -240,6 +240,7 @@ from collector.db import group_models as _group_models  # noqa: E402,F401
 from collector.db import guard_models as _guard_models  # noqa: E402,F401
 from collector.db import quarantine_models as _quarantine_models  # noqa: E402,F401
 from collector.db import report_models as _report_models  # noqa: E402,F401
+from collector.db import room_versions as _room_versions  # noqa: E402,F401
 from collector.db import scope_models as _scope_models  # noqa: E402,F401
 from collector.db import shared_state_models as _shared_state_models  # noqa: E402,F401
 from collector.db import sla_models as _sla_models  # noqa: E402,F401

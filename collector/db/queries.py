@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, case, func, select, text
+from sqlalchemy import Select, case, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from collector.db.models import Agent, Device, DeviceState, Fault, Room, Site
@@ -187,9 +187,11 @@ def list_faults(
     site_id: str | None = None,
     assignee: str | None = None,
     sites: SiteScope = EVERY_SITE,
+    search: str | None = None,
 ) -> FaultPage:
     """Faults, newest first; ``status="open"`` means neither resolved nor closed;
-    ``exact_status`` picks one life-cycle status (acknowledged, on_site, ...)."""
+    ``exact_status`` picks one life-cycle status (acknowledged, on_site, ...); ``search`` is
+    part of the title or target, any case."""
     query = _fault_query(status, room_id, level)
     if exact_status is not None:
         query = query.where(Fault.status == exact_status)
@@ -205,6 +207,11 @@ def list_faults(
         query = query.where(Fault.assignee == assignee)
     if sites is not None:
         query = query.where(Fault.room_id.in_(rooms_in(sites)))
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(Fault.title.ilike(pattern, escape="\\"), Fault.target.ilike(pattern, escape="\\"))
+        )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = _fault_views(session, query.order_by(*_NEWEST).limit(limit).offset(offset))
     return FaultPage(total=total, items=items)

@@ -36,7 +36,7 @@ def test_a_fresh_database_migrates_to_head_with_every_table(database_url: str):
     finally:
         db.dispose()
     assert tables - {"alembic_version"} == TABLES >= FIRST_TABLES
-    assert current == _head() == "0015_followup"
+    assert current == _head() == "0016_room_versions"
 
 
 def test_models_and_migrations_agree(database_url: str):

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from collector.api.auth import SchoolOrEngineer, Scope, Viewer
 from collector.api.bounds import PageOffset, RowId
 from collector.api.deps import DbSession
+from collector.api.listing import NOT_MODIFIED, OK_HEADERS, CachedAnswer, cached_answer, etag
+from collector.api.routes.rooms import answer_cache
 from collector.api.schemas import ErrorOut, FaultOut, FaultPageOut
 from collector.api.scoping import require_visible
 from collector.api.workflow_schemas import (
@@ -26,7 +28,7 @@ from collector.api.workflow_schemas import (
     SuppressedOut,
     SurveyOut,
 )
-from collector.db import faults_store, queries, workflow_store
+from collector.db import faults_store, queries, room_versions, workflow_store
 from collector.db.models import Device, Fault, Room
 from collector.db.queries import FaultStatusFilter
 from collector.errors import NotFoundError
@@ -41,8 +43,11 @@ def workflow_of(request: Request) -> Workflow:
     return workflow
 
 
-@router.get("", response_model=FaultPageOut)
+@router.get(
+    "", response_model=FaultPageOut, responses={200: {"headers": OK_HEADERS}, **NOT_MODIFIED}
+)
 def list_faults(
+    request: Request,
     session: DbSession,
     _viewer: Viewer,
     sites: Scope,
@@ -61,8 +66,44 @@ def list_faults(
     assignee: Annotated[
         str | None, Query(max_length=100, description="Username; 'me': the caller's faults")
     ] = None,
-) -> FaultPageOut:
-    """Faults, newest first; ``assignee=me`` lists the caller's own."""
+    search: Annotated[
+        str | None, Query(max_length=100, description="Part of the title or target, any case")
+    ] = None,
+) -> Response:
+    """Faults, newest first; ``assignee=me`` lists the caller's own. Answered from the cache
+    of serialised answers while the rooms' change counters stand still, with an ETag."""
+    # Read before the data (collector.db.room_versions.list_version); faults of every room
+    # in scope move these counters, room-less ones the NO_ROOM row.
+    version = room_versions.list_version(session, sites)
+    me = _viewer.username if assignee == "me" else ""
+    return cached_answer(
+        request,
+        answer_cache(request),
+        etag(request, version, sites, extra=me),
+        lambda: _fault_page(
+            session, _viewer.username, sites, status, room, level, limit, offset, state, rule,
+            source, flapping, site, assignee, search,
+        ),
+    )  # fmt: skip
+
+
+def _fault_page(
+    session: Any,
+    username: str,
+    sites: Any,
+    status: FaultStatusFilter,
+    room: str | None,
+    level: int | None,
+    limit: int,
+    offset: int,
+    state: str | None,
+    rule: str | None,
+    source: str | None,
+    flapping: bool | None,
+    site: str | None,
+    assignee: str | None,
+    search: str | None,
+) -> CachedAnswer:
     page = queries.list_faults(
         session,
         status,
@@ -75,15 +116,17 @@ def list_faults(
         source=source,
         flapping=flapping,
         site_id=site or None,
-        assignee=_viewer.username if assignee == "me" else assignee or None,
+        assignee=username if assignee == "me" else assignee or None,
         sites=sites,
+        search=search or None,
     )
-    return FaultPageOut(
+    out = FaultPageOut(
         total=page.total,
         limit=limit,
         offset=offset,
         items=[FaultOut.model_validate(fault) for fault in page.items],
     )
+    return CachedAnswer(out.model_dump_json().encode())
 
 
 @router.post(
