@@ -21,7 +21,7 @@ stores' Core statements, which call ``bump_rooms`` / ``bump_rooms_of`` themselve
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -38,7 +38,9 @@ from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 
 from collector.db.dialect import chunks
 from collector.db.models import Agent, Base, Device, DeviceState, Fault, Room, Site
-from collector.db.scope import SiteScope
+
+if TYPE_CHECKING:  # scope imports models, which import this module at their end
+    from collector.db.scope import SiteScope
 
 NO_ROOM = ""  # the counter of faults that belong to no room (seen by unbound users only)
 
