@@ -18,6 +18,7 @@ from collector.db.report_queries import DailyStat, DeviceRow, PeriodStat
 from collector.reports.model import ChecklistLine, DeviceReport
 from collector.reports.running import availability
 from collector.reports.settings import HERE
+from collector.rules.names import labels_text, parse_labels
 
 Measure = Literal["availability", "uptime", "min", "avg", "max", "p95", "last"]
 Op = Literal[">=", "<=", ">", "<", "=="]
@@ -138,9 +139,9 @@ def _automatic(item: ItemSpec, check: ItemCheck, context: CheckContext, lang: st
     for device in context.devices:
         if check.kinds and device.kind not in check.kinds:
             continue
-        for name, value in _device_values(device, check, context):
+        for labels, value in _device_values(device, check, context):
             room = context.room_names.get(device.room_id, device.room_id)
-            values.append((f"{room} / {device.device}{name}", value))
+            values.append((f"{room} / {device.device}{_where(labels, lang)}", value))
     if not values:
         return ChecklistLine(item.key, item.title(lang), True, "n/a", None, [])
     passes = _OPS[check.op]
@@ -169,8 +170,16 @@ def _device_values(
         if value is not None:
             value = 100.0 - value if check.free else value
             label = metric[len(check.metric) - 1 :] if check.metric.endswith("{") else ""
-            found.append((f" {label}" if label else "", value))
+            found.append((label, value))
     return found
+
+
+def _where(labels: str, lang: str) -> str:
+    """A row's labels after its device, by name: ``{mount=/}`` → '（挂载点 /）'."""
+    text = labels_text(parse_labels(labels), lang)
+    if not text:
+        return ""
+    return f"（{text}）" if lang.startswith("zh") else f" ({text})"
 
 
 def _measure(

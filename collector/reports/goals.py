@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from collector.db.report_models import InspectionGoals
 from collector.reports.i18n import Messages
 from collector.reports.model import ChecklistLine, FaultLine, Goals, Hazard
+from collector.rules.names import labels_text, metric_name, parse_labels
 
 MAX_PREFILLED = 40
 
@@ -77,4 +78,9 @@ def hazard_text(hazard: Hazard, part: str, messages: Messages) -> str:
     by_language = params.pop("rules_by_language", None)
     if isinstance(by_language, dict):  # repeated faults: rule titles in the report's language
         params["rules"] = by_language.get(messages.lang, params.get("rules"))
+    # keys become names: ifindex=3,ifname=ge3 → 端口号 3，端口 ge3; battery_replace → 需更换电池
+    if isinstance(params.get("label"), str):
+        params["label"] = labels_text(parse_labels(params["label"]), messages.lang)
+    if isinstance(params.get("metric"), str):
+        params["metric"] = metric_name(params["metric"], messages.lang)
     return messages.t(f"hazard.{hazard.kind}.{part}", **params)

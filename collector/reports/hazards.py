@@ -177,6 +177,7 @@ def ups_hazards(data: HazardInput, settings: HazardSettings) -> list[Hazard]:
             params = {
                 "first": data.period.day_date(flagged[0].day).isoformat(),
                 "days": len(flagged),
+                "metric": cfg.replace_metric,  # named in the reader's language when shown
             }
             found.append(_hazard(data, "ups_battery_replace", "high", pk, params, None))
     for pk, _metric, days in data.series(cfg.runtime_metric):

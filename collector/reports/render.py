@@ -34,6 +34,7 @@ from collector.reports.model import DeviceReport, Hazard, InspectionReport, Room
 from collector.reports.period import Period
 from collector.reports.settings import HERE
 from collector.reports.signoff import sign_off_of
+from collector.rules.names import labels_text, parse_labels
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ def render_html(
         "show_device": show_device,
         "shown_devices": sum(1 for room in report.rooms for d in room.devices if show_device(d)),
         "kind": lambda kind: messages.name_or(f"kind.{kind}", kind),
+        # a row's labels by name: storage=/record → 存储 /record
+        "labels": lambda text: labels_text(parse_labels(text), lang),
         "toc": toc,
         "page_counter": Markup(_page_counter_css(messages.raw("page_counter"))),
         "sign_off": report.sign_off or sign_off_of(None, report.customer, report.site_name),

@@ -56,12 +56,17 @@ def lookup(table: Table, key: str, language: str | None) -> str | None:
 def split_key(key: str) -> tuple[str, dict[str, str]]:
     """``disk.used_pct{mount=/}`` → (``disk.used_pct``, {mount: /})."""
     base, _, rest = key.partition("{")
+    return base, parse_labels(rest.rstrip("}"))
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """``ifindex=3,ifname=ge3`` (or ``{mount=/}``) → {ifindex: 3, ifname: ge3}."""
     labels: dict[str, str] = {}
-    for pair in rest.rstrip("}").split(","):
+    for pair in text.strip().removeprefix("{").removesuffix("}").split(","):
         name, sep, value = pair.partition("=")
         if sep:
             labels[name.strip()] = value.strip()
-    return base, labels
+    return labels
 
 
 def metric_name(key: str, language: str | None) -> str:
@@ -91,4 +96,13 @@ def value_word(value: str, language: str | None) -> str:
     return lookup("values", value, language) or value
 
 
-__all__ = ["label_name", "labels_text", "lookup", "metric_name", "names", "split_key", "value_word"]
+__all__ = [
+    "label_name",
+    "labels_text",
+    "lookup",
+    "metric_name",
+    "names",
+    "parse_labels",
+    "split_key",
+    "value_word",
+]

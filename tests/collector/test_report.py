@@ -471,12 +471,12 @@ def test_the_pdf_reads_as_the_customer_expects(
     assert "RC-2026-004" in flat and "V2.3.1 build 250101" in flat
     assert "CAM-A" in flat
     if lang == "en":
-        assert "Disk mount=/ of host full in 34 days" in flat
+        assert "Disk of host (mount /) full in 34 days" in flat
         assert "2026-11-03" in flat
         assert "BELOW QUOTA" in flat
         assert "Next period's work and goals" in flat
     else:
-        assert "host 磁盘 mount=/ 预计 34 天后写满" in flat
+        assert "host 磁盘（挂载点 /）预计 34 天后写满" in flat
         assert "低于定额" in flat
         assert "故障现象" in flat and "摄像机画面中断" in flat
         assert "下阶段工作与目标" in flat

@@ -86,7 +86,7 @@ def test_every_text_exists_in_both_languages_and_formats():
             for lang in LANGUAGES:
                 Messages(lang).t(key)  # missing values print as "—", never raise
     assert Messages("zh-CN").t("hazard.disk_full.title", device="host", label="/", days=3) == (
-        "host 磁盘 / 预计 3 天后写满"
+        "host 磁盘（/）预计 3 天后写满"
     )
     assert Messages("en").t("goals.edited", who=None, when=None) == "Edited by — on —."
     assert all(item.zh and item.en for item in default_items())

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from agent.wire import DeviceSample, TableRow
 from collector.db import faults_store, ingest_store
 from collector.db.models import Device, Fault, FaultEvent, Room, Site
-from collector.db.report_models import VendorAdvisory
+from collector.db.report_models import InspectionSchedule, VendorAdvisory
 from collector.db.session import Database
 from collector.db.workflow_models import MaintenanceLog
 from collector.inventory import Inventory, sync_inventory
@@ -283,6 +283,8 @@ def typed_texts(db: Database) -> list[str]:
             typed += [room.id, room.name, room.building or "", room.site_id]
         for site in session.scalars(select(Site)):
             typed += [site.name]
+        for schedule in session.scalars(select(InspectionSchedule)):
+            typed += [schedule.customer or "", schedule.engineer or ""]
         for advisory in session.scalars(select(VendorAdvisory)):
             typed += [advisory.code, advisory.title, advisory.text, advisory.action or ""]
             typed += [advisory.vendor or "", advisory.model or ""]
