@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from collector.db.models import Site
@@ -140,6 +140,18 @@ def put_spare_stock(
 
 
 # --- advisories -----------------------------------------------------------------------------
+
+
+# A PostgreSQL advisory lock key of roomwatch's own: matching vendor advisories.
+ADVISORY_MATCHING_LOCK = 0x61647669  # "advi"
+
+
+def lock_advisory_matching(session: Session) -> None:
+    """Serialise matching advisories against devices until the transaction ends: members of
+    a group generating reports at once would otherwise both open a device's advisory fault
+    (the second failing on the one-open-fault constraint). SQLite has one writer already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(ADVISORY_MATCHING_LOCK)))
 
 
 def advisories(session: Session, active_only: bool = False) -> Sequence[VendorAdvisory]:

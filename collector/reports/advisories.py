@@ -108,6 +108,7 @@ def apply_advisories(session: Session, opener: FaultOpener, at: datetime) -> App
     """Open an L4 fault for every (device, active advisory) that matches and has none;
     resolve advisory faults whose device no longer matches (firmware upgraded, advisory
     withdrawn). Running it again changes nothing."""
+    report_store.lock_advisory_matching(session)  # members of a group may run it at once
     advisories = report_store.advisories(session, active_only=True)
     devices = report_queries.devices_with_models(session, {a.model for a in advisories})
     wanted: dict[str, tuple[VendorAdvisory, Device, Room]] = {}
