@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import socket
 import threading
@@ -39,6 +40,8 @@ POLL_S = 2.0  # how often an idle worker looks for jobs queued by other collecto
 WAIT_POLL_S = 0.5  # how often a waiting request looks whether another collector finished
 KEEP_FINISHED = timedelta(days=7)
 PRUNE_EVERY_S = 3600.0
+# Ids are token_hex(8); anything else (a NUL byte PostgreSQL refuses...) is no job's.
+JOB_ID = re.compile(r"[0-9a-f]{16}")
 
 
 class JobsStopped(Exception):
@@ -114,6 +117,9 @@ class ReportJobs:
         return job
 
     def get(self, job_id: str) -> ReportJob | None:
+        if not JOB_ID.fullmatch(job_id):
+            return None
+
         def read(session: Any) -> ReportJob | None:
             row = report_job_store.get(session, job_id)
             return _view(row) if row is not None else None

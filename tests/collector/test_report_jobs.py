@@ -159,6 +159,7 @@ def test_a_restart_keeps_queued_jobs_and_a_stopping_collector_refuses_new_ones(
             job = _finished(again, queued.json()["id"])
             assert job["state"] == "done" and job["request"]["lang"] == "en"
             assert again.get(job["report_url"]).json()["generated_by"] == "wang"
+            assert again.get("/api/reports/jobs/a%00b").status_code == 404  # not a 500
     finally:
         db.dispose()
 
