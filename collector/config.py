@@ -79,6 +79,16 @@ class ApiConfig(_Section):
         le=64 * 1024 * 1024,
         description="Largest request body accepted; larger ones are refused (413) unread.",
     )
+    grafana_url: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^https?://",
+        description="Grafana's address (https://grafana.example.org/): the dashboard links "
+        "its pages to the roomwatch Grafana dashboards, with the reader's sites as variables.",
+    )
+    grafana_flavour: Literal["victoriametrics", "influxdb"] = Field(
+        default="victoriametrics", description="Which flavour of dashboards/ Grafana holds."
+    )
 
 
 class FaultsConfig(_Section):

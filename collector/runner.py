@@ -228,6 +228,8 @@ class CollectorService:
         web = WebSettings(
             tsdb_url=self.config.tsdb.url if self.config.tsdb.enabled else None,
             timezone=self.config.timezone,
+            grafana_url=self.config.api.grafana_url,
+            grafana_flavour=self.config.api.grafana_flavour,
         )
         app = create_app(
             self.db,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from collector.db import dashboard_queries
 from collector.web import timefmt
 from collector.web.access import Viewer, current_viewer, sign_in_required
+from collector.web.grafana import grafana_link
 from collector.web.i18n import Translator, pick_language
 from collector.web.settings import WebSettings
 
@@ -116,6 +117,7 @@ class Page:
             local=timefmt.local,
             iso=timefmt.iso,
             duration=lambda d, parts=2: timefmt.duration(d, self.t.lang, parts),
+            grafana=lambda board, **where: grafana_link(self.settings, self.sites, board, **where),
         )
         response = templates.TemplateResponse(
             self.request, template, values, status_code=status_code

@@ -22,3 +22,5 @@ class WebSettings:
     default_lang: str = "zh-CN"
     live_poll_s: float = 2.0
     live_keepalive_s: float = 15.0
+    grafana_url: str | None = None  # links into the Grafana dashboards (collector.web.grafana)
+    grafana_flavour: str = "victoriametrics"

@@ -41,8 +41,9 @@ MARK_B = "beta-"  # every id and name of site B starts with it; nothing of A con
 # Pages that hold no site's data: signing in and out, the language switch.
 GLOBAL_PAGES = {"/ui/login", "/ui/logout", "/ui/lang/{lang}"}
 # Pages a role may not open at all (answered 403 before anything is read).
-ENGINEER_PAGES = {"/ui/roster"}
+ENGINEER_PAGES = {"/ui/roster", "/ui/windows", "/ui/spares", "/ui/users", "/ui/contacts"}
 SCOPED_QUERY = {"room", "room_id", "site", "site_id"}
+GRAFANA = "https://grafana.example.org/"
 # Views of one page chosen by a query, each a list of its own.
 VIEWS = {"/ui/faults": [{"view": "history"}, {"view": "history", "status": "open"}]}
 
@@ -91,7 +92,8 @@ def world(sqlite_database: Database) -> Iterator[World]:  # noqa: F811 - the fix
         "engineer-a": _user(db, "engineer-a", "engineer", [A]),
         "school-a": _user(db, "school-a", "school", [A]),
     }
-    app = create_app(db, CollectorRegistry(), clock=Clock(T0), web=WebSettings(timezone="UTC"))
+    web = WebSettings(timezone="UTC", grafana_url=GRAFANA)
+    app = create_app(db, CollectorRegistry(), clock=Clock(T0), web=web)
     with TestClient(app) as client:
         faults = {}
         for site in (A, B):
@@ -265,3 +267,34 @@ def test_the_school_role_reads_deadlines_and_has_no_engineer_action(world: World
     assert refused.status_code == 403
     board = world.client.get("/ui/faults", headers=headers).text
     assert "/acknowledge" not in board
+
+
+def test_export_links_on_the_history_download_only_own_sites(world: World):
+    headers = world.as_("school-a")
+    page = world.client.get("/ui/faults", params={"view": "history"}, headers=headers).text
+    links = dict(re.findall(r'href="([^"]+)" data-export="([\w-]+)"', page))
+    assert sorted(links.values()) == sorted(
+        f"{k}-{f}" for k in ("faults", "logs", "devices") for f in ("csv", "xlsx")
+    )
+    faults_csv = next(h for h, name in links.items() if name == "faults-csv")
+    response = world.client.get(faults_csv.replace("&amp;", "&"), headers=headers)
+    assert response.status_code == 200, response.text
+    assert "alpha-fault no picture" in response.text and MARK_B not in response.text
+
+
+def test_grafana_links_carry_only_the_readers_sites(world: World):
+    def link(url: str, who: str) -> str:
+        found = re.search(
+            r'href="([^"]+)" id="grafana-link"', world.client.get(url, headers=world.as_(who)).text
+        )
+        assert found is not None, url
+        return found.group(1).replace("&amp;", "&")
+
+    assert link("/ui/", "school-a") == f"{GRAFANA}d/roomwatch-fleet-vm?var-site={A}"
+    assert link("/ui/", "admin") == f"{GRAFANA}d/roomwatch-fleet-vm"  # every site
+    assert link("/ui/rooms/alpha-room", "school-a") == (
+        f"{GRAFANA}d/roomwatch-room-vm?var-site={A}&var-room=alpha-room"
+    )
+    assert link("/ui/rooms/alpha-room/devices/cam", "school-a").endswith(
+        f"var-site={A}&var-room=alpha-room&var-device=cam"
+    )

@@ -18,6 +18,7 @@ from collector.db.queries import FaultStatusFilter, FaultView
 from collector.errors import NotFoundError
 from collector.web import actions
 from collector.web.context import PREFIX, Page, Zones
+from collector.web.export_links import export_links
 from collector.web.fault_text import Wording
 from collector.web.sla_view import ClockView, clocks_for, now_of
 
@@ -77,6 +78,7 @@ def board(
             session, filters, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE
         )
         values.update(
+            exports=export_links(filters.opened_from, filters.opened_until, site or None, now),
             items=found.items,
             clocks={},
             total=found.total,
