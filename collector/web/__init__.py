@@ -20,7 +20,17 @@ def install_web(app: FastAPI, settings: WebSettings | None = None) -> None:
     """Add the dashboard's pages, static files and live feed to the collector's app."""
     from collector.web.context import PREFIX, STATIC_DIR, TEMPLATE_DIR
     from collector.web.feed import LiveFeed
-    from collector.web.pages import account, faults, grid, live, report_fault, rooms, today
+    from collector.web.pages import (
+        account,
+        admin,
+        faults,
+        grid,
+        live,
+        report_fault,
+        rooms,
+        service,
+        today,
+    )
     from collector.web.scope import guard_page, project_snapshot
     from collector.web.tsdb_read import TsdbReader
 
@@ -39,7 +49,7 @@ def install_web(app: FastAPI, settings: WebSettings | None = None) -> None:
         snapshot, settings.live_poll_s, settings.live_keepalive_s, project=project_snapshot
     )
     app.mount(f"{PREFIX}/static", StaticFiles(directory=str(STATIC_DIR)), name="web-static")
-    for module in (grid, rooms, faults, account, live, today, report_fault):
+    for module in (grid, rooms, faults, account, live, today, report_fault, service, admin):
         # Every page is site-scoped by default: an id of another site's object is 404.
         app.include_router(module.router, dependencies=[Depends(guard_page)])
 

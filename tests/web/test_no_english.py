@@ -63,7 +63,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     db = open_database(f"sqlite:///{tmp / 'world.db'}")
     world = build_world(db)
     with db.session() as session:
-        create_user(session, "engineer", "engineer", NOW, password=PASSWORD)
+        # an admin: every page opens for it (users and contacts are admins' pages)
+        create_user(session, "engineer", "admin", NOW, password=PASSWORD)
     world.user_words |= {"engineer"}
     app = create_app(
         db,

@@ -209,6 +209,13 @@
       else if (input.dataset.json === "num") data[input.name] = value === "" ? null : parseFloat(value);
       else if (input.dataset.json === "null" && value === "") data[input.name] = null;
       else if (input.dataset.json === "list") data[input.name] = value.split(/[,，\s]+/).filter(Boolean);
+      // a local date and time (datetime-local) as an instant: the reader's clock is the site's
+      else if (input.dataset.json === "datetime") data[input.name] = value === "" ? null : new Date(value).toISOString();
+    });
+    // a group of check boxes is one list (weekdays: numbers)
+    form.querySelectorAll("fieldset[data-checks]").forEach((set) => {
+      const values = Array.from(set.querySelectorAll("input[type=checkbox]:checked")).map((box) => box.value);
+      data[set.dataset.checks] = set.dataset.json === "int" ? values.map((v) => parseInt(v, 10)) : values;
     });
     form.querySelectorAll("input[type=checkbox][data-bool]").forEach((box) => { data[box.name] = box.checked; });
     return data;
@@ -263,11 +270,18 @@
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      const response = await fetch(form.dataset.api, {
+      // "{field}" in data-api is taken from the form (the site, a model, a user): the path, not the body
+      const data = formBody(form);
+      const target = form.dataset.api.replace(/{(\w+)}/g, (whole, name) => {
+        const value = data[name];
+        delete data[name];
+        return encodeURIComponent(value == null ? "" : value);
+      });
+      const response = await fetch(target, {
         method: form.dataset.method || "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-Requested-With": "roomwatch-web" },
-        body: JSON.stringify(formBody(form)),
+        body: JSON.stringify(data),
       });
       if (!response.ok) {
         let payload = null;
@@ -284,11 +298,18 @@
         window.location.assign(form.dataset.next.replace(encodeURIComponent("{id}"), created.id).replace("{id}", created.id));
         return;
       }
+      // a field of the answer shown once (a new token's secret)
+      let shown = "";
+      if (form.dataset.show) {
+        try { shown = (await response.clone().json())[form.dataset.show] || ""; } catch (e) { /* no body */ }
+      }
       form.reset();
       form.querySelectorAll("textarea, input").forEach((el) => { el.defaultValue = el.value; });
       await refreshMain(true);
       const fresh = document.getElementById("action-result");
       if (fresh) { fresh.hidden = false; fresh.classList.remove("error"); fresh.textContent = body.dataset.textDone; }
+      const secret = document.getElementById("shown-secret");
+      if (secret && shown) { secret.hidden = false; secret.querySelector("code").textContent = shown; }
     } finally {
       button.disabled = false;
     }
