@@ -35,6 +35,7 @@ from collector.web.settings import WebSettings
 from tests.collector.auth_support import bearer
 from tests.collector.conftest import sqlite_database  # noqa: F401 - the fixture
 from tests.collector.scenario_support import T0, Clock
+from tests.web.conftest import LiveServer
 
 A, B = "alpha-school", "beta-school"
 MARK_B = "beta-"  # every id and name of site B starts with it; nothing of A contains it
@@ -298,3 +299,42 @@ def test_grafana_links_carry_only_the_readers_sites(world: World):
     assert link("/ui/rooms/alpha-room/devices/cam", "school-a").endswith(
         f"var-site={A}&var-room=alpha-room&var-device=cam"
     )
+
+
+@pytest.mark.e2e
+def test_a_school_user_on_a_phone_in_chinese(browser: Any, world: World):
+    """Debian chromium at 390 px, zh-CN, signed in through the form as school-a: the grid
+    holds only A's room, B's fault page is the not-found page, A's fault shows its SLA
+    deadline and no engineer control; nothing overflows and the CSP refuses nothing."""
+    server = LiveServer(world.client.app)
+    server.start()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    refused: list[str] = []
+    try:
+        page = context.new_page()
+        page.on(
+            "console", lambda m: refused.extend([m.text] if "Content Security" in m.text else [])
+        )
+        page.goto(f"{server.url}/ui/login?lang=zh-CN")
+        page.fill("input[name=username]", "school-a")
+        page.fill("input[name=password]", "school-a-password-1")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.url}/ui/")
+        assert page.locator("html").get_attribute("lang") == "zh-CN"
+        text = page.locator("main").inner_text()
+        assert "alpha-room name" in text and MARK_B not in text
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        response = page.goto(f"{server.url}/ui/faults/{world.faults[B]}")
+        assert response is not None and response.status == 404
+        assert MARK_B not in page.locator("main").inner_text()
+        page.goto(f"{server.url}/ui/faults/{world.faults[A]}")
+        assert page.locator(".clock-list").count() == 1  # SLA deadlines
+        assert page.locator("#ack-button, #transition-form, #log-form").count() == 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.goto(f"{server.url}/ui/faults")
+        assert page.locator(".ack-row").count() == 0
+        assert MARK_B not in page.locator("main").inner_text()
+    finally:
+        context.close()
+        server.stop()
+    assert refused == []
