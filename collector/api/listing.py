@@ -25,7 +25,9 @@ import agent
 from collector.db.queries import RoomSummary
 from collector.db.scope import SiteScope
 
-CACHE_ENTRIES = 64  # a few scopes × pages × versions; a 1,000-room list is ~400 KB
+# Bounded by bytes, not entries: a 1,000-room list is ~400 KB, one room's page ~6 KB, and
+# the pages of every room of a large site must fit beside the lists without evicting them.
+CACHE_BYTES = 48 * 1024 * 1024
 GZIP_MIN_BYTES = 1024  # the GZip middleware's threshold too: below it, gzip costs more
 GZIP_LEVEL = 6  # zlib's default: level 9 costs twice the CPU for ~3 % smaller bodies
 CACHE_CONTROL = "private, no-cache"  # a browser may keep it but must revalidate (ETag)
@@ -67,11 +69,17 @@ class CachedAnswer:
         return self.gzipped
 
 
-class AnswerCache:
-    """Least recently used answers by ETag; shared by the threads serving requests."""
+def _size(answer: CachedAnswer) -> int:
+    return len(answer.body) * 5 // 4  # and room for its gzip, made later on demand
 
-    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
-        self._entries = entries
+
+class AnswerCache:
+    """Least recently used answers by ETag, at most ``max_bytes`` of bodies; shared by the
+    threads serving requests."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._answers: OrderedDict[str, CachedAnswer] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -83,11 +91,17 @@ class AnswerCache:
             return answer
 
     def put(self, tag: str, answer: CachedAnswer) -> None:
+        if _size(answer) > self._max_bytes:
+            return
         with self._lock:
+            replaced = self._answers.pop(tag, None)
+            if replaced is not None:
+                self._bytes -= _size(replaced)
             self._answers[tag] = answer
-            self._answers.move_to_end(tag)
-            while len(self._answers) > self._entries:
-                self._answers.popitem(last=False)
+            self._bytes += _size(answer)
+            while self._bytes > self._max_bytes:
+                _, evicted = self._answers.popitem(last=False)
+                self._bytes -= _size(evicted)
 
 
 def etag(request: Request, version: object, sites: SiteScope, extra: str = "") -> str:

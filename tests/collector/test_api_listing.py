@@ -1,13 +1,13 @@
 """The dashboard's lists stay right and cheap: room summaries follow samples and faults that
-arrive through the real ingest pipeline (into a real VictoriaMetrics and SQLite), lists page
-and filter, an unchanged answer is a 304 for the ETag the client holds and a 200 after a
-change, a user bound to one site gets its own ETags, and large answers travel gzipped."""
+arrive through the real ingest pipeline (into a real VictoriaMetrics, and SQLite or
+PostgreSQL), lists page and filter, an unchanged answer is a 304 for the ETag the client
+holds and a 200 after a change, a user bound to one site gets its own ETags, and large
+answers travel gzipped."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from agent import wire
 from collector.api.app import create_app
 from collector.api.auth import create_user, issue_token
+from collector.api.listing import AnswerCache, CachedAnswer
 from collector.config import IngestConfig, TsdbConfig
 from collector.db import scope
 from collector.db.session import Database, open_database
@@ -61,8 +62,8 @@ def _inventory() -> Inventory:
 
 
 class World:
-    def __init__(self, tmp: Path, tsdb_url: str) -> None:
-        self.db: Database = open_database(f"sqlite:///{tmp / 'c.db'}")
+    def __init__(self, database_url: str, tsdb_url: str) -> None:
+        self.db: Database = open_database(database_url)
         sync_inventory(self.db, _inventory())
         self.now = T0
         self.seq = 0
@@ -105,8 +106,9 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path, victoria) -> Iterator[World]:
-    world = World(tmp_path, victoria.url)
+def world(database_url: str, victoria) -> Iterator[World]:
+    """On SQLite and on PostgreSQL (a collector group's database)."""
+    world = World(database_url, victoria.url)
     for site in ("north", "south"):
         for i in range(ROOMS_PER_SITE):
             world.poll(f"{site}-{i:02d}", camera_up=True)
@@ -268,3 +270,14 @@ def test_large_answers_travel_gzipped_with_the_security_headers(client: TestClie
     schema = client.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
     assert schema.headers["content-encoding"] == "gzip"  # any large answer, by the middleware
     assert "304" in schema.json()["paths"]["/api/rooms"]["get"]["responses"]
+
+
+def test_the_answer_cache_is_bounded_by_bytes_and_drops_the_least_recently_used():
+    cache = AnswerCache(max_bytes=2500)
+    for tag in ("a", "b"):
+        cache.put(tag, CachedAnswer(b"x" * 1000))
+    assert cache.get("a") is not None  # a is now the most recent
+    cache.put("c", CachedAnswer(b"y" * 1000))
+    assert cache.get("b") is None and cache.get("a") is not None
+    cache.put("huge", CachedAnswer(b"z" * 5000))  # larger than the whole cache: not kept
+    assert cache.get("huge") is None and cache.get("c") is not None
