@@ -3,7 +3,8 @@
 Everything is real and runs on free loopback ports: mosquitto with the production ACL,
 VictoriaMetrics, the collector on SQLite, one snmpd per simulated device, one agent process
 per room. A schedule of incidents (a camera unplugged, recording storage filling, the UPS on
-battery, an agent killed, the recorder crashing) opens faults and then resolves them.
+battery, an agent killed, the recorder crashing, a camera whose link flaps) opens one fault
+each and then resolves it, so the grid returns to green between cycles.
 """
 
 from __future__ import annotations
@@ -30,19 +31,18 @@ from collector.demo import history
 from collector.demo.accounts import create_users, demo_users
 from collector.demo.backfill import HISTORY_DAYS, backfill
 from collector.demo.broker import MosquittoBroker
-from collector.demo.incidents import Incident, schedule
+from collector.demo.incidents import Incident, cycle_s, describe, flap_policy, schedule
 from collector.demo.procs import ManagedProcess, MissingComponentError, free_port, wait_for
 from collector.demo.rooms import SimRoom
 from collector.demo.tsdb import VictoriaMetrics
 from collector.demo.world import World
 from collector.inventory import load_inventory, sync_inventory
+from collector.rules.model import load_rule_pack
 from collector.sla.runtime import load_sla_data
 
 SITE_ID = "demo-school"
 COLLECTOR_USER = "collector"
-# Incidents need this long to open and resolve faults (guards, silence, recovery grace).
-MIN_CYCLE_S = 30.0
-STARTUP_S = 12.0  # of a --duration run, spent before the first incident
+GRID_COLOURS = {"ok": "green", "offline": "grey", "unmonitored": "grey"}
 
 
 class Demo:
@@ -164,8 +164,21 @@ class Demo:
             "database": {"url": f"sqlite:///{self.workdir / 'collector.db'}"},
             "api": {"host": "127.0.0.1", "port": self.api_port},
             "inventory_file": str(inventory),
-            "faults": {"agent_silence_s": max(30.0, self.interval_s * 4), "evaluate_every_s": 2},
+            "faults": {
+                "agent_silence_s": max(30.0, self.interval_s * 4),
+                "evaluate_every_s": 2,
+                "rules_files": [str(self._rules_file())],
+            },
         }
+
+    def _rules_file(self) -> Path:
+        """The pack's flapping policy is made for polls every 30-60 s; the demo polls every
+        few seconds, so its reopen window and hold are counted in polls (incidents.py)."""
+        policy = flap_policy(self.interval_s)
+        path = self.workdir / "rules-demo.yaml"
+        overrides = [{"id": rule.id, "flapping": dict(policy)} for rule in load_rule_pack()]
+        path.write_text(yaml.safe_dump({"overrides": overrides}, sort_keys=False))
+        return path
 
     def _inventory(self) -> dict[str, Any]:
         return {
@@ -192,22 +205,27 @@ class Demo:
 
     # --- running -------------------------------------------------------------------------
     def watch(self, duration_s: float | None) -> None:
-        cycle_s = min(150.0, duration_s - STARTUP_S) if duration_s else 150.0
-        incidents = cycle_s >= MIN_CYCLE_S
+        cycle = cycle_s(self.interval_s)
+        incidents = duration_s is None or duration_s >= cycle
         if not incidents:
             say(
                 f"incidents   none: {duration_s:g} s is shorter than one incident cycle "
-                f"({MIN_CYCLE_S + STARTUP_S:g} s); the rooms run undisturbed"
+                f"({cycle:g} s at {self.interval_s:g} s polls); the rooms run undisturbed"
             )
         self.past_faults = {fault["id"] for fault in self._faults()}
         started = time.monotonic()
         pending: list[Incident] = []
-        next_world = 0.0
+        cycles = 0
+        next_world = next_report = 0.0
         world_thread: threading.Thread | None = None
         while duration_s is None or time.monotonic() - started < duration_s:
             elapsed = time.monotonic() - started
             if incidents and not pending and (duration_s is None or elapsed < 1):
-                pending = schedule(self.rooms, cycle_s, offset_s=elapsed)
+                pending = schedule(self.rooms, self.interval_s, offset_s=elapsed, cycle=cycles)
+                say(f"[{elapsed:5.0f}s] incidents of cycle {cycles + 1} ({cycle:g} s):")
+                for line in describe(self.rooms, self.interval_s, cycle=cycles):
+                    say(f"          {line}")
+                cycles += 1
             while pending and pending[0].at_s <= elapsed:
                 incident = pending.pop(0)
                 say(f"[{elapsed:5.0f}s] incident: {incident.text}")
@@ -217,8 +235,11 @@ class Demo:
                 world_thread = threading.Thread(target=self.world.step, name="world", daemon=True)
                 world_thread.start()
                 next_world = elapsed + self.interval_s
-            self._report_fault_changes(elapsed)
-            time.sleep(1.0)
+            if elapsed >= next_report:
+                self._report_fault_changes(elapsed)
+                next_report = elapsed + 1.0
+            # a flapping link is down for a few polls: keep its timing within a quarter second
+            time.sleep(0.25)
 
     def _faults(self) -> list[dict[str, Any]]:
         """The faults the live part opened (the history's left out)."""
@@ -231,10 +252,20 @@ class Demo:
         except OSError:
             return
         for fault in faults:
-            if self.seen_faults.get(fault["id"]) != fault["status"]:
-                self.seen_faults[fault["id"]] = fault["status"]
-                verb = "OPENED  " if fault["status"] == "open" else fault["status"].upper().ljust(8)
-                say(f"[{elapsed:5.0f}s] fault {verb} L{fault['level']} {fault['title']}")
+            before = self.seen_faults.get(fault["id"])
+            now = fault["status"] + (" flapping" if fault.get("flapping") else "")
+            if before == now:
+                continue
+            self.seen_faults[fault["id"]] = now
+            verbs = []
+            if fault["status"] != (before or "").split(" ")[0]:
+                reopened = fault["status"] == "open" and before is not None
+                verbs.append("REOPENED" if reopened else fault["status"].upper())
+            if now.endswith("flapping") and not (before or "").endswith("flapping"):
+                verbs.append("FLAPPING")  # one fault, held until the target stays clear
+            for verb in verbs:
+                verb = "OPENED" if verb == "OPEN" else verb
+                say(f"[{elapsed:5.0f}s] fault {verb:<8} L{fault['level']} {fault['title']}")
 
     def summary(self) -> str:
         try:
@@ -243,6 +274,7 @@ class Demo:
         except OSError:
             return "collector not reachable for a summary"
         items = rooms if isinstance(rooms, list) else rooms.get("items", [])
+        say(grid_line(items, fault_items))
         reporting = sum(1 for r in items if any(a.get("online") for a in r.get("agents", [])))
         opened = len(fault_items)
         resolved = sum(1 for f in fault_items if f["status"] in ("resolved", "closed"))
@@ -262,6 +294,29 @@ class Demo:
         if self.tsdb is not None:
             self.tsdb.stop()
         self.broker.stop()
+
+
+def grid_line(rooms: list[dict[str, Any]], faults: list[dict[str, Any]]) -> str:
+    """Each room's colour on the dashboard's grid (collector.web.tiles.room_state), and
+    for a room that is not green, the faults that keep it so."""
+    states = []
+    for room in rooms:
+        if not room.get("agents"):
+            state = "unmonitored"
+        elif not any(a.get("online") for a in room["agents"]):
+            state = "offline"
+        elif room.get("worst_open_level") is not None:
+            state = f"L{room['worst_open_level']}"
+        else:
+            state = "ok"
+        text = f"{room['id']} {GRID_COLOURS.get(state, state)}"
+        why = [
+            f"{f['title']}{' (flapping)' if f.get('flapping') else ''}"
+            for f in faults
+            if f.get("room_id") == room["id"] and f["status"] not in ("resolved", "closed")
+        ]
+        states.append(f"{text} ({'; '.join(why)})" if why and state != "ok" else text)
+    return "grid        " + ", ".join(states)
 
 
 def get_json(url: str, token: str | None = None) -> Any:

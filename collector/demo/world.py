@@ -80,10 +80,11 @@ class World:
 
     @staticmethod
     def _step_storage(room: SimRoom) -> None:
-        """Recording storage moves towards its target a few percent per step."""
+        """Recording storage moves towards its target in steps of 30 points: past the L2
+        threshold on the second step, so the demo's incident opens within a few polls."""
         target = float(room.world_state["storage_pct"])
         current = float(room.world_state.get("storage_now", 41.0))
-        step = 20.0
+        step = 30.0
         current = (
             target
             if abs(target - current) < step

@@ -307,6 +307,8 @@ class RuleOverride(_Strict):
     for_s: float | None = Field(default=None, ge=0, alias="for")
     for_polls: int | None = Field(default=None, ge=1)
     selector: Selector | None = None
+    # Site files only: a site polling every few seconds (or the demo) wants shorter holds.
+    flapping: FlapPolicy | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
