@@ -215,7 +215,7 @@
     // a group of check boxes is one list (weekdays: numbers)
     form.querySelectorAll("fieldset[data-checks]").forEach((set) => {
       const values = Array.from(set.querySelectorAll("input[type=checkbox]:checked")).map((box) => box.value);
-      data[set.dataset.checks] = set.dataset.json === "int" ? values.map((v) => parseInt(v, 10)) : values;
+      data[set.dataset.checks] = set.dataset.as === "int" ? values.map((v) => parseInt(v, 10)) : values;
     });
     form.querySelectorAll("input[type=checkbox][data-bool]").forEach((box) => { data[box.name] = box.checked; });
     return data;
