@@ -71,8 +71,10 @@ def _upsert(connection: Connection, source: Any) -> None:
 
 
 def bump_rooms(session: Session | Connection, room_ids: Iterable[str | None]) -> None:
-    """Count one change for each room (None: a fault of no room). Rooms are locked in
-    sorted order, so two transactions bumping overlapping rooms cannot deadlock."""
+    """Count one change for each room (None: a fault of no room). One statement locks its
+    rows in sorted order; a transaction that bumps in several flushes may still meet
+    another in a different order, which PostgreSQL resolves by failing one of them (an
+    outage the ingest retries). Rooms rarely share writers: one collector serves a room."""
     wanted = sorted({NO_ROOM if r is None else r for r in room_ids})
     connection = session.connection() if isinstance(session, Session) else session
     rows = [{"room_id": room, "version": 1} for room in wanted]
