@@ -15,11 +15,11 @@ from collector.api.error_responses import install_error_responses
 from collector.api.gauges import DatabaseGauges
 from collector.api.http_guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, SecurityHeaders
 from collector.api.listing import GZIP_LEVEL, GZIP_MIN_BYTES, AnswerCache
-from collector.api.routes import exports, faults, health, quarantine, rooms, user_sites
 from collector.api.routes import dispatch as dispatch_routes
+from collector.api.routes import exports, faults, health, quarantine, rooms, user_sites
+from collector.api.routes import followup as followup_routes
 from collector.api.routes import reports as report_routes
 from collector.api.routes import sla as sla_routes
-from collector.api.routes import followup as followup_routes
 from collector.api.routes import spares as spare_routes
 from collector.api.throttle import SignInThrottle
 from collector.api.workflow_app import READ_ACCESS, Clock, install_workflow

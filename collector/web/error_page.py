@@ -4,6 +4,8 @@ a 404 raised before the page ran (the site scope guard) shows the not-found page
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
@@ -18,12 +20,17 @@ def is_dashboard(request: Request) -> bool:
     return path == UI_PREFIX or path.startswith(UI_PREFIX + "/")
 
 
-def bad_request_page(request: Request, problems: list[dict[str, object]]) -> HTMLResponse:
+def bad_request_page(request: Request, problems: Sequence[Mapping[str, object]]) -> HTMLResponse:
     """The error page (status 422) naming each bad parameter and what was expected."""
     page = get_database(request).transact(lambda session: Page.of(request, session))
-    names = ", ".join(str(p["loc"][-1]) for p in problems if p.get("loc"))  # type: ignore[index]
+    names = ", ".join(_last(p.get("loc")) for p in problems if p.get("loc"))
     message = page.t("error.bad_query").format(names=names or "?")
     return page.render("error.html", status_code=422, message=message)
+
+
+def _last(loc: object) -> str:
+    """The parameter's name: the last part of a validation error's location."""
+    return str(loc[-1]) if isinstance(loc, list | tuple) and loc else str(loc)
 
 
 def not_found_page(request: Request) -> HTMLResponse:

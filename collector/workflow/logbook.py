@@ -16,8 +16,8 @@ from collector.db import faults_store, workflow_store
 from collector.db.models import Device, Fault, Room
 from collector.db.workflow_models import MaintenanceLog
 from collector.levels import Level
-from collector.rules.names import labels_text, metric_name
 from collector.rules.engine import device_of_target
+from collector.rules.names import labels_text, metric_name
 from collector.rules.texts import fault_words, language_of, texts_for
 
 
