@@ -1,4 +1,5 @@
-"""``python -m agent --config FILE [--check]``: run a room agent (also ``roomwatch agent``).
+"""``python -m roomwatch.agent --config FILE [--check]``: run a room agent (also
+``roomwatch agent``).
 
 Exit status: 0 after a clean stop (SIGTERM / SIGINT) or a passing ``--check``; 2 when the
 configuration (or a file it names: TLS keys, device profiles) is wrong, reported in one
@@ -23,18 +24,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent import __version__
-from agent.config import AgentConfig, load_config
-from agent.errors import AgentError, ConfigError
-from agent.host import HostProbe
-from agent.publisher import Publisher, needs_new_connection
-from agent.runner import DevicePoller, Runner, TrapSource, open_spool
-from agent.sdnotify import Notifier
+from roomwatch.agent import __version__
+from roomwatch.agent.config import AgentConfig, load_config
+from roomwatch.agent.errors import AgentError, ConfigError
+from roomwatch.agent.host import HostProbe
+from roomwatch.agent.publisher import Publisher, needs_new_connection
+from roomwatch.agent.runner import DevicePoller, Runner, TrapSource, open_spool
+from roomwatch.agent.sdnotify import Notifier
 
 if TYPE_CHECKING:
-    from agent.healthhttp import HealthServer
+    from roomwatch.agent.healthhttp import HealthServer
 
-log = logging.getLogger("agent")
+log = logging.getLogger("roomwatch.agent")
 
 PROG = "roomwatch agent"
 EXIT_CONFIG = 2
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if args.check:
-        from agent.check import check_agent
+        from roomwatch.agent.check import check_agent
 
         try:
             profiles = check_agent(args.config, config)
@@ -164,7 +165,7 @@ def _build_parts(
 def _health_server(config: AgentConfig, runner: Runner) -> HealthServer | None:
     if not config.health_http.enabled:
         return None
-    from agent.healthhttp import HealthServer  # http.server: loaded only when it is on
+    from roomwatch.agent.healthhttp import HealthServer  # http.server: loaded only when it is on
 
     server = HealthServer(config.health_http, config.agent_id, runner.health_snapshot)
     server.start()
@@ -206,8 +207,8 @@ def _snmp_poller(config: AgentConfig) -> DevicePoller | None:
     devices = [d for d in config.devices if d.snmp]
     if not devices:
         return None  # an agent that watches only its PC (or uses checks only) needs no SNMP
-    from agent.snmp.poller import SnmpPoller
-    from agent.snmp.profile import ProfileRegistry
+    from roomwatch.agent.snmp.poller import SnmpPoller
+    from roomwatch.agent.snmp.profile import ProfileRegistry
 
     return SnmpPoller(config.snmp, devices, ProfileRegistry.load(config.profiles_dirs))
 
@@ -215,8 +216,8 @@ def _snmp_poller(config: AgentConfig) -> DevicePoller | None:
 def _trap_listener(config: AgentConfig, poller: DevicePoller | None) -> TrapSource | None:
     if not config.snmp.traps.enabled:
         return None  # switching traps on later takes a restart
-    from agent.snmp.profile import ProfileRegistry
-    from agent.snmp.traps import TrapListener
+    from roomwatch.agent.snmp.profile import ProfileRegistry
+    from roomwatch.agent.snmp.traps import TrapListener
 
     registry = ProfileRegistry.load(config.profiles_dirs)
     profile_of = getattr(poller, "profile_of", None)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import AgentConfig
-from agent.errors import ConfigError, ProfileError
+from roomwatch.agent.config import AgentConfig
+from roomwatch.agent.errors import ConfigError, ProfileError
 
 
 def check_agent(path: Path, config: AgentConfig) -> int:
     """The number of profiles known; ConfigError lists every problem, each naming the file,
     the key and what was expected."""
-    from agent.snmp.profile import ProfileRegistry
+    from roomwatch.agent.snmp.profile import ProfileRegistry
 
     problems = []
     for i, folder in enumerate(config.profiles_dirs):

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from agent.errors import ConfigError
-from agent.wire import AGENT_ID_PATTERN, DEVICE_ID_PATTERN, METRIC_NAME_PATTERN
-from agent.yamlconfig import load_yaml_model
+from roomwatch.agent.errors import ConfigError
+from roomwatch.agent.wire import AGENT_ID_PATTERN, DEVICE_ID_PATTERN, METRIC_NAME_PATTERN
+from roomwatch.agent.yamlconfig import load_yaml_model
 
 
 class _Section(BaseModel):

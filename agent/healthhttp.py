@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from agent import __version__
-from agent.config import HealthHttpConfig
-from agent.errors import ConfigError
+from roomwatch.agent import __version__
+from roomwatch.agent.config import HealthHttpConfig
+from roomwatch.agent.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.checks import DeviceChecker, redact_url
-from agent.checks.base import CheckResult
-from agent.config import DeviceConfig, SnmpConfig, SnmpCredential
-from agent.errors import AgentError
-from agent.probe_report import SnmpReport, explain_choice, print_report
+from roomwatch.agent.checks import DeviceChecker, redact_url
+from roomwatch.agent.checks.base import CheckResult
+from roomwatch.agent.config import DeviceConfig, SnmpConfig, SnmpCredential
+from roomwatch.agent.errors import AgentError
+from roomwatch.agent.probe_report import SnmpReport, explain_choice, print_report
 
 EXIT_ANSWERED, EXIT_SILENT, EXIT_USAGE = 0, 1, 2
 ENV_COMMUNITY = "ROOMWATCH_SNMP_COMMUNITY"
@@ -161,7 +161,7 @@ def _rtsp_check(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def _credential(args: argparse.Namespace) -> SnmpCredential:
     if args.snmprec is not None:
-        from agent.snmp.recording import RecordingServer
+        from roomwatch.agent.snmp.recording import RecordingServer
 
         return SnmpCredential(community=RecordingServer.community(args.snmprec))  # type: ignore[arg-type]
     if args.v3_user is None:
@@ -202,7 +202,7 @@ async def _probe(plan: _Plan, args: argparse.Namespace) -> int:
     snmp_report: SnmpReport | None = None
     if plan.credential is not None:
         if args.snmprec is not None:
-            from agent.snmp.recording import RecordingServer
+            from roomwatch.agent.snmp.recording import RecordingServer
 
             with RecordingServer([args.snmprec]) as server:
                 device = device.model_copy(update={"port": server.port})
@@ -222,8 +222,8 @@ async def _probe(plan: _Plan, args: argparse.Namespace) -> int:
 async def _walk(
     device: DeviceConfig, credential: SnmpCredential, args: argparse.Namespace
 ) -> SnmpReport:
-    from agent.snmp.poller import SnmpPoller
-    from agent.snmp.profile import ProfileRegistry
+    from roomwatch.agent.snmp.poller import SnmpPoller
+    from roomwatch.agent.snmp.profile import ProfileRegistry
 
     registry = ProfileRegistry.load(args.profiles_dir)
     config = SnmpConfig(credentials={DEVICE_ID: credential}, timeout_s=args.timeout, retries=1)
@@ -250,7 +250,7 @@ def _as_json(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m agent.probe ...``: the same as ``roomwatch probe ...``."""
+    """``python -m roomwatch.agent.probe ...``: the same as ``roomwatch probe ...``."""
     parser = argparse.ArgumentParser(prog="roomwatch")
     add_probe_parser(parser.add_subparsers(dest="command", required=True))
     return run_probe(parser.parse_args(["probe", *(argv if argv is not None else sys.argv[1:])]))

@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.checks.base import CheckResult
-from agent.wire import DeviceSample
+from roomwatch.agent.checks.base import CheckResult
+from roomwatch.agent.wire import DeviceSample
 
 if TYPE_CHECKING:
-    from agent.snmp.poller import DeviceIdentity
+    from roomwatch.agent.snmp.poller import DeviceIdentity
 
 _UNIT_SHOWN = {"pct": "%", "c": "°C", "v": "V", "w": "W", "per_s": "/s"}
 
@@ -66,7 +66,7 @@ def unit(metric: str) -> str | None:
     """The unit a metric's name ends in, as printed (``cpu_pct`` -> ``%``)."""
     if metric.endswith("_per_s"):
         return "/s"
-    from agent.snmp.profile import unit_of
+    from roomwatch.agent.snmp.profile import unit_of
 
     found = unit_of(metric)
     return _UNIT_SHOWN.get(found, found) if found else None

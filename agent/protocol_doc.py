@@ -1,6 +1,6 @@
 """Writes docs/protocol.md from the wire contract.
 
-Run ``python -m agent.protocol_doc docs/protocol.md`` after changing ``agent/wire.py``.
+Run ``python -m roomwatch.agent.protocol_doc docs/protocol.md`` after changing ``agent/wire.py``.
 
 A test fails when the committed document differs from what this renders, so the document
 cannot go stale.
@@ -12,11 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-from agent import wire
+from roomwatch.agent import wire
 
 _INTRO = """# roomwatch wire protocol (v{version})
 
-Generated from `agent/wire.py` by `python -m agent.protocol_doc docs/protocol.md`; a test
+Generated from `agent/wire.py` by `python -m roomwatch.agent.protocol_doc docs/protocol.md`; a test
 fails when this file is stale. Do not edit by hand: edit the module and regenerate.
 
 ## Transport

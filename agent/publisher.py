@@ -39,11 +39,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent import __version__, wire
-from agent.config import AgentConfig
-from agent.errors import ConfigError, SpoolError
-from agent.selfhealth import FailureLog
-from agent.spool import Spool, SpooledMessage
+from roomwatch.agent import __version__, wire
+from roomwatch.agent.config import AgentConfig
+from roomwatch.agent.errors import ConfigError, SpoolError
+from roomwatch.agent.selfhealth import FailureLog
+from roomwatch.agent.spool import Spool, SpooledMessage
 
 log = logging.getLogger(__name__)
 

@@ -25,14 +25,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from agent import __version__, wire
-from agent.checks import DeviceChecker, merge_samples
-from agent.config import AgentConfig, SpoolConfig
-from agent.errors import AgentError, SpoolError
-from agent.host import HOST_DEVICE, HostProbe
-from agent.publisher import Publisher
-from agent.selfhealth import AgentCounters, FailureLog
-from agent.spool import SPOOL_FILE, Spool, SpoolCorruptError, open_in_memory
+from roomwatch.agent import __version__, wire
+from roomwatch.agent.checks import DeviceChecker, merge_samples
+from roomwatch.agent.config import AgentConfig, SpoolConfig
+from roomwatch.agent.errors import AgentError, SpoolError
+from roomwatch.agent.host import HOST_DEVICE, HostProbe
+from roomwatch.agent.publisher import Publisher
+from roomwatch.agent.selfhealth import AgentCounters, FailureLog
+from roomwatch.agent.spool import SPOOL_FILE, Spool, SpoolCorruptError, open_in_memory
 
 log = logging.getLogger(__name__)
 

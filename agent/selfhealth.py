@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 
-from agent.wire import DeviceSample
+from roomwatch.agent.wire import DeviceSample
 
 AGENT_DEVICE = "agent"
 

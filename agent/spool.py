@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config import SpoolConfig
-from agent.errors import SpoolError
-from agent.selfhealth import FailureLog
+from roomwatch.agent.config import SpoolConfig
+from roomwatch.agent.errors import SpoolError
+from roomwatch.agent.selfhealth import FailureLog
 
 PRIVATE_FILE_MODE = 0o600  # queued messages: what the room's devices report
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from agent.errors import ConfigError
+from roomwatch.agent.errors import ConfigError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 # Values under keys like these are never echoed back in an error message.

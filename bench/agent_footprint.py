@@ -8,7 +8,7 @@ Peers (Debian packages, besides the project's mosquitto and snmpd):
 
 Starts a real mosquitto, ``--devices`` simulated devices (one net-snmp snmpd each: UPS,
 switch, two cameras and an encoder per room, repeated), a recorder stand-in the agent
-watches, and ``python -m agent --config F`` polling every ``--interval`` seconds with its
+watches, and ``python -m roomwatch.agent --config F`` polling every ``--interval`` seconds with its
 host probe on, as in a room. Beside it, on free loopback ports:
 
 - zabbix-agent2 with a minimal config (passive checks only, no Zabbix server): the bench
@@ -49,7 +49,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent import wire  # noqa: E402
 from bench.common import (  # noqa: E402
     EXIT_PEER_MISSING,
     MIB,
@@ -62,10 +61,11 @@ from bench.common import (  # noqa: E402
     start_py_spy,
     uss_bytes,
 )
-from collector.demo.broker import MosquittoBroker  # noqa: E402
-from collector.demo.procs import ManagedProcess, free_port, tcp_open, wait_for  # noqa: E402
-from collector.demo.simdevice import SimulatedDevice  # noqa: E402
-from collector.demo.simkit import room_device_spec  # noqa: E402
+from roomwatch.agent import wire  # noqa: E402
+from roomwatch.collector.demo.broker import MosquittoBroker  # noqa: E402
+from roomwatch.collector.demo.procs import ManagedProcess, free_port, tcp_open, wait_for  # noqa: E402
+from roomwatch.collector.demo.simdevice import SimulatedDevice  # noqa: E402
+from roomwatch.collector.demo.simkit import room_device_spec  # noqa: E402
 
 AGENT_ID = "bench-footprint"
 PASSWORD = "bench-footprint-password"
@@ -277,7 +277,7 @@ def main() -> int:
         extra_env = dict(item.split("=", 1) for item in args.agent_env)
         agent = ManagedProcess(
             "roomwatch agent",
-            [sys.executable, "-m", "agent", "--config", str(config_path)],
+            [sys.executable, "-m", "roomwatch.agent", "--config", str(config_path)],
             work / "agent.log",
             env={**os.environ, **extra_env} if extra_env else None,
         )

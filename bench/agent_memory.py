@@ -70,28 +70,28 @@ def main() -> int:
         _stage("+ paho-mqtt")
     from pathlib import Path
 
-    import agent.config
-    import agent.wire
+    import roomwatch.agent.config
+    import roomwatch.agent.wire
 
     if not tracing:
         _stage("+ agent.wire, agent.config (pydantic models)")
-    import agent.snmp.poller
-    import agent.snmp.profile
+    import roomwatch.agent.snmp.poller
+    import roomwatch.agent.snmp.profile
 
     if not tracing:
         _stage("+ agent.snmp (client, profiles, poller)")
-    import agent.host
+    import roomwatch.agent.host
 
     if not tracing:
         _stage("+ agent.host (probes)")
-    import agent.publisher
-    import agent.runner
-    import agent.spool  # noqa: F401
+    import roomwatch.agent.publisher
+    import roomwatch.agent.runner
+    import roomwatch.agent.spool  # noqa: F401
 
     if not tracing:
         _stage("+ agent.runner, publisher, spool")
-    from agent.__main__ import build_runner
-    from agent.config import load_config
+    from roomwatch.agent.__main__ import build_runner
+    from roomwatch.agent.config import load_config
 
     if not tracing:
         _stage("+ agent.__main__ (sd_notify, health endpoint if on)")

@@ -45,7 +45,6 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.wire import DeviceSample, TableRow  # noqa: E402
 from bench.common import (  # noqa: E402
     EXIT_PEER_MISSING,
     WrkResult,
@@ -55,11 +54,12 @@ from bench.common import (  # noqa: E402
     run_wrk,
     start_py_spy,
 )
-from collector.db import faults_store, ingest_store  # noqa: E402
-from collector.db.models import Device, Fault  # noqa: E402
-from collector.db.session import Database, open_database  # noqa: E402
-from collector.demo.procs import ManagedProcess, free_port, tcp_open, wait_for  # noqa: E402
-from collector.inventory import (  # noqa: E402
+from roomwatch.agent.wire import DeviceSample, TableRow  # noqa: E402
+from roomwatch.collector.db import faults_store, ingest_store  # noqa: E402
+from roomwatch.collector.db.models import Device, Fault  # noqa: E402
+from roomwatch.collector.db.session import Database, open_database  # noqa: E402
+from roomwatch.collector.demo.procs import ManagedProcess, free_port, tcp_open, wait_for  # noqa: E402
+from roomwatch.collector.inventory import (  # noqa: E402
     Inventory,
     InventoryDevice,
     InventoryRoom,
@@ -210,7 +210,7 @@ def open_device_fault(
 def auth_headers(db: Database) -> list[str]:
     """A viewer's API token when the API requires credentials; none when it does not."""
     try:
-        from collector.api import auth
+        from roomwatch.collector.api import auth
     except ImportError:
         return []
     with db.session() as session:

@@ -19,8 +19,8 @@ from prometheus_client import CollectorRegistry
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from collector.api.app import create_app  # noqa: E402
-from collector.db.session import open_database  # noqa: E402
+from roomwatch.collector.api.app import create_app  # noqa: E402
+from roomwatch.collector.db.session import open_database  # noqa: E402
 
 FLOOR_PATH = "/bench/floor"
 

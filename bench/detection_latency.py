@@ -4,8 +4,8 @@ the theoretical bound (one poll interval plus the SNMP timeout budget).
     .venv/bin/python bench/detection_latency.py [--interval 10] [--rooms 10] [--devices 5]
         [--trials-per-device 2] [--timeout 1.0] [--retries 1]
 
-Starts a real mosquitto, VictoriaMetrics, the collector (``python -m collector.cli
-collector``, SQLite) and one agent process per room (``python -m agent``), each polling
+Starts a real mosquitto, VictoriaMetrics, the collector (``python -m roomwatch.collector.cli
+collector``, SQLite) and one agent process per room (``python -m roomwatch.agent``), each polling
 ``--devices`` simulated cameras (one snmpd each) every ``--interval`` seconds. Every device
 runs its own trials concurrently with the others: wait a random time within one interval
 (so deaths fall at every phase of the poll cycle), SIGSTOP its snmpd (unplugged: it stops
@@ -41,16 +41,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent import wire  # noqa: E402
 from bench.common import machine_line, percentile, report_py_spy, start_py_spy  # noqa: E402
-from collector.db import queries  # noqa: E402
-from collector.db.session import Database, open_database  # noqa: E402
-from collector.demo.broker import MosquittoBroker  # noqa: E402
-from collector.demo.procs import ManagedProcess, free_port, wait_for  # noqa: E402
-from collector.demo.simdevice import SimulatedDevice  # noqa: E402
-from collector.demo.simspecs import ptz_camera  # noqa: E402
-from collector.demo.tsdb import VictoriaMetrics  # noqa: E402
-from collector.rules.model import load_rules  # noqa: E402
+from roomwatch.agent import wire  # noqa: E402
+from roomwatch.collector.db import queries  # noqa: E402
+from roomwatch.collector.db.session import Database, open_database  # noqa: E402
+from roomwatch.collector.demo.broker import MosquittoBroker  # noqa: E402
+from roomwatch.collector.demo.procs import ManagedProcess, free_port, wait_for  # noqa: E402
+from roomwatch.collector.demo.simdevice import SimulatedDevice  # noqa: E402
+from roomwatch.collector.demo.simspecs import ptz_camera  # noqa: E402
+from roomwatch.collector.demo.tsdb import VictoriaMetrics  # noqa: E402
+from roomwatch.collector.rules.model import load_rules  # noqa: E402
 
 PASSWORD = "bench-detection-password"
 RULE = "device_unreachable"
@@ -381,7 +381,7 @@ def start_collector(
     (work / "collector.yaml").write_text(yaml.safe_dump(config))
     collector = ManagedProcess(
         "collector",
-        [sys.executable, "-m", "collector.cli", "collector", "--config",
+        [sys.executable, "-m", "roomwatch.collector.cli", "collector", "--config",
          str(work / "collector.yaml")],
         work / "collector.log",
     )  # fmt: skip
@@ -411,7 +411,7 @@ def start_agent(
     path.chmod(0o600)
     agent = ManagedProcess(
         f"agent {room.agent_id}",
-        [sys.executable, "-m", "agent", "--config", str(path)],
+        [sys.executable, "-m", "roomwatch.agent", "--config", str(path)],
         work / room.id / "agent.log",
     )
     agent.start()

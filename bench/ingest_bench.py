@@ -45,7 +45,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent import wire  # noqa: E402
 from bench.common import (  # noqa: E402
     EXIT_PEER_MISSING,
     find_peer,
@@ -53,9 +52,10 @@ from bench.common import (  # noqa: E402
     report_py_spy,
     start_py_spy,
 )
-from collector.demo.broker import MosquittoBroker  # noqa: E402
-from collector.demo.procs import ManagedProcess, free_port, wait_for  # noqa: E402
-from collector.demo.tsdb import VictoriaMetrics  # noqa: E402
+from roomwatch.agent import wire  # noqa: E402
+from roomwatch.collector.demo.broker import MosquittoBroker  # noqa: E402
+from roomwatch.collector.demo.procs import ManagedProcess, free_port, wait_for  # noqa: E402
+from roomwatch.collector.demo.tsdb import VictoriaMetrics  # noqa: E402
 
 PASSWORD = "bench-password"
 # Sample times start a day back, whole hour (the same in every publisher process): within
@@ -429,7 +429,7 @@ def start_collector(
         section, _, name = key.partition(".")
         config.setdefault(section, {})[name] = yaml.safe_load(value)
     (work / "collector.yaml").write_text(yaml.safe_dump(config))
-    argv = [sys.executable, "-m", "collector.cli", "collector"]
+    argv = [sys.executable, "-m", "roomwatch.collector.cli", "collector"]
     collector = ManagedProcess(
         "collector", [*argv, "--config", str(work / "collector.yaml")], work / "collector.log"
     )

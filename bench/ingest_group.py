@@ -30,10 +30,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench import ingest_bench as single
-from collector.demo.broker import MosquittoBroker
-from collector.demo.procs import ManagedProcess, free_port
-from collector.demo.tsdb import VictoriaMetrics
-from collector.group.partitions import partition_account
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.procs import ManagedProcess, free_port
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.group.partitions import partition_account
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ROOMWATCH_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -39,12 +39,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.common import machine_line  # noqa: E402
-from collector.db.daily_fold import fold_pending, refold_all  # noqa: E402
-from collector.db.daily_models import RollupDaily, RollupDailyPending  # noqa: E402
-from collector.db.session import open_database  # noqa: E402
-from collector.reports.build import build_report  # noqa: E402
-from collector.reports.period import Period, label_of  # noqa: E402
-from collector.reports.render import render_html, render_pdf  # noqa: E402
+from roomwatch.collector.db.daily_fold import fold_pending, refold_all  # noqa: E402
+from roomwatch.collector.db.daily_models import RollupDaily, RollupDailyPending  # noqa: E402
+from roomwatch.collector.db.session import open_database  # noqa: E402
+from roomwatch.collector.reports.build import build_report  # noqa: E402
+from roomwatch.collector.reports.period import Period, label_of  # noqa: E402
+from roomwatch.collector.reports.render import render_html, render_pdf  # noqa: E402
 
 ZONE = "Asia/Shanghai"
 KINDS = ["host", "switch", "encoder", "ups", "projector", "audio"]

@@ -52,11 +52,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.config import DeviceConfig, SnmpConfig  # noqa: E402
-from agent.snmp.client import SnmpClient, SnmpTarget  # noqa: E402
-from agent.snmp.poller import SnmpPoller  # noqa: E402
-from agent.snmp.profile import ProfileRegistry  # noqa: E402
-from agent.snmp.readings import fallback_columns, scalar_oids, table_columns  # noqa: E402
 from bench.common import (  # noqa: E402
     EXIT_PEER_MISSING,
     debian_version,
@@ -64,9 +59,14 @@ from bench.common import (  # noqa: E402
     machine_line,
     run_wrk,
 )
-from collector.demo.procs import ManagedProcess, free_port, tcp_open, wait_for  # noqa: E402
-from collector.demo.simdevice import SimulatedDevice  # noqa: E402
-from collector.demo.simspecs import poe_switch  # noqa: E402
+from roomwatch.agent.config import DeviceConfig, SnmpConfig  # noqa: E402
+from roomwatch.agent.snmp.client import SnmpClient, SnmpTarget  # noqa: E402
+from roomwatch.agent.snmp.poller import SnmpPoller  # noqa: E402
+from roomwatch.agent.snmp.profile import ProfileRegistry  # noqa: E402
+from roomwatch.agent.snmp.readings import fallback_columns, scalar_oids, table_columns  # noqa: E402
+from roomwatch.collector.demo.procs import ManagedProcess, free_port, tcp_open, wait_for  # noqa: E402
+from roomwatch.collector.demo.simdevice import SimulatedDevice  # noqa: E402
+from roomwatch.collector.demo.simspecs import poe_switch  # noqa: E402
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 MAX_REPETITIONS = 25

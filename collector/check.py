@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agent.errors import ConfigError
-from collector.config import CollectorConfig, load_config
-from collector.errors import CollectorError
+from roomwatch.agent.errors import ConfigError
+from roomwatch.collector.config import CollectorConfig, load_config
+from roomwatch.collector.errors import CollectorError
 
 
 @dataclass(frozen=True)
@@ -113,20 +113,20 @@ def _inventory(config: CollectorConfig) -> tuple[int, int]:
     """Rooms and agents of the inventory file (none configured: 0, 0; the start warns)."""
     if config.inventory_file is None or not config.inventory_file.is_file():
         return 0, 0
-    from collector.inventory import load_inventory
+    from roomwatch.collector.inventory import load_inventory
 
     inventory = load_inventory(config.inventory_file)
     return len(list(inventory.rooms())), len(inventory.agent_rooms())
 
 
 def _rules(config: CollectorConfig) -> int:
-    from collector.rules.model import load_rule_pack
+    from roomwatch.collector.rules.model import load_rule_pack
 
     return len(load_rule_pack(_present(config.faults.rules_files)))
 
 
 def _sla_files(config: CollectorConfig) -> int:
-    from collector.sla.policies import load_policy_file, shipped_policies
+    from roomwatch.collector.sla.policies import load_policy_file, shipped_policies
 
     shipped_policies()
     problems = []
@@ -165,7 +165,7 @@ def _channels(path: Path, config: CollectorConfig) -> int:
 
 
 def _contact_channels(files: list[Path], known: set[str]) -> list[str]:
-    from collector.sla.policies import load_policy_file
+    from roomwatch.collector.sla.policies import load_policy_file
 
     problems = []
     for file in _present(files):
@@ -191,8 +191,8 @@ def _present(files: list[Path]) -> list[Path]:
 
 def _report_settings() -> int:
     """The report data files shipped with roomwatch (catalog, hazards, checklist)."""
-    from collector.reports.checklist import default_items
-    from collector.reports.settings import catalog, hazard_settings
+    from roomwatch.collector.reports.checklist import default_items
+    from roomwatch.collector.reports.settings import catalog, hazard_settings
 
     catalog()
     hazard_settings()

@@ -8,11 +8,11 @@ import logging
 import sys
 from pathlib import Path
 
-from agent import __version__
-from agent.errors import ConfigError
-from agent.probe import add_probe_parser, run_probe
-from collector.api.users_cli import add_user_parser, run_user_command
-from collector.reports.cli import add_report_parser, run_report
+from roomwatch.agent import __version__
+from roomwatch.agent.errors import ConfigError
+from roomwatch.agent.probe import add_probe_parser, run_probe
+from roomwatch.collector.api.users_cli import add_user_parser, run_user_command
+from roomwatch.collector.reports.cli import add_report_parser, run_report
 
 DESCRIPTION = """\
 Monitoring for recording classrooms: a room agent on each recording PC, a central collector.
@@ -91,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         return run_report(args)
     if args.command == "agent":
-        from agent.__main__ import main as agent_main
+        from roomwatch.agent.__main__ import main as agent_main
 
         return agent_main(["--config", str(args.config), *(["--check"] if args.check else [])])
     if args.command == "collector":
         if getattr(args, "collector_command", None) == "user":
             return run_user_command(args.config, args)
         return run_collector(args.config, args.check)
-    from collector.demo.run import run_demo
+    from roomwatch.collector.demo.run import run_demo
 
     return run_demo(
         duration_s=args.duration, rooms=args.rooms, interval_s=args.interval, workdir=args.workdir
@@ -147,11 +147,11 @@ def _add_broker_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
 
 def run_broker_command(args: argparse.Namespace) -> int:
     """add-agent / remove-agent on a mosquitto password file; the broker reloads on SIGHUP."""
-    from collector import mqttauth
+    from roomwatch.collector import mqttauth
 
     try:
         if args.broker_command == "add-collector":
-            from collector.group.accounts import run_add_collector
+            from roomwatch.collector.group.accounts import run_add_collector
 
             return run_add_collector(args)
         if args.broker_command == "add-agent":
@@ -188,7 +188,7 @@ def run_migrate_db(argv: list[str]) -> int:
         "--to", dest="target", required=True, help="e.g. postgresql+psycopg://user@host/db"
     )
     args = parser.parse_args(argv)
-    from collector.db.copy import CopyError, copy_database
+    from roomwatch.collector.db.copy import CopyError, copy_database
 
     try:
         copied = copy_database(args.source, args.target)
@@ -200,7 +200,7 @@ def run_migrate_db(argv: list[str]) -> int:
 
 
 def run_collector(config_path: Path, check: bool) -> int:
-    from collector.check import check_collector
+    from roomwatch.collector.check import check_collector
 
     # Every file is checked before the database is created or a socket opens, at a real
     # start as with --check, so a typo is not found only after migrating the database.
@@ -216,8 +216,8 @@ def run_collector(config_path: Path, check: bool) -> int:
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from collector.errors import CollectorError
-    from collector.runner import CollectorService
+    from roomwatch.collector.errors import CollectorError
+    from roomwatch.collector.runner import CollectorService
 
     try:
         service = CollectorService(config)

@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from agent.config import TlsConfig
-from agent.yamlconfig import load_yaml_model
-from collector.dispatch.readiness import ReadinessConfig
-from collector.sla.runtime import SlaConfig
+from roomwatch.agent.config import TlsConfig
+from roomwatch.agent.yamlconfig import load_yaml_model
+from roomwatch.collector.dispatch.readiness import ReadinessConfig
+from roomwatch.collector.sla.runtime import SlaConfig
 
 
 class _Section(BaseModel):

@@ -1,6 +1,6 @@
 """Errors the collector raises on purpose; each says what is wrong in words a user can act on."""
 
-from agent.errors import ConfigError
+from roomwatch.agent.errors import ConfigError
 
 
 class CollectorError(Exception):

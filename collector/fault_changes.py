@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from collector.fault_decide import GuardCount
-from collector.fault_room import FaultView, FiringView
-from collector.rules.model import Rule
+from roomwatch.collector.fault_decide import GuardCount
+from roomwatch.collector.fault_room import FaultView, FiringView
+from roomwatch.collector.rules.model import Rule
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 from itertools import pairwise
 
-from collector.rules.engine import State, Verdict, open_key
-from collector.rules.model import FlapPolicy, Rule
+from roomwatch.collector.rules.engine import State, Verdict, open_key
+from roomwatch.collector.rules.model import FlapPolicy, Rule
 
 # Polls a guard remembers per (rule, target): enough to see a target that is down on every
 # other poll (per-poll flapping), few enough to store as a short string.

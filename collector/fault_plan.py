@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from collector.db.workflow_models import REASON_MAINTENANCE, REASON_ROOT_CAUSE
-from collector.fault_changes import (
+from roomwatch.collector.db.workflow_models import REASON_MAINTENANCE, REASON_ROOT_CAUSE
+from roomwatch.collector.fault_changes import (
     ChangeLevel,
     DropGuard,
     EndSuppressed,
@@ -29,7 +29,7 @@ from collector.fault_changes import (
     SuppressFiring,
     UpdateFault,
 )
-from collector.fault_decide import (
+from roomwatch.collector.fault_decide import (
     ClearStep,
     flapping_on_reopen,
     group_by_key,
@@ -39,9 +39,9 @@ from collector.fault_decide import (
     may_reopen,
     on_clear,
 )
-from collector.fault_room import FaultView, FiringView, RoomState
-from collector.rules.engine import State, Verdict
-from collector.rules.model import FlapPolicy, Rule
+from roomwatch.collector.fault_room import FaultView, FiringView, RoomState
+from roomwatch.collector.rules.engine import State, Verdict
+from roomwatch.collector.rules.model import FlapPolicy, Rule
 
 
 class FaultPlanner:

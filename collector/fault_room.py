@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from collector.fault_decide import GuardCount, in_recovery_grace
-from collector.graph import RoomGraph
-from collector.maintenance import covers, is_active, zone
-from collector.rules.engine import device_of_target
-from collector.rules.model import Rule
-from collector.timetable import Timetable
+from roomwatch.collector.fault_decide import GuardCount, in_recovery_grace
+from roomwatch.collector.graph import RoomGraph
+from roomwatch.collector.maintenance import covers, is_active, zone
+from roomwatch.collector.rules.engine import device_of_target
+from roomwatch.collector.rules.model import Rule
+from roomwatch.collector.timetable import Timetable
 
 
 @dataclass

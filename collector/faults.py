@@ -35,17 +35,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from agent.wire import DeviceSample, Event
-from collector.db.fault_apply import FaultStore, Transition
-from collector.db.fault_state_store import load_rooms
-from collector.fault_changes import FaultChange, Subject
-from collector.fault_plan import FaultPlanner
-from collector.fault_room import RoomState
-from collector.maintenance import MaintenanceCalendar
-from collector.rules.book import RuleBook
-from collector.rules.engine import RuleEngine
-from collector.rules.model import FlapPolicy
-from collector.workflow import Workflow
+from roomwatch.agent.wire import DeviceSample, Event
+from roomwatch.collector.db.fault_apply import FaultStore, Transition
+from roomwatch.collector.db.fault_state_store import load_rooms
+from roomwatch.collector.fault_changes import FaultChange, Subject
+from roomwatch.collector.fault_plan import FaultPlanner
+from roomwatch.collector.fault_room import RoomState
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.rules.book import RuleBook
+from roomwatch.collector.rules.engine import RuleEngine
+from roomwatch.collector.rules.model import FlapPolicy
+from roomwatch.collector.workflow import Workflow
 
 AGENT_DEVICE = "agent"
 _ROOMS_PER_STATEMENT = 500  # rooms per IN (...) list when loading a batch's rooms

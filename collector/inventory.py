@@ -18,14 +18,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from agent.errors import ConfigError
-from agent.wire import AGENT_ID_PATTERN, DEVICE_ID_PATTERN, METRIC_NAME_PATTERN
-from agent.yamlconfig import read_yaml, validate_model
-from collector.db import inventory_store
-from collector.db.inventory_store import SyncReport
-from collector.db.session import Database
-from collector.reports.signoff import SiteReportSettings
-from collector.timetable import Timetable
+from roomwatch.agent.errors import ConfigError
+from roomwatch.agent.wire import AGENT_ID_PATTERN, DEVICE_ID_PATTERN, METRIC_NAME_PATTERN
+from roomwatch.agent.yamlconfig import read_yaml, validate_model
+from roomwatch.collector.db import inventory_store
+from roomwatch.collector.db.inventory_store import SyncReport
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.reports.signoff import SiteReportSettings
+from roomwatch.collector.timetable import Timetable
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
-from collector.db import workflow_store
-from collector.db.workflow_models import MaintenanceWindow
-from collector.graph import RoomGraph
+from roomwatch.collector.db import workflow_store
+from roomwatch.collector.db.workflow_models import MaintenanceWindow
+from roomwatch.collector.graph import RoomGraph
 
 HhMm = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 

@@ -24,7 +24,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from agent.wire import AGENT_ID_PATTERN
+from roomwatch.agent.wire import AGENT_ID_PATTERN
 
 _PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes
 _AGENT_ID = re.compile(AGENT_ID_PATTERN)

@@ -24,27 +24,27 @@ import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from agent.sdnotify import Notifier
-from collector.config import CollectorConfig
-from collector.db import lease_store
-from collector.db.daily_fold import fold_pending
-from collector.db.session import Database, open_database
-from collector.dispatch.readiness import ReadinessCheck
-from collector.faults import FaultTracker
-from collector.group.member import GroupMember
-from collector.group.partitions import partition_of
-from collector.group.sessions import PartitionSessions
-from collector.ingest.pipeline import Clock, IngestPipeline, Received
-from collector.ingest.stats import IngestStats
-from collector.ingest.subscriber import Subscriber
-from collector.ingest.tsdb import TsdbWriter
-from collector.maintenance import MaintenanceCalendar
-from collector.reports.reminders import send_reminders
-from collector.reports.service import ReportService
-from collector.rules.book import RuleBook
-from collector.rules.model import load_rule_pack
-from collector.sla.runtime import SlaTicker, load_sla_data
-from collector.workflow import ServiceHooks, Workflow
+from roomwatch.agent.sdnotify import Notifier
+from roomwatch.collector.config import CollectorConfig
+from roomwatch.collector.db import lease_store
+from roomwatch.collector.db.daily_fold import fold_pending
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.dispatch.readiness import ReadinessCheck
+from roomwatch.collector.faults import FaultTracker
+from roomwatch.collector.group.member import GroupMember
+from roomwatch.collector.group.partitions import partition_of
+from roomwatch.collector.group.sessions import PartitionSessions
+from roomwatch.collector.ingest.pipeline import Clock, IngestPipeline, Received
+from roomwatch.collector.ingest.stats import IngestStats
+from roomwatch.collector.ingest.subscriber import Subscriber
+from roomwatch.collector.ingest.tsdb import TsdbWriter
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.reports.reminders import send_reminders
+from roomwatch.collector.reports.service import ReportService
+from roomwatch.collector.rules.book import RuleBook
+from roomwatch.collector.rules.model import load_rule_pack
+from roomwatch.collector.sla.runtime import SlaTicker, load_sla_data
+from roomwatch.collector.workflow import ServiceHooks, Workflow
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class CollectorService:
         if self.config.inventory_file is None:
             log.warning("no inventory_file configured: every agent is unknown until one is")
             return
-        from collector.inventory import load_inventory, sync_inventory
+        from roomwatch.collector.inventory import load_inventory, sync_inventory
 
         sync_inventory(self.db, load_inventory(self.config.inventory_file))
 
@@ -222,8 +222,8 @@ class CollectorService:
         self.db.dispose()
 
     def app(self) -> FastAPI:
-        from collector.api.app import create_app
-        from collector.web import WebSettings
+        from roomwatch.collector.api.app import create_app
+        from roomwatch.collector.web import WebSettings
 
         web = WebSettings(
             tsdb_url=self.config.tsdb.url if self.config.tsdb.enabled else None,

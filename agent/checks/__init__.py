@@ -7,7 +7,7 @@ read them whatever the source. ``DeviceChecker`` runs a device's checks each cyc
 ``merge_samples`` joins them with the device's SNMP sample.
 """
 
-from agent.checks.base import CheckResult, redact_url
-from agent.checks.checker import DeviceChecker, merge_samples
+from roomwatch.agent.checks.base import CheckResult, redact_url
+from roomwatch.agent.checks.checker import DeviceChecker, merge_samples
 
 __all__ = ["CheckResult", "DeviceChecker", "merge_samples", "redact_url"]

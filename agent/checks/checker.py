@@ -12,15 +12,15 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from agent.checks.base import CheckResult, resolve_url
-from agent.checks.http import check_http
-from agent.checks.ping import check_ping
-from agent.checks.rtsp import DEFAULT_PORT as RTSP_PORT
-from agent.checks.rtsp import STREAM_UP_METRIC, Credentials, check_rtsp
-from agent.checks.tcp import check_tcp
-from agent.config import DeviceConfig, RtspCheck
-from agent.selfhealth import FailureLog
-from agent.wire import DeviceSample
+from roomwatch.agent.checks.base import CheckResult, resolve_url
+from roomwatch.agent.checks.http import check_http
+from roomwatch.agent.checks.ping import check_ping
+from roomwatch.agent.checks.rtsp import DEFAULT_PORT as RTSP_PORT
+from roomwatch.agent.checks.rtsp import STREAM_UP_METRIC, Credentials, check_rtsp
+from roomwatch.agent.checks.tcp import check_tcp
+from roomwatch.agent.config import DeviceConfig, RtspCheck
+from roomwatch.agent.selfhealth import FailureLog
+from roomwatch.agent.wire import DeviceSample
 
 log = logging.getLogger(__name__)
 

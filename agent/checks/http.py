@@ -11,9 +11,9 @@ import http.client
 import ssl
 from urllib.parse import urlsplit
 
-from agent import __version__
-from agent.checks.base import CheckResult, Stopwatch, redact_url
-from agent.config import HttpCheck
+from roomwatch.agent import __version__
+from roomwatch.agent.checks.base import CheckResult, Stopwatch, redact_url
+from roomwatch.agent.config import HttpCheck
 
 HTTP_UP_METRIC = "http_up"
 

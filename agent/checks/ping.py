@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-from agent.checks.base import CheckResult
-from agent.checks.tcp import connect
-from agent.config import PingCheck
+from roomwatch.agent.checks.base import CheckResult
+from roomwatch.agent.checks.tcp import connect
+from roomwatch.agent.config import PingCheck
 
 VIA_TCP_METRIC = "ping_via_tcp"  # 1 when ICMP was not allowed and a TCP connect stood in
 

@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from agent import __version__
-from agent.checks.base import CheckResult, Stopwatch, redact_url
+from roomwatch.agent import __version__
+from roomwatch.agent.checks.base import CheckResult, Stopwatch, redact_url
 
 DEFAULT_PORT = 554
 STREAM_UP_METRIC = "stream_up"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from agent.checks.base import CheckResult, Stopwatch
+from roomwatch.agent.checks.base import CheckResult, Stopwatch
 
 
 async def connect(address: str, port: int, timeout_s: float) -> tuple[str, float | None]:

@@ -1,7 +1,7 @@
 """The host probe: the room PC itself (cpu, memory, disks, network, sensors, processes,
 uptime), one small module per concern, each with ``collect() -> ProbeReading``."""
 
-from agent.host.base import CounterRates, Probe, ProbeReading
-from agent.host.probe import HOST_DEVICE, HostProbe, default_probes
+from roomwatch.agent.host.base import CounterRates, Probe, ProbeReading
+from roomwatch.agent.host.probe import HOST_DEVICE, HostProbe, default_probes
 
 __all__ = ["HOST_DEVICE", "CounterRates", "HostProbe", "Probe", "ProbeReading", "default_probes"]

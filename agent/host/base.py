@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agent.wire import Event, TableRow
+from roomwatch.agent.wire import Event, TableRow
 
 
 @dataclass

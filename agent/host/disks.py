@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 
 import psutil
 
-from agent.host.base import CounterRates, ProbeReading, rows_from_rates
-from agent.selfhealth import FailureLog
-from agent.wire import TableRow
+from roomwatch.agent.host.base import CounterRates, ProbeReading, rows_from_rates
+from roomwatch.agent.selfhealth import FailureLog
+from roomwatch.agent.wire import TableRow
 
 log = logging.getLogger(__name__)
 

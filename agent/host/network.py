@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import psutil
 
-from agent.host.base import CounterRates, ProbeReading, rows_from_rates
+from roomwatch.agent.host.base import CounterRates, ProbeReading, rows_from_rates
 
 _LOOPBACK_NAMES = frozenset({"lo", "lo0", "Loopback Pseudo-Interface 1"})
 

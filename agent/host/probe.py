@@ -7,18 +7,18 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from agent.config import HostConfig
-from agent.host.base import Probe, ProbeReading
-from agent.host.cpu import CpuProbe
-from agent.host.disks import DiskIoProbe, DiskUsageProbe
-from agent.host.memory import MemoryProbe
-from agent.host.network import NetworkProbe
-from agent.host.processes import ProcessProbe
-from agent.host.sensors import SensorsProbe
-from agent.host.uptime import UptimeProbe
-from agent.selfhealth import FailureLog
-from agent.wire import DeviceSample, Event
-from agent.wire import now as wall_now
+from roomwatch.agent.config import HostConfig
+from roomwatch.agent.host.base import Probe, ProbeReading
+from roomwatch.agent.host.cpu import CpuProbe
+from roomwatch.agent.host.disks import DiskIoProbe, DiskUsageProbe
+from roomwatch.agent.host.memory import MemoryProbe
+from roomwatch.agent.host.network import NetworkProbe
+from roomwatch.agent.host.processes import ProcessProbe
+from roomwatch.agent.host.sensors import SensorsProbe
+from roomwatch.agent.host.uptime import UptimeProbe
+from roomwatch.agent.selfhealth import FailureLog
+from roomwatch.agent.wire import DeviceSample, Event
+from roomwatch.agent.wire import now as wall_now
 
 log = logging.getLogger(__name__)
 

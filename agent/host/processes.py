@@ -9,10 +9,10 @@ from typing import Any
 
 import psutil
 
-from agent.config import ProcessWatch
-from agent.host.base import CounterRates, ProbeReading
-from agent.wire import Event, TableRow
-from agent.wire import now as wall_now
+from roomwatch.agent.config import ProcessWatch
+from roomwatch.agent.host.base import CounterRates, ProbeReading
+from roomwatch.agent.wire import Event, TableRow
+from roomwatch.agent.wire import now as wall_now
 
 # Every process is read only as far as matching needs; the rest for the few that match
 # (reading all of it for every process was most of the host probe's CPU time).

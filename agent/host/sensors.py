@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psutil
 
-from agent.host.base import ProbeReading
+from roomwatch.agent.host.base import ProbeReading
 
 
 class SensorsProbe:

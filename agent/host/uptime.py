@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import psutil
 
-from agent.host.base import ProbeReading
+from roomwatch.agent.host.base import ProbeReading
 
 
 class UptimeProbe:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from agent.config import AuthProtocol, PrivProtocol, SnmpCredential
+from roomwatch.agent.config import AuthProtocol, PrivProtocol, SnmpCredential
 
 # Names in pysnmp.entity.config, looked up when a v3 credential is first used.
 AUTH_PROTOCOLS: dict[AuthProtocol, str] = {

@@ -43,7 +43,7 @@ import struct
 from collections.abc import Callable
 from typing import NamedTuple
 
-from agent.snmp.values import END_OF_MIB, Counter, ReplyValue, VarBinds, decode_text
+from roomwatch.agent.snmp.values import END_OF_MIB, Counter, ReplyValue, VarBinds, decode_text
 
 ERROR_NAMES = (
     "noError", "tooBig", "noSuchName", "badValue", "readOnly", "genErr", "noAccess",

@@ -21,14 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from agent.config import SnmpCredential
-from agent.snmp import ber
-from agent.snmp.errors import SnmpError, TableCutOff
-from agent.snmp.v2c import V2cSession
-from agent.snmp.values import END_OF_MIB, Counter, SnmpValue, VarBinds
+from roomwatch.agent.config import SnmpCredential
+from roomwatch.agent.snmp import ber
+from roomwatch.agent.snmp.errors import SnmpError, TableCutOff
+from roomwatch.agent.snmp.v2c import V2cSession
+from roomwatch.agent.snmp.values import END_OF_MIB, Counter, SnmpValue, VarBinds
 
 if TYPE_CHECKING:
-    from agent.snmp.pysnmp_path import PysnmpSession
+    from roomwatch.agent.snmp.pysnmp_path import PysnmpSession
 
 __all__ = [
     "Counter", "SetType", "SnmpClient", "SnmpError", "SnmpTarget", "SnmpValue", "TableCutOff",
@@ -215,7 +215,7 @@ class SnmpClient:
 
 
 def _import_pysnmp_session() -> type[PysnmpSession]:
-    from agent.snmp.pysnmp_path import PysnmpSession
+    from roomwatch.agent.snmp.pysnmp_path import PysnmpSession
 
     return PysnmpSession
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.errors import AgentError
-from agent.snmp.values import SnmpValue
+from roomwatch.agent.errors import AgentError
+from roomwatch.agent.snmp.values import SnmpValue
 
 
 class SnmpError(AgentError):

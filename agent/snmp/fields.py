@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from agent.wire import METRIC_NAME_PATTERN
+from roomwatch.agent.wire import METRIC_NAME_PATTERN
 
 _OID_RE = re.compile(r"^\.?[0-9]+(\.[0-9]+)+$")
 

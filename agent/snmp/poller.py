@@ -14,9 +14,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from agent.config import DeviceConfig, SnmpConfig
-from agent.errors import ConfigError
-from agent.snmp.client import (
+from roomwatch.agent.config import DeviceConfig, SnmpConfig
+from roomwatch.agent.errors import ConfigError
+from roomwatch.agent.snmp.client import (
     Counter,
     SnmpClient,
     SnmpError,
@@ -24,8 +24,8 @@ from agent.snmp.client import (
     SnmpValue,
     TableCutOff,
 )
-from agent.snmp.profile import Profile, ProfileRegistry, TableSpec
-from agent.snmp.readings import (
+from roomwatch.agent.snmp.profile import Profile, ProfileRegistry, TableSpec
+from roomwatch.agent.snmp.readings import (
     CounterRates,
     aggregate_columns,
     aggregate_metrics,
@@ -35,7 +35,7 @@ from agent.snmp.readings import (
     table_columns,
     table_rows,
 )
-from agent.wire import DeviceInfo, DeviceSample, TableRow
+from roomwatch.agent.wire import DeviceInfo, DeviceSample, TableRow
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agent.errors import ConfigError, ProfileError
-from agent.snmp.client import Counter, SnmpValue
-from agent.snmp.fields import MetricName, Oid, Regex
-from agent.snmp.trapspec import TrapSpec
-from agent.yamlconfig import describe_validation_error, read_yaml
+from roomwatch.agent.errors import ConfigError, ProfileError
+from roomwatch.agent.snmp.client import Counter, SnmpValue
+from roomwatch.agent.snmp.fields import MetricName, Oid, Regex
+from roomwatch.agent.snmp.trapspec import TrapSpec
+from roomwatch.agent.yamlconfig import describe_validation_error, read_yaml
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "profiles"
 FALLBACK_PROFILE = "fallback"

@@ -30,13 +30,20 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind, rfc1902, rfc1905
 
-from agent.config import SnmpCredential
-from agent.snmp.auth import auth_data, credential_key
-from agent.snmp.errors import SnmpError
-from agent.snmp.values import END_OF_MIB, Counter, ReplyValue, SnmpValue, VarBinds, decode_text
+from roomwatch.agent.config import SnmpCredential
+from roomwatch.agent.snmp.auth import auth_data, credential_key
+from roomwatch.agent.snmp.errors import SnmpError
+from roomwatch.agent.snmp.values import (
+    END_OF_MIB,
+    Counter,
+    ReplyValue,
+    SnmpValue,
+    VarBinds,
+    decode_text,
+)
 
 if TYPE_CHECKING:
-    from agent.snmp.client import SetType, SnmpTarget
+    from roomwatch.agent.snmp.client import SetType, SnmpTarget
 
 _SHARED_ENGINE = "shared"
 

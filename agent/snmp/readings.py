@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from agent.snmp.client import Counter, SnmpValue
-from agent.snmp.profile import MetricSpec, Profile, TableSpec, raw_equals
-from agent.wire import TableRow
+from roomwatch.agent.snmp.client import Counter, SnmpValue
+from roomwatch.agent.snmp.profile import MetricSpec, Profile, TableSpec, raw_equals
+from roomwatch.agent.wire import TableRow
 
 LABEL_MAX_CHARS = 128
 Lookup = Callable[[str], SnmpValue | None]

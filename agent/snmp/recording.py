@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from agent.errors import ConfigError
-from agent.snmp.ber import encode_get, message_header
+from roomwatch.agent.errors import ConfigError
+from roomwatch.agent.snmp.ber import encode_get, message_header
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0  # snmpsim indexes every file before it answers; CI machines are slow

@@ -34,14 +34,14 @@ from pysnmp.entity.engine import SnmpEngine
 from pysnmp.entity.rfc3413 import ntfrcv
 from pysnmp.proto.secmod.rfc3414.service import SnmpUSMSecurityModel, UsmSecurityParameters
 
-from agent import wire
-from agent.config import AgentConfig, DeviceConfig, SnmpConfig, SnmpCredential
-from agent.errors import AgentError
-from agent.snmp.auth import accept_community, accept_user, credential_key
-from agent.snmp.profile import Profile, ProfileRegistry
-from agent.snmp.pysnmp_path import new_engine, to_python
-from agent.snmp.trapspec import trap_event, trap_oid_of
-from agent.snmp.values import SnmpValue
+from roomwatch.agent import wire
+from roomwatch.agent.config import AgentConfig, DeviceConfig, SnmpConfig, SnmpCredential
+from roomwatch.agent.errors import AgentError
+from roomwatch.agent.snmp.auth import accept_community, accept_user, credential_key
+from roomwatch.agent.snmp.profile import Profile, ProfileRegistry
+from roomwatch.agent.snmp.pysnmp_path import new_engine, to_python
+from roomwatch.agent.snmp.trapspec import trap_event, trap_oid_of
+from roomwatch.agent.snmp.values import SnmpValue
 
 log = logging.getLogger(__name__)
 

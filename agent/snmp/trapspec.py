@@ -15,9 +15,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.snmp.client import Counter, SnmpValue
-from agent.snmp.fields import MetricName, Oid
-from agent.wire import Event
+from roomwatch.agent.snmp.client import Counter, SnmpValue
+from roomwatch.agent.snmp.fields import MetricName, Oid
+from roomwatch.agent.wire import Event
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"

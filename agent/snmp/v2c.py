@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple, cast
 
-from agent.snmp import ber
-from agent.snmp.auth import community_octets
-from agent.snmp.errors import SnmpError
-from agent.snmp.values import VarBinds
+from roomwatch.agent.snmp import ber
+from roomwatch.agent.snmp.auth import community_octets
+from roomwatch.agent.snmp.errors import SnmpError
+from roomwatch.agent.snmp.values import VarBinds
 
 if TYPE_CHECKING:
-    from agent.snmp.client import SnmpTarget
+    from roomwatch.agent.snmp.client import SnmpTarget
 
 Address = tuple[str, int]
 _MAX_REQUEST_ID = 2**31 - 1

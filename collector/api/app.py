@@ -10,25 +10,25 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
-import agent
-from collector.api.error_responses import install_error_responses
-from collector.api.gauges import DatabaseGauges
-from collector.api.http_guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, SecurityHeaders
-from collector.api.listing import GZIP_LEVEL, GZIP_MIN_BYTES, AnswerCache
-from collector.api.routes import dispatch as dispatch_routes
-from collector.api.routes import exports, faults, health, quarantine, rooms, user_sites
-from collector.api.routes import followup as followup_routes
-from collector.api.routes import reports as report_routes
-from collector.api.routes import sla as sla_routes
-from collector.api.routes import spares as spare_routes
-from collector.api.throttle import SignInThrottle
-from collector.api.workflow_app import READ_ACCESS, Clock, install_workflow
-from collector.db.session import Database
-from collector.errors import NotFoundError
-from collector.reports.jobs import ReportJobs, generate_from
-from collector.rules.model import Rule
-from collector.web import WebSettings, install_web
-from collector.workflow import Workflow
+from roomwatch import agent
+from roomwatch.collector.api.error_responses import install_error_responses
+from roomwatch.collector.api.gauges import DatabaseGauges
+from roomwatch.collector.api.http_guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, SecurityHeaders
+from roomwatch.collector.api.listing import GZIP_LEVEL, GZIP_MIN_BYTES, AnswerCache
+from roomwatch.collector.api.routes import dispatch as dispatch_routes
+from roomwatch.collector.api.routes import exports, faults, health, quarantine, rooms, user_sites
+from roomwatch.collector.api.routes import followup as followup_routes
+from roomwatch.collector.api.routes import reports as report_routes
+from roomwatch.collector.api.routes import sla as sla_routes
+from roomwatch.collector.api.routes import spares as spare_routes
+from roomwatch.collector.api.throttle import SignInThrottle
+from roomwatch.collector.api.workflow_app import READ_ACCESS, Clock, install_workflow
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.reports.jobs import ReportJobs, generate_from
+from roomwatch.collector.rules.model import Rule
+from roomwatch.collector.web import WebSettings, install_web
+from roomwatch.collector.workflow import Workflow
 
 
 def create_app(

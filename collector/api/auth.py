@@ -33,13 +33,13 @@ from fastapi import Depends, HTTPException, Request, status
 from pwdlib import PasswordHash
 from sqlalchemy.orm import Session
 
-from collector.api.deps import SAFE_METHODS, get_database
-from collector.api.scoping import guard_scope
-from collector.api.throttle import SignInThrottle
-from collector.db import users_store
-from collector.db.scope import SiteScope, scope_for, sites_of_user
-from collector.db.workflow_models import ROLES, TOKEN_API, TOKEN_SESSION, ApiToken, User
-from collector.errors import CollectorError
+from roomwatch.collector.api.deps import SAFE_METHODS, get_database
+from roomwatch.collector.api.scoping import guard_scope
+from roomwatch.collector.api.throttle import SignInThrottle
+from roomwatch.collector.db import users_store
+from roomwatch.collector.db.scope import SiteScope, scope_for, sites_of_user
+from roomwatch.collector.db.workflow_models import ROLES, TOKEN_API, TOKEN_SESSION, ApiToken, User
+from roomwatch.collector.errors import CollectorError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from collector.db.session import Database
+from roomwatch.collector.db.session import Database
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

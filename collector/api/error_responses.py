@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from collector.api.schemas import ErrorOut
+from roomwatch.collector.api.schemas import ErrorOut
 
 _NO_BODY = frozenset({204, 304})
 # The dependency ``collector.api.auth.require_role`` returns; found by its qualified name so
@@ -73,7 +73,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code in _NO_BODY:
         return Response(status_code=exc.status_code, headers=exc.headers)
-    from collector.web.error_page import is_dashboard, not_found_page  # web imports the API
+    from roomwatch.collector.web.error_page import (  # web imports the API
+        is_dashboard,
+        not_found_page,
+    )
 
     if exc.status_code == 404 and is_dashboard(request):  # a person reads it: a page
         return await run_in_threadpool(not_found_page, request)
@@ -89,7 +92,10 @@ async def validation_error(request: Request, exc: Exception) -> Response:
         {"loc": [str(part) for part in error.get("loc", ())], "message": str(error.get("msg"))}
         for error in exc.errors()
     ]
-    from collector.web.error_page import bad_request_page, is_dashboard  # web imports the API
+    from roomwatch.collector.web.error_page import (  # web imports the API
+        bad_request_page,
+        is_dashboard,
+    )
 
     if is_dashboard(request):  # a person reading the dashboard gets a page, not JSON
         return bad_request_page(request, problems)

@@ -9,9 +9,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from collector.db import queries
-from collector.db.session import Database
-from collector.levels import Level
+from roomwatch.collector.db import queries
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.levels import Level
 
 log = logging.getLogger(__name__)
 

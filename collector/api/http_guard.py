@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector.api.error_responses import error_body
+from roomwatch.collector.api.error_responses import error_body
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from fastapi import Request, Response
 
-import agent
-from collector.db.queries import RoomSummary
-from collector.db.scope import SiteScope
+from roomwatch import agent
+from roomwatch.collector.db.queries import RoomSummary
+from roomwatch.collector.db.scope import SiteScope
 
 # Bounded by bytes, not entries: a 1,000-room list is ~400 KB, one room's page ~6 KB, and
 # the pages of every room of a large site must fit beside the lists without evicting them.

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from collector.levels import Level
+from roomwatch.collector.levels import Level
 
 
 class _Out(BaseModel):

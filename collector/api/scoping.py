@@ -17,9 +17,9 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from sqlalchemy.orm import Session
 
-from collector.db import scope
-from collector.db.scope import SiteScope
-from collector.db.session import Database
+from roomwatch.collector.db import scope
+from roomwatch.collector.db.scope import SiteScope
+from roomwatch.collector.db.session import Database
 
 _ALL_SITES = "*"  # a rule override of every site (collector.db.workflow_models.ALL_SITES)
 

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from collector.db import signin_store
-from collector.db.session import Database
+from roomwatch.collector.db import signin_store
+from roomwatch.collector.db.session import Database
 
 PER_USER = 5
 PER_ADDRESS = 20

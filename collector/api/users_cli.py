@@ -76,12 +76,12 @@ def add_user_parser(collector: argparse.ArgumentParser) -> None:
 
 
 def run_user_command(config_path: Path, args: argparse.Namespace) -> int:
-    from agent.errors import ConfigError
-    from collector.api.auth import AuthError, change_password, create_user, issue_token
-    from collector.config import load_config
-    from collector.db import scope, users_store
-    from collector.db.session import open_database
-    from collector.errors import NotFoundError
+    from roomwatch.agent.errors import ConfigError
+    from roomwatch.collector.api.auth import AuthError, change_password, create_user, issue_token
+    from roomwatch.collector.config import load_config
+    from roomwatch.collector.db import scope, users_store
+    from roomwatch.collector.db.session import open_database
+    from roomwatch.collector.errors import NotFoundError
 
     try:
         config = load_config(config_path)
@@ -131,8 +131,8 @@ def run_user_command(config_path: Path, args: argparse.Namespace) -> int:
 
 
 def _bind(session: object, user: object, sites: list[str]) -> list[str]:
-    from collector.api.auth import AuthError
-    from collector.db import scope
+    from roomwatch.collector.api.auth import AuthError
+    from roomwatch.collector.db import scope
 
     try:
         return scope.bind_sites(session, user, sites)  # type: ignore[arg-type]

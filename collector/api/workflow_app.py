@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from collector.api.auth import AuthError, require_role
-from collector.api.routes import fault_actions, maintenance, rules, users
-from collector.maintenance import MaintenanceCalendar
-from collector.rules.model import Rule, load_rule_pack
-from collector.workflow import (
+from roomwatch.collector.api.auth import AuthError, require_role
+from roomwatch.collector.api.routes import fault_actions, maintenance, rules, users
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.rules.model import Rule, load_rule_pack
+from roomwatch.collector.workflow import (
     LogRequired,
     TransitionNotAllowed,
     Workflow,

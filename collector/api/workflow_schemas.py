@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from collector.api.schemas import FaultOut
-from collector.levels import Level
-from collector.rules.model import Condition, Selector
-from collector.workflow.logbook import LogEntry
+from roomwatch.collector.api.schemas import FaultOut
+from roomwatch.collector.levels import Level
+from roomwatch.collector.rules.model import Condition, Selector
+from roomwatch.collector.workflow.logbook import LogEntry
 
 MAX_TOKEN_DAYS = 3650  # ten years: longer is "never", which is what no expiry says
 MAX_SESSION_MIN = 31 * 24 * 60  # a remote session longer than a month is a typo

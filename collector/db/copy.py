@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.engine import Connection
 
-from collector.db.models import Base
-from collector.db.session import open_database
-from collector.errors import CollectorError
+from roomwatch.collector.db.models import Base
+from roomwatch.collector.db.session import open_database
+from roomwatch.collector.errors import CollectorError
 
 CHUNK_ROWS = 2000
 

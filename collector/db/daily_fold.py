@@ -26,10 +26,10 @@ from sqlalchemy import TextClause, bindparam, delete, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from collector.db import daily_sketch
-from collector.db.daily_models import RollupDaily, RollupDailyPending
-from collector.db.dialect import dialect_name, upsert_insert
-from collector.db.models import Device, RollupHourly, Room, Site, UtcDateTime
+from roomwatch.collector.db import daily_sketch
+from roomwatch.collector.db.daily_models import RollupDaily, RollupDailyPending
+from roomwatch.collector.db.dialect import dialect_name, upsert_insert
+from roomwatch.collector.db.models import Device, RollupHourly, Room, Site, UtcDateTime
 
 log = logging.getLogger(__name__)
 

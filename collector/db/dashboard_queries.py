@@ -16,8 +16,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
-from collector.db.models import Device, DeviceState, Fault, FaultEvent, RollupHourly, Room, Site
-from collector.db.queries import (
+from roomwatch.collector.db.models import (
+    Device,
+    DeviceState,
+    Fault,
+    FaultEvent,
+    RollupHourly,
+    Room,
+    Site,
+)
+from roomwatch.collector.db.queries import (
     CLOSED_STATUSES,
     FaultPage,
     FaultStatusFilter,
@@ -25,8 +33,8 @@ from collector.db.queries import (
     _device_view,
     _fault_view,
 )
-from collector.db.scope import EVERY_SITE, SiteScope, rooms_in
-from collector.errors import NotFoundError
+from roomwatch.collector.db.scope import EVERY_SITE, SiteScope, rooms_in
+from roomwatch.collector.errors import NotFoundError
 
 
 @dataclass(frozen=True)
@@ -281,7 +289,7 @@ def maintenance_windows(session: Session, room_id: str, site_id: str) -> list[Wi
     None when the schema has no maintenance windows yet."""
     if not has_table(session, "maintenance_windows"):
         return None
-    from collector.db.workflow_models import MaintenanceWindow as W
+    from roomwatch.collector.db.workflow_models import MaintenanceWindow as W
 
     query = (
         select(W)
@@ -316,7 +324,7 @@ def password_users(session: Session) -> int:
     token-only users are programs, not people."""
     if not has_table(session, "users"):
         return 0
-    from collector.db.workflow_models import User
+    from roomwatch.collector.db.workflow_models import User
 
     query = select(func.count()).where(User.active.is_(True), User.password_hash.is_not(None))
     return session.scalar(query) or 0

@@ -10,13 +10,21 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from collector.db import faults_store
-from collector.db.dialect import upsert_insert
-from collector.db.dispatch_models import DutyShift, ReadinessRun
-from collector.db.faults_store import ACTIVE_STATUSES
-from collector.db.models import Agent, Device, DeviceState, Fault, RollupHourly, Room, Site
-from collector.db.sla_models import SlaClock, SlaContact
-from collector.errors import NotFoundError
+from roomwatch.collector.db import faults_store
+from roomwatch.collector.db.dialect import upsert_insert
+from roomwatch.collector.db.dispatch_models import DutyShift, ReadinessRun
+from roomwatch.collector.db.faults_store import ACTIVE_STATUSES
+from roomwatch.collector.db.models import (
+    Agent,
+    Device,
+    DeviceState,
+    Fault,
+    RollupHourly,
+    Room,
+    Site,
+)
+from roomwatch.collector.db.sla_models import SlaClock, SlaContact
+from roomwatch.collector.errors import NotFoundError
 
 SiteScope = Collection[str] | None
 """The sites a caller may see; None: every site."""

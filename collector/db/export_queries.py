@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.db.models import Device, Fault, Room
-from collector.db.scope import SiteScope, narrow
-from collector.db.sla_models import SlaClock
-from collector.db.workflow_models import MaintenanceLog
+from roomwatch.collector.db.models import Device, Fault, Room
+from roomwatch.collector.db.scope import SiteScope, narrow
+from roomwatch.collector.db.sla_models import SlaClock
+from roomwatch.collector.db.workflow_models import MaintenanceLog
 
 FAULT_COLUMNS = (
     "fault_id", "site", "room", "device", "level", "status", "title", "source", "reporter",

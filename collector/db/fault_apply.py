@@ -13,12 +13,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from collector.db import faults_store, workflow_store
-from collector.db.faults_store import SYSTEM_ACTOR
-from collector.db.guard_models import FaultGuard
-from collector.db.models import Fault
-from collector.db.workflow_models import OUTCOME_CLEARED, OUTCOME_OPENED, SuppressedFiring
-from collector.fault_changes import (
+from roomwatch.collector.db import faults_store, workflow_store
+from roomwatch.collector.db.faults_store import SYSTEM_ACTOR
+from roomwatch.collector.db.guard_models import FaultGuard
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.workflow_models import OUTCOME_CLEARED, OUTCOME_OPENED, SuppressedFiring
+from roomwatch.collector.fault_changes import (
     ChangeLevel,
     DropGuard,
     EndSuppressed,
@@ -33,9 +33,9 @@ from collector.fault_changes import (
     SuppressFiring,
     UpdateFault,
 )
-from collector.fault_room import FaultView, FiringView
-from collector.levels import Level
-from collector.workflow import Workflow
+from roomwatch.collector.fault_room import FaultView, FiringView
+from roomwatch.collector.levels import Level
+from roomwatch.collector.workflow import Workflow
 
 
 @dataclass(frozen=True)

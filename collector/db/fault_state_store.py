@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from collector.db.faults_store import SYSTEM_ACTOR
-from collector.db.guard_models import FaultGuard
-from collector.db.models import Device, Fault, FaultEvent, Room, Site
-from collector.db.workflow_models import MaintenanceWindow, SuppressedFiring
-from collector.fault_decide import GuardCount
-from collector.fault_room import DeviceInfo, FaultView, FiringView, RoomState
-from collector.graph import RoomGraph
-from collector.timetable import Timetable
+from roomwatch.collector.db.faults_store import SYSTEM_ACTOR
+from roomwatch.collector.db.guard_models import FaultGuard
+from roomwatch.collector.db.models import Device, Fault, FaultEvent, Room, Site
+from roomwatch.collector.db.workflow_models import MaintenanceWindow, SuppressedFiring
+from roomwatch.collector.fault_decide import GuardCount
+from roomwatch.collector.fault_room import DeviceInfo, FaultView, FiringView, RoomState
+from roomwatch.collector.graph import RoomGraph
+from roomwatch.collector.timetable import Timetable
 
 _CHANGES = ("opened", "resolved", "reopened")
 

@@ -10,8 +10,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from collector.db.models import Device, Fault, FaultEvent, Room, Site
-from collector.errors import NotFoundError
+from roomwatch.collector.db.models import Device, Fault, FaultEvent, Room, Site
+from roomwatch.collector.errors import NotFoundError
 
 ACTIVE_STATUSES = ("open", "acknowledged", "on_site", "waiting_customer", "waiting_parts")
 SYSTEM_ACTOR = "roomwatch"

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from collector.db.models import Base
+from roomwatch.collector.db.models import Base
 
 MOVEMENT_REASONS = ("taken", "returned", "restock", "count")
 VISIT_KINDS = ("return_visit", "training")

@@ -11,8 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from collector.db.followup_models import ChecklistConfirmation, InspectionReminder, SiteVisit
-from collector.errors import NotFoundError
+from roomwatch.collector.db.followup_models import (
+    ChecklistConfirmation,
+    InspectionReminder,
+    SiteVisit,
+)
+from roomwatch.collector.errors import NotFoundError
 
 
 def add_visit(session: Session, site_id: str, **fields: Any) -> SiteVisit:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from collector.db.models import Base
+from roomwatch.collector.db.models import Base
 
 
 class CollectorLease(Base):

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from collector.db.models import Base
+from roomwatch.collector.db.models import Base
 
 
 class FaultGuard(Base):

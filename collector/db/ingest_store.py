@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from agent.wire import DeviceInfo, DeviceSample, InventoryMessage
-from collector.db import room_versions
-from collector.db.dialect import bulk_upsert, chunks, dialect_name, upsert_insert
-from collector.db.models import (
+from roomwatch.agent.wire import DeviceInfo, DeviceSample, InventoryMessage
+from roomwatch.collector.db import room_versions
+from roomwatch.collector.db.dialect import bulk_upsert, chunks, dialect_name, upsert_insert
+from roomwatch.collector.db.models import (
     SOURCE_AGENT,
     SOURCE_INVENTORY,
     Agent,
@@ -26,7 +26,7 @@ from collector.db.models import (
     DeviceState,
     IngestedMessage,
 )
-from collector.db.rollups import RollupBatch
+from roomwatch.collector.db.rollups import RollupBatch
 
 # Fields an agent's report may fill in or correct; an empty value never erases one.
 _MERGED_FIELDS = ("model", "vendor", "firmware", "address", "parent")

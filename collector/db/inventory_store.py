@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from collector.db import room_versions
-from collector.db.dialect import chunks, upsert_insert
-from collector.db.models import SOURCE_AGENT, SOURCE_INVENTORY, Agent, Device, Room, Site
+from roomwatch.collector.db import room_versions
+from roomwatch.collector.db.dialect import chunks, upsert_insert
+from roomwatch.collector.db.models import SOURCE_AGENT, SOURCE_INVENTORY, Agent, Device, Room, Site
 
 if TYPE_CHECKING:
-    from collector.inventory import Inventory
+    from roomwatch.collector.inventory import Inventory
 
 # The file's model, vendor and address replace stored ones only when the file gives them
 # (an agent may have reported what the file leaves out). Kind, parent (the room graph that

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import create_engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from collector.db.dialect import upsert_insert
-from collector.db.group_models import CollectorLease, CollectorMember
-from collector.db.models import Agent
+from roomwatch.collector.db.dialect import upsert_insert
+from roomwatch.collector.db.group_models import CollectorLease, CollectorMember
+from roomwatch.collector.db.models import Agent
 
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 FORGET_MEMBERS_AFTER = 10  # a member row silent for this many TTLs is deleted

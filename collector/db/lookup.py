@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.db.models import Agent, Room
+from roomwatch.collector.db.models import Agent, Room
 
 
 def agent_placements(session: Session, agent_ids: Iterable[str]) -> dict[str, tuple[str, str]]:

@@ -234,14 +234,14 @@ class FaultEvent(Base):
     fault: Mapped[Fault] = relationship(back_populates="events")
 
 
-from collector.db import daily_models as _daily_models  # noqa: E402,F401
-from collector.db import dispatch_models as _dispatch_models  # noqa: E402,F401
-from collector.db import group_models as _group_models  # noqa: E402,F401
-from collector.db import guard_models as _guard_models  # noqa: E402,F401
-from collector.db import quarantine_models as _quarantine_models  # noqa: E402,F401
-from collector.db import report_models as _report_models  # noqa: E402,F401
-from collector.db import room_versions as _room_versions  # noqa: E402,F401
-from collector.db import scope_models as _scope_models  # noqa: E402,F401
-from collector.db import shared_state_models as _shared_state_models  # noqa: E402,F401
-from collector.db import sla_models as _sla_models  # noqa: E402,F401
-from collector.db import workflow_models as _workflow_models  # noqa: E402,F401
+from roomwatch.collector.db import daily_models as _daily_models  # noqa: E402,F401
+from roomwatch.collector.db import dispatch_models as _dispatch_models  # noqa: E402,F401
+from roomwatch.collector.db import group_models as _group_models  # noqa: E402,F401
+from roomwatch.collector.db import guard_models as _guard_models  # noqa: E402,F401
+from roomwatch.collector.db import quarantine_models as _quarantine_models  # noqa: E402,F401
+from roomwatch.collector.db import report_models as _report_models  # noqa: E402,F401
+from roomwatch.collector.db import room_versions as _room_versions  # noqa: E402,F401
+from roomwatch.collector.db import scope_models as _scope_models  # noqa: E402,F401
+from roomwatch.collector.db import shared_state_models as _shared_state_models  # noqa: E402,F401
+from roomwatch.collector.db import sla_models as _sla_models  # noqa: E402,F401
+from roomwatch.collector.db import workflow_models as _workflow_models  # noqa: E402,F401

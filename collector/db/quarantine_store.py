@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from collector.db.models import Agent
-from collector.db.quarantine_models import QuarantinedMessage
-from collector.db.scope import EVERY_SITE, SiteScope, rooms_in
+from roomwatch.collector.db.models import Agent
+from roomwatch.collector.db.quarantine_models import QuarantinedMessage
+from roomwatch.collector.db.scope import EVERY_SITE, SiteScope, rooms_in
 
 _REASON_MAX = 500
 

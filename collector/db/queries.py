@@ -14,10 +14,10 @@ from typing import Any, Literal
 from sqlalchemy import Select, case, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from collector.db.models import Agent, Device, DeviceState, Fault, Room, Site
-from collector.db.scope import EVERY_SITE, SiteScope, narrow, rooms_in
-from collector.errors import NotFoundError
-from collector.rules.model import FlapPolicy
+from roomwatch.collector.db.models import Agent, Device, DeviceState, Fault, Room, Site
+from roomwatch.collector.db.scope import EVERY_SITE, SiteScope, narrow, rooms_in
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.rules.model import FlapPolicy
 
 # A fault is open until it is resolved (automatically or by hand) or closed with its log.
 CLOSED_STATUSES = ("resolved", "closed")

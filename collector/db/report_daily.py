@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from collector.db import daily_sketch
-from collector.db import report_queries as rq
-from collector.db.daily_models import RollupDaily, RollupDailyPending
-from collector.db.dialect import dialect_name
-from collector.db.models import Device, RollupHourly, Room
-from collector.db.report_queries import DailyStat, MetricFilter, PeriodStat
+from roomwatch.collector.db import daily_sketch
+from roomwatch.collector.db import report_queries as rq
+from roomwatch.collector.db.daily_models import RollupDaily, RollupDailyPending
+from roomwatch.collector.db.dialect import dialect_name
+from roomwatch.collector.db.models import Device, RollupHourly, Room
+from roomwatch.collector.db.report_queries import DailyStat, MetricFilter, PeriodStat
 
 DAY = timedelta(days=1)
 Window = tuple[datetime, datetime]

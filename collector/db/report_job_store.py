@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from collector.db.shared_state_models import ReportJob
+from roomwatch.collector.db.shared_state_models import ReportJob
 
 MAX_ATTEMPTS = 2  # a job whose runner died is run once more, then failed
 ABANDONED = "the collector running this report stopped {attempts} times before it finished"

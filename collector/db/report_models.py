@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from collector.db.models import Base
+from roomwatch.collector.db.models import Base
 
 
 class InspectionSchedule(Base):
@@ -164,4 +164,4 @@ class ArchivedReport(Base):
 
 
 # The follow-through tables (spare ledger, reminders, confirmations, visits) sit beside these.
-from collector.db import followup_models as _followup_models  # noqa: E402,F401
+from roomwatch.collector.db import followup_models as _followup_models  # noqa: E402,F401

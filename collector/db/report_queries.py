@@ -26,9 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
-from collector.db.models import Device, Fault, FaultEvent, RollupHourly, Room
-from collector.db.sla_models import SlaClock
-from collector.db.workflow_models import MaintenanceLog
+from roomwatch.collector.db.models import Device, Fault, FaultEvent, RollupHourly, Room
+from roomwatch.collector.db.sla_models import SlaClock
+from roomwatch.collector.db.workflow_models import MaintenanceLog
 
 SYSTEM_ACTOR = "roomwatch"
 

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
-from collector.db.models import Site
-from collector.db.report_models import (
+from roomwatch.collector.db.models import Site
+from roomwatch.collector.db.report_models import (
     ArchivedReport,
     ChecklistItem,
     ChecklistResult,
@@ -21,8 +21,8 @@ from collector.db.report_models import (
     SpareStock,
     VendorAdvisory,
 )
-from collector.db.scope import EVERY_SITE, SiteScope, narrow
-from collector.errors import NotFoundError
+from roomwatch.collector.db.scope import EVERY_SITE, SiteScope, narrow
+from roomwatch.collector.errors import NotFoundError
 
 
 def require_site(session: Session, site_id: str) -> Site:

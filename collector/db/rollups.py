@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy.orm import Session
 
-from agent.wire import DeviceSample
-from collector.db.daily_fold import mark_pending
-from collector.db.dialect import (
+from roomwatch.agent.wire import DeviceSample
+from roomwatch.collector.db.daily_fold import mark_pending
+from roomwatch.collector.db.dialect import (
     ROWS_PER_STATEMENT,
     Greatest,
     Least,
@@ -30,7 +30,7 @@ from collector.db.dialect import (
     dialect_name,
     upsert_insert,
 )
-from collector.db.models import RollupHourly
+from roomwatch.collector.db.models import RollupHourly
 
 METRIC_KEY_MAX = 200  # rollups_hourly.metric
 

@@ -36,11 +36,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 
-from collector.db.dialect import chunks
-from collector.db.models import Agent, Base, Device, DeviceState, Fault, Room, Site
+from roomwatch.collector.db.dialect import chunks
+from roomwatch.collector.db.models import Agent, Base, Device, DeviceState, Fault, Room, Site
 
 if TYPE_CHECKING:  # scope imports models, which import this module at their end
-    from collector.db.scope import SiteScope
+    from roomwatch.collector.db.scope import SiteScope
 
 NO_ROOM = ""  # the counter of faults that belong to no room (seen by unbound users only)
 

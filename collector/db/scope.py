@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.orm import Session
 
-from collector.db.models import Device, Fault, Room, Site
-from collector.db.report_models import ArchivedReport
-from collector.db.scope_models import UserSite
-from collector.db.sla_models import SlaContact
-from collector.db.workflow_models import MaintenanceWindow, User
+from roomwatch.collector.db.models import Device, Fault, Room, Site
+from roomwatch.collector.db.report_models import ArchivedReport
+from roomwatch.collector.db.scope_models import UserSite
+from roomwatch.collector.db.sla_models import SlaContact
+from roomwatch.collector.db.workflow_models import MaintenanceWindow, User
 
 SiteScope = frozenset[str] | None
 EVERY_SITE: SiteScope = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, mapped_column
 
-from collector.db.models import Base
+from roomwatch.collector.db.models import Base
 
 
 class UserSite(Base):

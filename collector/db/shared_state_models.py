@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from collector.db.models import Base
+from roomwatch.collector.db.models import Base
 
 
 class SignInFailure(Base):

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from collector.db.dialect import dialect_name
-from collector.db.shared_state_models import SignInFailure
+from roomwatch.collector.db.dialect import dialect_name
+from roomwatch.collector.db.shared_state_models import SignInFailure
 
 # The first half of PostgreSQL's two-part advisory lock keys: roomwatch's sign-in counts.
 # (Two-part keys never collide with one-part ones such as the group's startup lock.)

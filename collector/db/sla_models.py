@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from collector.db.models import Base
+from roomwatch.collector.db.models import Base
 
 # sla_clocks.kind / sla_policy_deadlines.kind
 CLOCK_KINDS = ("respond", "on_site", "fix", "replace")

@@ -11,9 +11,9 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
-from collector.db.dialect import upsert_insert
-from collector.db.models import Base, Device, Fault, Room, Site
-from collector.db.sla_models import (
+from roomwatch.collector.db.dialect import upsert_insert
+from roomwatch.collector.db.models import Base, Device, Fault, Room, Site
+from roomwatch.collector.db.sla_models import (
     OUTBOX_FAILED,
     OUTBOX_PENDING,
     OUTBOX_SENT,
@@ -27,11 +27,11 @@ from collector.db.sla_models import (
     SlaSetting,
     SlaSitePolicy,
 )
-from collector.errors import NotFoundError
-from collector.notify.base import Notification
-from collector.sla.calendar import Override
-from collector.sla.errors import PolicyError
-from collector.sla.policies import KINDS, ContactDoc, PolicyDoc, PolicyFile
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.notify.base import Notification
+from roomwatch.collector.sla.calendar import Override
+from roomwatch.collector.sla.errors import PolicyError
+from roomwatch.collector.sla.policies import KINDS, ContactDoc, PolicyDoc, PolicyFile
 
 DEFAULT_POLICY_KEY = "default_policy"
 _KIND_ORDER: dict[str, int] = {kind: n for n, kind in enumerate(KINDS)}

@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector.db.followup_models import SpareMovement
-from collector.db.models import Device, Room
-from collector.db.report_models import SpareStock
+from roomwatch.collector.db.followup_models import SpareMovement
+from roomwatch.collector.db.models import Device, Room
+from roomwatch.collector.db.report_models import SpareStock
 
 
 def stock_row(

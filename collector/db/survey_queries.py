@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.db.models import Fault, Room, Site
-from collector.db.scope import EVERY_SITE, SiteScope, narrow
-from collector.db.workflow_models import Survey
+from roomwatch.collector.db.models import Fault, Room, Site
+from roomwatch.collector.db.scope import EVERY_SITE, SiteScope, narrow
+from roomwatch.collector.db.workflow_models import Survey
 
 # A survey not answered this long after it became due is overdue: the customer's memory of
 # the visit fades, and the plan wants the answer while it is fresh.

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from collector.db.workflow_models import ApiToken, User
-from collector.errors import NotFoundError
+from roomwatch.collector.db.workflow_models import ApiToken, User
+from roomwatch.collector.errors import NotFoundError
 
 
 def get_user(session: Session, username: str) -> User:

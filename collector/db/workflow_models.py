@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from collector.db.models import Base
+from roomwatch.collector.db.models import Base
 
 # suppressed_firings.reason
 REASON_ROOT_CAUSE = "root_cause"

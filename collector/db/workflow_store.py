@@ -11,16 +11,16 @@ from typing import Any, Literal
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from collector.db.models import Device, Fault, Room, Site
-from collector.db.scope import EVERY_SITE, SiteScope, rooms_in
-from collector.db.workflow_models import (
+from roomwatch.collector.db.models import Device, Fault, Room, Site
+from roomwatch.collector.db.scope import EVERY_SITE, SiteScope, rooms_in
+from roomwatch.collector.db.workflow_models import (
     MaintenanceLog,
     MaintenanceWindow,
     RuleOverrideRow,
     SuppressedFiring,
     Survey,
 )
-from collector.errors import NotFoundError
+from roomwatch.collector.errors import NotFoundError
 
 # --- places -----------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from collector.api.auth import create_user, issue_token
-from collector.db.session import Database
+from roomwatch.collector.api.auth import create_user, issue_token
+from roomwatch.collector.db.session import Database
 
 
 @dataclass(frozen=True)

@@ -20,20 +20,20 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from collector.config import CollectorConfig
-from collector.db import report_store
-from collector.db.faults_store import device_pk
-from collector.db.models import Fault
-from collector.db.rollups import RollupBatch
-from collector.db.session import Database, open_database
-from collector.demo import history, past_faults
-from collector.ingest.points import Placement, metrics_lines
-from collector.ingest.tsdb import TsdbWriter
-from collector.maintenance import MaintenanceCalendar
-from collector.sla.calendar import package_holidays
-from collector.sla.providers import CalendarProvider
-from collector.sla.service import SlaService
-from collector.workflow import ServiceHooks, Workflow
+from roomwatch.collector.config import CollectorConfig
+from roomwatch.collector.db import report_store
+from roomwatch.collector.db.faults_store import device_pk
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.rollups import RollupBatch
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.demo import history, past_faults
+from roomwatch.collector.ingest.points import Placement, metrics_lines
+from roomwatch.collector.ingest.tsdb import TsdbWriter
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.sla.calendar import package_holidays
+from roomwatch.collector.sla.providers import CalendarProvider
+from roomwatch.collector.sla.service import SlaService
+from roomwatch.collector.workflow import ServiceHooks, Workflow
 
 log = logging.getLogger(__name__)
 

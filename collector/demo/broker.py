@@ -41,9 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from collector.demo.procs import MissingComponentError, free_port, require_binary, tcp_open
-from collector.demo.shipped_broker import ShippedBroker, load_shipped
-from collector.mqttauth import password_hash
+from roomwatch.collector.demo.procs import (
+    MissingComponentError,
+    free_port,
+    require_binary,
+    tcp_open,
+)
+from roomwatch.collector.demo.shipped_broker import ShippedBroker, load_shipped
+from roomwatch.collector.mqttauth import password_hash
 
 __all__ = [
     "BrokerError",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from agent.wire import DeviceSample, MetricsMessage, TableRow
+from roomwatch.agent.wire import DeviceSample, MetricsMessage, TableRow
 
 # What a past fault did to a room's samples.
 UNREACHABLE = "unreachable"  # the device answered nothing

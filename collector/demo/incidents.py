@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from collector.demo.rooms import SimRoom
+from roomwatch.collector.demo.rooms import SimRoom
 
 # In polls from the start of a cycle: (break at, repair at). The first three polls give the
 # agents their baselines; the agent is killed after the flapping camera settled, so its

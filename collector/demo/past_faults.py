@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collector.db import faults_store, workflow_store
-from collector.demo import history
-from collector.levels import Level
-from collector.rules.texts import title_fields, title_for
-from collector.workflow import logbook, surveys
-from collector.workflow.lifecycle import ManualFault, Workflow
+from roomwatch.collector.db import faults_store, workflow_store
+from roomwatch.collector.demo import history
+from roomwatch.collector.levels import Level
+from roomwatch.collector.rules.texts import title_fields, title_for
+from roomwatch.collector.workflow import logbook, surveys
+from roomwatch.collector.workflow.lifecycle import ManualFault, Workflow
 
 ENGINEERS = ("demo-engineer", "王工", "李工")
 FAULTS_PER_ROOM_AND_MONTH = 2.0

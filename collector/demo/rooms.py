@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from collector.demo import simdevice, simkit
-from collector.demo.procs import ManagedProcess
+from roomwatch.collector.demo import simdevice, simkit
+from roomwatch.collector.demo.procs import ManagedProcess
 
 # A recording room's kit of real device families (simkit): (device id, spec, parent id).
 # The agent is told each device's kind only; it picks the profile by itself.
@@ -117,7 +117,7 @@ class SimRoom:
         config = self.write_agent_config(broker_port)
         self.agent = ManagedProcess(
             f"agent {self.agent_id}",
-            [sys.executable, "-m", "agent", "--config", str(config)],
+            [sys.executable, "-m", "roomwatch.agent", "--config", str(config)],
             self.workdir / "agent.log",
         )
         self.agent.start()

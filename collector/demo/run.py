@@ -25,20 +25,25 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from collector.config import load_config
-from collector.db.session import open_database
-from collector.demo import history
-from collector.demo.accounts import create_users, demo_users
-from collector.demo.backfill import HISTORY_DAYS, backfill
-from collector.demo.broker import MosquittoBroker
-from collector.demo.incidents import Incident, cycle_s, describe, flap_policy, schedule
-from collector.demo.procs import ManagedProcess, MissingComponentError, free_port, wait_for
-from collector.demo.rooms import SimRoom
-from collector.demo.tsdb import VictoriaMetrics
-from collector.demo.world import World
-from collector.inventory import load_inventory, sync_inventory
-from collector.rules.model import load_rule_pack
-from collector.sla.runtime import load_sla_data
+from roomwatch.collector.config import load_config
+from roomwatch.collector.db.session import open_database
+from roomwatch.collector.demo import history
+from roomwatch.collector.demo.accounts import create_users, demo_users
+from roomwatch.collector.demo.backfill import HISTORY_DAYS, backfill
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.incidents import Incident, cycle_s, describe, flap_policy, schedule
+from roomwatch.collector.demo.procs import (
+    ManagedProcess,
+    MissingComponentError,
+    free_port,
+    wait_for,
+)
+from roomwatch.collector.demo.rooms import SimRoom
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.demo.world import World
+from roomwatch.collector.inventory import load_inventory, sync_inventory
+from roomwatch.collector.rules.model import load_rule_pack
+from roomwatch.collector.sla.runtime import load_sla_data
 
 SITE_ID = "demo-school"
 COLLECTOR_USER = "collector"
@@ -113,7 +118,7 @@ class Demo:
         self._prepare_database(config)
         self.collector = ManagedProcess(
             "collector",
-            [sys.executable, "-m", "collector.cli", "collector", "--config", str(config)],
+            [sys.executable, "-m", "roomwatch.collector.cli", "collector", "--config", str(config)],
             self.workdir / "collector.log",
         )
         self.collector.start()

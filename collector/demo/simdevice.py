@@ -34,11 +34,11 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from agent.config import DeviceConfig, SnmpCredential
-from agent.snmp.client import SnmpClient, SnmpError, SnmpTarget
-from agent.snmp.profile import ProfileRegistry
-from collector.demo.simkit import room_device_spec, room_kit
-from collector.demo.simspecs import (
+from roomwatch.agent.config import DeviceConfig, SnmpCredential
+from roomwatch.agent.snmp.client import SnmpClient, SnmpError, SnmpTarget
+from roomwatch.agent.snmp.profile import ProfileRegistry
+from roomwatch.collector.demo.simkit import room_device_spec, room_kit
+from roomwatch.collector.demo.simspecs import (
     DeviceSpec,
     SimRow,
     SimulatorError,
@@ -55,7 +55,7 @@ from collector.demo.simspecs import (
     storage_row,
     ups,
 )
-from collector.demo.simtraps import TrapVersion, send_trap
+from roomwatch.collector.demo.simtraps import TrapVersion, send_trap
 
 __all__ = [
     "DeviceSpec", "SimRow", "SimUser", "SimulatedDevice", "SimulatorError", "encoder",

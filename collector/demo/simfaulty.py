@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api, rfc1902, rfc1905
 
-from agent.config import DeviceConfig
+from roomwatch.agent.config import DeviceConfig
 
 HOST = "127.0.0.1"
 GarbageMode = Literal["random", "truncated", "wrong_request_id"]

@@ -14,7 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from collector.demo.simspecs import DeviceSpec, SimRow, SimulatorError, projector, storage_row
+from roomwatch.collector.demo.simspecs import (
+    DeviceSpec,
+    SimRow,
+    SimulatorError,
+    projector,
+    storage_row,
+)
 
 MB = 1024 * 1024
 NVR_DISK = "1.0"  # hikDiskIndex as Hikvision NVRs serve it, with a trailing ".0"

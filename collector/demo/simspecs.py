@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from agent.errors import AgentError
-from agent.snmp.client import SetType
-from agent.snmp.profile import MetricSpec, Profile, TableSpec
+from roomwatch.agent.errors import AgentError
+from roomwatch.agent.snmp.client import SetType
+from roomwatch.agent.snmp.profile import MetricSpec, Profile, TableSpec
 
 SYS_OIDS = {
     "sys_descr": "1.3.6.1.2.1.1.1.0",

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from collector.demo.simspecs import SimulatorError, SimUser, Typed
+from roomwatch.collector.demo.simspecs import SimulatorError, SimUser, Typed
 
 TrapVersion = Literal["v1", "v2c", "v3"]
 HOST = "127.0.0.1"

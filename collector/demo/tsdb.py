@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from collector.demo.procs import ManagedProcess, free_port, require_binary, wait_for
+from roomwatch.collector.demo.procs import ManagedProcess, free_port, require_binary, wait_for
 
 
 class VictoriaMetrics:

@@ -9,8 +9,8 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from collector.demo.rooms import SimRoom
-from collector.demo.simkit import NVR_DISK
+from roomwatch.collector.demo.rooms import SimRoom
+from roomwatch.collector.demo.simkit import NVR_DISK
 
 log = logging.getLogger(__name__)
 

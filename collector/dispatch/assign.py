@@ -9,11 +9,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from collector.db import dispatch_store, sla_store
-from collector.db.dispatch_models import DutyShift
-from collector.db.models import Fault
-from collector.db.sla_models import SlaContact
-from collector.dispatch.roster import on_duty
+from roomwatch.collector.db import dispatch_store, sla_store
+from roomwatch.collector.db.dispatch_models import DutyShift
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.sla_models import SlaContact
+from roomwatch.collector.dispatch.roster import on_duty
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,15 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from collector.db import dispatch_store, sla_store
-from collector.db.models import Site
-from collector.db.session import Database
-from collector.db.sla_models import SlaContact
-from collector.dispatch.assign import duty_shift
-from collector.dispatch.roster import HM_PATTERN
-from collector.dispatch.today import HISTORY_H, RoomRisk, site_today
-from collector.notify.base import EMAIL_CHANNEL, Notification
-from collector.notify.outbox import enqueue
+from roomwatch.collector.db import dispatch_store, sla_store
+from roomwatch.collector.db.models import Site
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.sla_models import SlaContact
+from roomwatch.collector.dispatch.assign import duty_shift
+from roomwatch.collector.dispatch.roster import HM_PATTERN
+from roomwatch.collector.dispatch.today import HISTORY_H, RoomRisk, site_today
+from roomwatch.collector.notify.base import EMAIL_CHANNEL, Notification
+from roomwatch.collector.notify.outbox import enqueue
 
 log = logging.getLogger(__name__)
 

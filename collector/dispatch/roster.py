@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from collector.timetable import WEEKDAYS, Weekday
+from roomwatch.collector.timetable import WEEKDAYS, Weekday
 
 HourMinute = str
 HM_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from collector.db.dispatch_store import RoomFacts
-from collector.db.models import Site
-from collector.db.rollups import metric_key
-from collector.graph import ROOT, RoomGraph
-from collector.timetable import Timetable
+from roomwatch.collector.db.dispatch_store import RoomFacts
+from roomwatch.collector.db.models import Site
+from roomwatch.collector.db.rollups import metric_key
+from roomwatch.collector.graph import ROOT, RoomGraph
+from roomwatch.collector.timetable import Timetable
 
 RECORDING_KINDS = frozenset({"host", "camera", "encoder", "recorder", "nvr", "nas", "storage"})
 STORAGE_TABLES = ("disk", "storage")

@@ -14,9 +14,9 @@ import re
 import sys
 from pathlib import Path
 
-from agent.wire import COLLECTOR_ACL_READ, TOPIC_PREFIX
-from collector import mqttauth
-from collector.group.partitions import partition_account
+from roomwatch.agent.wire import COLLECTOR_ACL_READ, TOPIC_PREFIX
+from roomwatch.collector import mqttauth
+from roomwatch.collector.group.partitions import partition_account
 
 _USER_LINE = re.compile(r"^\s*user\s+(\S+)\s*$")
 

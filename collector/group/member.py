@@ -26,10 +26,10 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from collector.db import lease_store
-from collector.db.session import Database
-from collector.errors import LeaseLostError
-from collector.group.partitions import LEADER_LEASE, lease_name
+from roomwatch.collector.db import lease_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.errors import LeaseLostError
+from roomwatch.collector.group.partitions import LEADER_LEASE, lease_name
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ import logging
 import threading
 from collections.abc import Callable
 
-from agent.wire import agent_subscription
-from collector.config import CollectorMqtt
-from collector.db import lease_store
-from collector.db.session import Database
-from collector.group.partitions import partition_account, partition_of
-from collector.ingest.pipeline import Received
-from collector.ingest.subscriber import Subscriber
+from roomwatch.agent.wire import agent_subscription
+from roomwatch.collector.config import CollectorMqtt
+from roomwatch.collector.db import lease_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.group.partitions import partition_account, partition_of
+from roomwatch.collector.ingest.pipeline import Received
+from roomwatch.collector.ingest.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from agent.wire import EventsMessage, InventoryMessage, MetricsMessage, StatusMessage
-from collector.config import IngestLimits
-from collector.graph import RoomGraph
+from roomwatch.agent.wire import EventsMessage, InventoryMessage, MetricsMessage, StatusMessage
+from roomwatch.collector.config import IngestLimits
+from roomwatch.collector.graph import RoomGraph
 
 AnyMessage = MetricsMessage | EventsMessage | StatusMessage | InventoryMessage
 

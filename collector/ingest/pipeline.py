@@ -45,19 +45,25 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from agent.wire import DeviceSample, EventsMessage, InventoryMessage, MetricsMessage, StatusMessage
-from collector.config import IngestConfig
-from collector.db import ingest_store, lookup, quarantine_store
-from collector.db.models import Device
-from collector.db.rollups import RollupBatch
-from collector.db.session import Database
-from collector.faults import FaultTracker, Subject, Transition
-from collector.ingest import poison
-from collector.ingest.inbox import Inbox
-from collector.ingest.points import Placement, event_lines, metrics_lines
-from collector.ingest.screen import AnyMessage, Placements, Screen, Screened
-from collector.ingest.stats import IngestStats
-from collector.ingest.tsdb import TsdbWriter
+from roomwatch.agent.wire import (
+    DeviceSample,
+    EventsMessage,
+    InventoryMessage,
+    MetricsMessage,
+    StatusMessage,
+)
+from roomwatch.collector.config import IngestConfig
+from roomwatch.collector.db import ingest_store, lookup, quarantine_store
+from roomwatch.collector.db.models import Device
+from roomwatch.collector.db.rollups import RollupBatch
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.faults import FaultTracker, Subject, Transition
+from roomwatch.collector.ingest import poison
+from roomwatch.collector.ingest.inbox import Inbox
+from roomwatch.collector.ingest.points import Placement, event_lines, metrics_lines
+from roomwatch.collector.ingest.screen import AnyMessage, Placements, Screen, Screened
+from roomwatch.collector.ingest.stats import IngestStats
+from roomwatch.collector.ingest.tsdb import TsdbWriter
 
 log = logging.getLogger(__name__)
 

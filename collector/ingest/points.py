@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from agent.wire import EventsMessage, MetricsMessage
+from roomwatch.agent.wire import EventsMessage, MetricsMessage
 
 BASE_TAGS = ("site", "room", "agent", "device", "kind", "model")
 _CACHED = 65_536  # escaped field keys and device tag sets remembered (a few MB at most)

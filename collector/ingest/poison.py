@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import exc as sql_errors
 
-from agent.wire import WireError, parse_topic
-from collector.db.quarantine_store import Quarantined
-from collector.errors import LeaseLostError, TsdbRejectedError, TsdbWriteError
+from roomwatch.agent.wire import WireError, parse_topic
+from roomwatch.collector.db.quarantine_store import Quarantined
+from roomwatch.collector.errors import LeaseLostError, TsdbRejectedError, TsdbWriteError
 
 _SQL_OUTAGES = (
     sql_errors.OperationalError,  # connection lost, database locked, serialization failure

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from agent.wire import (
+from roomwatch.agent.wire import (
     EventsMessage,
     InventoryMessage,
     MetricsMessage,
@@ -28,14 +28,14 @@ from agent.wire import (
     decode,
     parse_topic,
 )
-from collector.config import IngestConfig
-from collector.db import ingest_store, quarantine_store
-from collector.ingest import poison
-from collector.ingest.limits import Rejection, RoomDevices, check_message, check_size
-from collector.ingest.stats import IngestStats
+from roomwatch.collector.config import IngestConfig
+from roomwatch.collector.db import ingest_store, quarantine_store
+from roomwatch.collector.ingest import poison
+from roomwatch.collector.ingest.limits import Rejection, RoomDevices, check_message, check_size
+from roomwatch.collector.ingest.stats import IngestStats
 
 if TYPE_CHECKING:
-    from collector.ingest.pipeline import Received
+    from roomwatch.collector.ingest.pipeline import Received
 
 log = logging.getLogger(__name__)
 

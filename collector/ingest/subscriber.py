@@ -35,9 +35,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.wire import subscriptions
-from collector.config import CollectorMqtt
-from collector.ingest.pipeline import Received
+from roomwatch.agent.wire import subscriptions
+from roomwatch.collector.config import CollectorMqtt
+from roomwatch.collector.ingest.pipeline import Received
 
 log = logging.getLogger(__name__)
 _CONNECTIONS = itertools.count(1)  # process-wide: see the module docstring

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from collector.config import TsdbConfig
-from collector.errors import TsdbRejectedError, TsdbWriteError
+from roomwatch.collector.config import TsdbConfig
+from roomwatch.collector.errors import TsdbRejectedError, TsdbWriteError
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
 """Notifications: channels (e-mail, signed webhooks, WeCom/DingTalk/Feishu bots) and the
 durable SQL outbox that delivers one message per fault transition, with retries."""
 
-from collector.notify.base import (
+from roomwatch.collector.notify.base import (
     EMAIL_CHANNEL,
     Channel,
     DeliveryError,
     Notification,
     OutgoingMessage,
 )
-from collector.notify.outbox import Outbox, RateLimit, RetryPolicy, enqueue
+from roomwatch.collector.notify.outbox import Outbox, RateLimit, RetryPolicy, enqueue
 
 __all__ = [
     "EMAIL_CHANNEL",

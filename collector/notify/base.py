@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from collector.errors import CollectorError
+from roomwatch.collector.errors import CollectorError
 
 EMAIL_CHANNEL = "email"
 

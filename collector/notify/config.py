@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from collector.notify.base import EMAIL_CHANNEL, Channel
-from collector.notify.email import EmailChannel, EmailSettings
-from collector.notify.outbox import RateLimit, RetryPolicy
-from collector.notify.webhook import WebhookChannel, WebhookSettings
+from roomwatch.collector.notify.base import EMAIL_CHANNEL, Channel
+from roomwatch.collector.notify.email import EmailChannel, EmailSettings
+from roomwatch.collector.notify.outbox import RateLimit, RetryPolicy
+from roomwatch.collector.notify.webhook import WebhookChannel, WebhookSettings
 
 
 class RateLimitSettings(BaseModel):

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from collector.notify.base import EMAIL_CHANNEL, DeliveryError, OutgoingMessage, scrub
+from roomwatch.collector.notify.base import EMAIL_CHANNEL, DeliveryError, OutgoingMessage, scrub
 
 
 class EmailSettings(BaseModel):

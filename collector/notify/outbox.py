@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from collector.db import sla_store
-from collector.db.session import Database
-from collector.notify.base import Channel, DeliveryError, Notification, OutgoingMessage
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.notify.base import Channel, DeliveryError, Notification, OutgoingMessage
 
 log = logging.getLogger(__name__)
 

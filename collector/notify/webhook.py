@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from collector.notify.base import DeliveryError, OutgoingMessage, scrub
+from roomwatch.collector.notify.base import DeliveryError, OutgoingMessage, scrub
 
 SIGNATURE_HEADER = "X-Roomwatch-Signature"
 DELIVERY_HEADER = "X-Roomwatch-Delivery"

@@ -18,11 +18,11 @@ from typing import Protocol
 from packaging.version import InvalidVersion, Version
 from sqlalchemy.orm import Session
 
-from collector.db import faults_store, report_queries, report_store
-from collector.db.models import Device, Fault, Room
-from collector.db.report_models import VendorAdvisory
-from collector.levels import Level
-from collector.rules.engine import target_of
+from roomwatch.collector.db import faults_store, report_queries, report_store
+from roomwatch.collector.db.models import Device, Fault, Room
+from roomwatch.collector.db.report_models import VendorAdvisory
+from roomwatch.collector.levels import Level
+from roomwatch.collector.rules.engine import target_of
 
 RULE_ID = "vendor_advisory"
 _NUMBERS = re.compile(r"\d+")

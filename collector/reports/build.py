@@ -14,27 +14,27 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from collector.db import report_daily, report_store
-from collector.db import report_queries as rq
-from collector.db.report_queries import DailyStat, DeviceRow, MetricFilter, PeriodStat
-from collector.reports import advisories as adv
-from collector.reports import checklist as checklist_mod
-from collector.reports.fault_section import build_fault_section
-from collector.reports.followup import follow_up_of
-from collector.reports.goals import goals_of
-from collector.reports.hazards import HazardInput, detect_all
-from collector.reports.i18n import Messages
-from collector.reports.model import (
+from roomwatch.collector.db import report_daily, report_store
+from roomwatch.collector.db import report_queries as rq
+from roomwatch.collector.db.report_queries import DailyStat, DeviceRow, MetricFilter, PeriodStat
+from roomwatch.collector.reports import advisories as adv
+from roomwatch.collector.reports import checklist as checklist_mod
+from roomwatch.collector.reports.fault_section import build_fault_section
+from roomwatch.collector.reports.followup import follow_up_of
+from roomwatch.collector.reports.goals import goals_of
+from roomwatch.collector.reports.hazards import HazardInput, detect_all
+from roomwatch.collector.reports.i18n import Messages
+from roomwatch.collector.reports.model import (
     AdvisoryDevice,
     AdvisoryLine,
     DailyPoint,
     HourlyPoint,
     InspectionReport,
 )
-from collector.reports.period import Period
-from collector.reports.running import PeriodData, build_rooms, mean_of, offline_hours
-from collector.reports.settings import Catalog, HazardSettings, catalog, hazard_settings
-from collector.reports.spares import build_spares, spares_used_in
+from roomwatch.collector.reports.period import Period
+from roomwatch.collector.reports.running import PeriodData, build_rooms, mean_of, offline_hours
+from roomwatch.collector.reports.settings import Catalog, HazardSettings, catalog, hazard_settings
+from roomwatch.collector.reports.spares import build_spares, spares_used_in
 
 HOURLY_CHART_UP_TO_DAYS = 2  # a longer period is charted by the day
 

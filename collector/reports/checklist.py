@@ -12,13 +12,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.yamlconfig import load_yaml_model
-from collector.db.report_models import ChecklistItem, ChecklistResult
-from collector.db.report_queries import DailyStat, DeviceRow, PeriodStat
-from collector.reports.model import ChecklistLine, DeviceReport
-from collector.reports.running import availability
-from collector.reports.settings import HERE
-from collector.rules.names import labels_text, parse_labels
+from roomwatch.agent.yamlconfig import load_yaml_model
+from roomwatch.collector.db.report_models import ChecklistItem, ChecklistResult
+from roomwatch.collector.db.report_queries import DailyStat, DeviceRow, PeriodStat
+from roomwatch.collector.reports.model import ChecklistLine, DeviceReport
+from roomwatch.collector.reports.running import availability
+from roomwatch.collector.reports.settings import HERE
+from roomwatch.collector.rules.names import labels_text, parse_labels
 
 Measure = Literal["availability", "uptime", "min", "avg", "max", "p95", "last"]
 Op = Literal[">=", "<=", ">", "<", "=="]

@@ -51,8 +51,8 @@ def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from agent.errors import ConfigError
-    from collector.config import load_config
+    from roomwatch.agent.errors import ConfigError
+    from roomwatch.collector.config import load_config
 
     try:
         config = load_config(args.config)
@@ -62,11 +62,11 @@ def run_report(args: argparse.Namespace) -> int:
         problem = _missing(args)
         if problem:
             return _fail(problem)
-    from collector.db.session import open_database
-    from collector.errors import CollectorError
-    from collector.reports.errors import RenderError
-    from collector.reports.service import ReportService
-    from collector.workflow import Workflow, load_hooks
+    from roomwatch.collector.db.session import open_database
+    from roomwatch.collector.errors import CollectorError
+    from roomwatch.collector.reports.errors import RenderError
+    from roomwatch.collector.reports.service import ReportService
+    from roomwatch.collector.workflow import Workflow, load_hooks
 
     db = open_database(config.database.url)
     try:

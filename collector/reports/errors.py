@@ -1,6 +1,6 @@
 """Errors of the inspection report, in words a user can act on."""
 
-from collector.errors import CollectorError
+from roomwatch.collector.errors import CollectorError
 
 
 class ReportError(CollectorError):

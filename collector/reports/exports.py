@@ -17,8 +17,8 @@ from typing import Any, Literal
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
-from collector.db import export_queries, workflow_store
-from collector.db.scope import SiteScope
+from roomwatch.collector.db import export_queries, workflow_store
+from roomwatch.collector.db.scope import SiteScope
 
 ExportKind = Literal["faults", "logs", "devices"]
 ExportFormat = Literal["csv", "xlsx"]

@@ -16,18 +16,18 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from collector.db.models import Fault
-from collector.db.report_queries import ClockRow, LogRow
-from collector.levels import Level
-from collector.reports.model import (
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.report_queries import ClockRow, LogRow
+from roomwatch.collector.levels import Level
+from roomwatch.collector.reports.model import (
     ClockStats,
     FaultLine,
     FaultSection,
     LevelStats,
     MaintenanceEntry,
 )
-from collector.reports.period import Period
-from collector.rules.texts import LANGUAGES, fault_words
+from roomwatch.collector.reports.period import Period
+from roomwatch.collector.rules.texts import LANGUAGES, fault_words
 
 CLOCK_ORDER = ("respond", "on_site", "fix", "replace")
 # Stops of the respond clock that are a person answering (resolved / closed are not).

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from collector.db import followup_store
-from collector.reports.model import ChecklistConfirmed, VisitLine
-from collector.reports.period import Period
+from roomwatch.collector.db import followup_store
+from roomwatch.collector.reports.model import ChecklistConfirmed, VisitLine
+from roomwatch.collector.reports.period import Period
 
 
 @dataclass(frozen=True)

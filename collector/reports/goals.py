@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from collector.db.report_models import InspectionGoals
-from collector.reports.i18n import Messages
-from collector.reports.model import ChecklistLine, FaultLine, Goals, Hazard
-from collector.rules.names import labels_text, metric_name, parse_labels
+from roomwatch.collector.db.report_models import InspectionGoals
+from roomwatch.collector.reports.i18n import Messages
+from roomwatch.collector.reports.model import ChecklistLine, FaultLine, Goals, Hazard
+from roomwatch.collector.rules.names import labels_text, metric_name, parse_labels
 
 MAX_PREFILLED = 40
 

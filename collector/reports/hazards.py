@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from collector.db.models import Fault
-from collector.db.report_queries import DailyStat, DeviceRow, PeriodStat, RoomRow
-from collector.reports.model import Hazard, Series
-from collector.reports.period import Period
-from collector.reports.settings import HazardSettings
-from collector.reports.trend import last_run, linear_fit
-from collector.rules.texts import LANGUAGES, fault_words
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.report_queries import DailyStat, DeviceRow, PeriodStat, RoomRow
+from roomwatch.collector.reports.model import Hazard, Series
+from roomwatch.collector.reports.period import Period
+from roomwatch.collector.reports.settings import HazardSettings
+from roomwatch.collector.reports.trend import last_run, linear_fit
+from roomwatch.collector.rules.texts import LANGUAGES, fault_words
 
 SECONDS_PER_HOUR = 3600
 

@@ -6,9 +6,9 @@ import string
 from functools import lru_cache
 from typing import Any
 
-from agent.yamlconfig import read_yaml
-from collector.reports.errors import ReportError
-from collector.reports.settings import HERE
+from roomwatch.agent.yamlconfig import read_yaml
+from roomwatch.collector.reports.errors import ReportError
+from roomwatch.collector.reports.settings import HERE
 
 LANGUAGES = ("zh-CN", "en")
 MISSING = "—"

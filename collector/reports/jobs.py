@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from collector.db import report_job_store
-from collector.db.session import Database
-from collector.errors import NotFoundError
-from collector.reports.errors import RenderError, ReportError
+from roomwatch.collector.db import report_job_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.reports.errors import RenderError, ReportError
 
 log = logging.getLogger(__name__)
 

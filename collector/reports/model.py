@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from collector.reports.period import Period
-from collector.reports.signoff import SignOff
+from roomwatch.collector.reports.period import Period
+from roomwatch.collector.reports.signoff import SignOff
 
 
 @dataclass(frozen=True)

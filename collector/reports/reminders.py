@@ -9,12 +9,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from collector.db import followup_store, scope, sla_store
-from collector.db.scope import EVERY_SITE, SiteScope
-from collector.db.session import Database
-from collector.notify.base import Notification
-from collector.notify.outbox import enqueue
-from collector.reports.service import DueInspection, ReportService
+from roomwatch.collector.db import followup_store, scope, sla_store
+from roomwatch.collector.db.scope import EVERY_SITE, SiteScope
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.notify.base import Notification
+from roomwatch.collector.notify.outbox import enqueue
+from roomwatch.collector.reports.service import DueInspection, ReportService
 
 log = logging.getLogger(__name__)
 REMINDED_ROLE = "engineer_on_duty"  # the chain's first role: who inspects

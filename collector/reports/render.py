@@ -25,16 +25,16 @@ from jinja2 import (
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from collector.levels import Level
-from collector.reports import charts
-from collector.reports.errors import RenderError
-from collector.reports.goals import hazard_text
-from collector.reports.i18n import Messages, change, minutes, number, percent
-from collector.reports.model import DeviceReport, Hazard, InspectionReport, RoomReport
-from collector.reports.period import Period
-from collector.reports.settings import HERE
-from collector.reports.signoff import sign_off_of
-from collector.rules.names import labels_text, parse_labels
+from roomwatch.collector.levels import Level
+from roomwatch.collector.reports import charts
+from roomwatch.collector.reports.errors import RenderError
+from roomwatch.collector.reports.goals import hazard_text
+from roomwatch.collector.reports.i18n import Messages, change, minutes, number, percent
+from roomwatch.collector.reports.model import DeviceReport, Hazard, InspectionReport, RoomReport
+from roomwatch.collector.reports.period import Period
+from roomwatch.collector.reports.settings import HERE
+from roomwatch.collector.reports.signoff import sign_off_of
+from roomwatch.collector.rules.names import labels_text, parse_labels
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from collector.db.models import Fault
-from collector.db.report_queries import DeviceRow, PeriodStat, RoomRow
-from collector.reports.model import DeviceReport, MetricSummary, ProcessUptime, RoomReport
-from collector.reports.period import Period
-from collector.reports.settings import Catalog
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.report_queries import DeviceRow, PeriodStat, RoomRow
+from roomwatch.collector.reports.model import DeviceReport, MetricSummary, ProcessUptime, RoomReport
+from roomwatch.collector.reports.period import Period
+from roomwatch.collector.reports.settings import Catalog
 
 SECONDS_PER_HOUR = 3600
 

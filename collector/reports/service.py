@@ -14,18 +14,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ConfigError
-from collector.db import report_store
-from collector.db.report_models import ArchivedReport
-from collector.db.session import Database
-from collector.reports.advisories import AppliedAdvisories, FaultOpener, apply_advisories
-from collector.reports.build import build_report
-from collector.reports.errors import ReportError
-from collector.reports.i18n import LANGUAGES
-from collector.reports.model import InspectionReport
-from collector.reports.period import Period, add_months, cycle_period, parse_period
-from collector.reports.render import DeviceDetail, render_report
-from collector.reports.signoff import SiteReportSettings, sign_off_of
+from roomwatch.agent.errors import ConfigError
+from roomwatch.collector.db import report_store
+from roomwatch.collector.db.report_models import ArchivedReport
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.reports.advisories import AppliedAdvisories, FaultOpener, apply_advisories
+from roomwatch.collector.reports.build import build_report
+from roomwatch.collector.reports.errors import ReportError
+from roomwatch.collector.reports.i18n import LANGUAGES
+from roomwatch.collector.reports.model import InspectionReport
+from roomwatch.collector.reports.period import Period, add_months, cycle_period, parse_period
+from roomwatch.collector.reports.render import DeviceDetail, render_report
+from roomwatch.collector.reports.signoff import SiteReportSettings, sign_off_of
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class ReportService:
     def _site_report_settings(self, site_id: str) -> SiteReportSettings | None:
         if self.inventory_file is None:
             return None
-        from collector.inventory import load_inventory  # imports the report package
+        from roomwatch.collector.inventory import load_inventory  # imports the report package
 
         try:
             inventory = load_inventory(self.inventory_file)

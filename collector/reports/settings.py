@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.yamlconfig import load_yaml_model
+from roomwatch.agent.yamlconfig import load_yaml_model
 
 HERE = Path(__file__).parent
 

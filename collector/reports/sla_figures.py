@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from collector.db import report_queries as rq
-from collector.reports.fault_section import build_fault_section
-from collector.reports.model import FaultSection
-from collector.reports.period import Period
+from roomwatch.collector.db import report_queries as rq
+from roomwatch.collector.reports.fault_section import build_fault_section
+from roomwatch.collector.reports.model import FaultSection
+from roomwatch.collector.reports.period import Period
 
 
 def sla_figures(session: Session, site_id: str, period: Period, now: datetime) -> FaultSection:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from collector.db.report_models import SpareStock
-from collector.db.report_queries import LogRow
-from collector.reports.model import SpareLine
+from roomwatch.collector.db.report_models import SpareStock
+from roomwatch.collector.db.report_queries import LogRow
+from roomwatch.collector.reports.model import SpareLine
 
 SPARE_PERCENT = 15
 

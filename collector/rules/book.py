@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collector.db import workflow_store
-from collector.db.workflow_models import ALL_SITES, RuleOverrideRow
-from collector.rules.engine import RuleEngine
-from collector.rules.model import Rule, apply_override
+from roomwatch.collector.db import workflow_store
+from roomwatch.collector.db.workflow_models import ALL_SITES, RuleOverrideRow
+from roomwatch.collector.rules.engine import RuleEngine
+from roomwatch.collector.rules.model import Rule, apply_override
 
 log = logging.getLogger(__name__)
 

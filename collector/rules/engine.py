@@ -17,8 +17,8 @@ from enum import Enum
 from itertools import pairwise
 from typing import NamedTuple
 
-from agent.wire import DeviceSample, Event, TableRow
-from collector.rules.model import HISTORY_COMPUTES, Condition, Rule
+from roomwatch.agent.wire import DeviceSample, Event, TableRow
+from roomwatch.collector.rules.model import HISTORY_COMPUTES, Condition, Rule
 
 _SELECTED_MAX = 100_000  # remembered (kind, model, device, room, site) rule selections
 

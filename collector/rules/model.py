@@ -22,11 +22,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.errors import ConfigError
-from agent.wire import METRIC_NAME_PATTERN
-from agent.yamlconfig import load_yaml_model
-from collector.errors import RuleError
-from collector.levels import Level
+from roomwatch.agent.errors import ConfigError
+from roomwatch.agent.wire import METRIC_NAME_PATTERN
+from roomwatch.agent.yamlconfig import load_yaml_model
+from roomwatch.collector.errors import RuleError
+from roomwatch.collector.levels import Level
 
 Op = Literal[">", ">=", "<", "<=", "==", "!=", "in", "not_in"]
 OPERATORS: dict[str, Callable[[float, float], bool]] = {

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from collector.rules.names import labels_text, metric_name, value_word
+from roomwatch.collector.rules.names import labels_text, metric_name, value_word
 
 Language = Literal["zh-CN", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh-CN", "en")

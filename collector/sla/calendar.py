@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from collector.sla.durations import Measure
-from collector.sla.errors import CalendarError
-from collector.sla.policies import WorkingHoursSpec
+from roomwatch.collector.sla.durations import Measure
+from roomwatch.collector.sla.errors import CalendarError
+from roomwatch.collector.sla.policies import WorkingHoursSpec
 
 # Searching further than this for working time means the calendar has none.
 MAX_DAYS = 3 * 366

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from collector.db.sla_models import SlaClock
-from collector.sla.calendar import BusinessCalendar
-from collector.sla.durations import Measure
+from roomwatch.collector.db.sla_models import SlaClock
+from roomwatch.collector.sla.calendar import BusinessCalendar
+from roomwatch.collector.sla.durations import Measure
 
 ClockState = Literal["running", "paused", "met", "breached"]
 

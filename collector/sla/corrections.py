@@ -20,10 +20,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from collector.db import sla_store
-from collector.db.sla_models import SlaClock
-from collector.sla import clocks as clock_math
-from collector.sla.calendar import BusinessCalendar
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.sla_models import SlaClock
+from roomwatch.collector.sla import clocks as clock_math
+from roomwatch.collector.sla.calendar import BusinessCalendar
 
 # Statuses whose stop of a clock is undone when the fault reopens: the fault went away,
 # nobody answered it.

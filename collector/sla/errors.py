@@ -1,6 +1,6 @@
 """Errors of the SLA engine; each names what is wrong so an admin can fix the data."""
 
-from collector.errors import CollectorError
+from roomwatch.collector.errors import CollectorError
 
 
 class SlaError(CollectorError):

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from collector.db.sla_models import SlaClock, SlaEscalation
-from collector.sla.policies import EscalationSpec, EscalationStepSpec
+from roomwatch.collector.db.sla_models import SlaClock, SlaEscalation
+from roomwatch.collector.sla.policies import EscalationSpec, EscalationStepSpec
 
 
 @dataclass(frozen=True)

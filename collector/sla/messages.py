@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from collector.db.models import Fault
-from collector.db.sla_store import FaultPlace
-from collector.levels import Level
-from collector.rules.texts import FaultWords, fault_words, language_of
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.sla_store import FaultPlace
+from roomwatch.collector.levels import Level
+from roomwatch.collector.rules.texts import FaultWords, fault_words, language_of
 
 # The dashboard's fault page (collector/web: PREFIX + /faults/<id>); a test follows the link.
 FAULT_PAGE_PATH = "/ui/faults/{fault_id}"

@@ -26,10 +26,10 @@ from pydantic import (
     model_validator,
 )
 
-from agent.errors import ConfigError
-from agent.yamlconfig import load_yaml_model
-from collector.levels import Level
-from collector.sla.durations import Span, parse_span
+from roomwatch.agent.errors import ConfigError
+from roomwatch.agent.yamlconfig import load_yaml_model
+from roomwatch.collector.levels import Level
+from roomwatch.collector.sla.durations import Span, parse_span
 
 Kind = Literal["respond", "on_site", "fix", "replace"]
 KINDS: tuple[Kind, ...] = ("respond", "on_site", "fix", "replace")
@@ -253,7 +253,7 @@ def load_policy_file(path: Path) -> PolicyFile:
 @lru_cache(maxsize=1)
 def shipped_policies() -> PolicyFile:
     """The policies roomwatch ships (``collector/sla/policies.yaml``), read once."""
-    with resources.as_file(resources.files("collector.sla") / SHIPPED_FILE) as path:
+    with resources.as_file(resources.files("roomwatch.collector.sla") / SHIPPED_FILE) as path:
         loaded = load_policy_file(path)
     if not loaded.policies:
         raise ConfigError(f"{path}: the shipped SLA file holds no policy")

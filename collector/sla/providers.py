@@ -7,9 +7,14 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from collector.db import sla_store
-from collector.sla.calendar import BusinessCalendar, HolidaySource, package_holidays
-from collector.sla.policies import PolicyDoc, PolicyFile, WorkingHoursSpec, shipped_policies
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.sla.calendar import BusinessCalendar, HolidaySource, package_holidays
+from roomwatch.collector.sla.policies import (
+    PolicyDoc,
+    PolicyFile,
+    WorkingHoursSpec,
+    shipped_policies,
+)
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 

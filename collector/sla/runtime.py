@@ -14,14 +14,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.db import sla_store
-from collector.db.session import Database
-from collector.notify.config import NotifyConfig
-from collector.notify.outbox import Outbox
-from collector.sla.calendar import package_holidays
-from collector.sla.policies import load_policy_file, shipped_policies
-from collector.sla.providers import DEFAULT_TIMEZONE, CalendarProvider
-from collector.sla.service import SlaService
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.notify.config import NotifyConfig
+from roomwatch.collector.notify.outbox import Outbox
+from roomwatch.collector.sla.calendar import package_holidays
+from roomwatch.collector.sla.policies import load_policy_file, shipped_policies
+from roomwatch.collector.sla.providers import DEFAULT_TIMEZONE, CalendarProvider
+from roomwatch.collector.sla.service import SlaService
 
 log = logging.getLogger(__name__)
 

@@ -13,20 +13,20 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from collector.db import faults_store, sla_store
-from collector.db.models import Fault
-from collector.db.sla_models import SlaClock
-from collector.dispatch.assign import first_contacts
-from collector.notify.base import EMAIL_CHANNEL, Notification
-from collector.notify.outbox import enqueue
-from collector.sla import clocks as clock_math
-from collector.sla import corrections, escalation, messages
-from collector.sla.calendar import BusinessCalendar
-from collector.sla.clocks import ClockView
-from collector.sla.errors import PolicyError
-from collector.sla.escalation import EscalationStep
-from collector.sla.policies import KINDS, PolicyDoc, WorkingHoursSpec
-from collector.sla.providers import CalendarProvider, PolicyProvider, SqlPolicies
+from roomwatch.collector.db import faults_store, sla_store
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.sla_models import SlaClock
+from roomwatch.collector.dispatch.assign import first_contacts
+from roomwatch.collector.notify.base import EMAIL_CHANNEL, Notification
+from roomwatch.collector.notify.outbox import enqueue
+from roomwatch.collector.sla import clocks as clock_math
+from roomwatch.collector.sla import corrections, escalation, messages
+from roomwatch.collector.sla.calendar import BusinessCalendar
+from roomwatch.collector.sla.clocks import ClockView
+from roomwatch.collector.sla.errors import PolicyError
+from roomwatch.collector.sla.escalation import EscalationStep
+from roomwatch.collector.sla.policies import KINDS, PolicyDoc, WorkingHoursSpec
+from roomwatch.collector.sla.providers import CalendarProvider, PolicyProvider, SqlPolicies
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from collector.fault_changes import FaultChange, OpenFault, ResolveFault, Subject, UpdateFault
-from collector.fault_room import FaultView
-from collector.reports.spares import required_spares
-from collector.rules.model import Rule
+from roomwatch.collector.fault_changes import (
+    FaultChange,
+    OpenFault,
+    ResolveFault,
+    Subject,
+    UpdateFault,
+)
+from roomwatch.collector.fault_room import FaultView
+from roomwatch.collector.reports.spares import required_spares
+from roomwatch.collector.rules.model import Rule
 
 RULE_ID = "spare_stock_low"
 KIND = "spare_stock"

@@ -23,16 +23,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collector.db import faults_store, report_store, spares_store, workflow_store
-from collector.db.fault_apply import FaultStore, Transition
-from collector.db.models import Fault
-from collector.db.report_models import SpareStock
-from collector.db.scope import site_of_fault
-from collector.fault_room import FaultView
-from collector.rules.book import effective_rules
-from collector.rules.model import Rule, load_rule_pack
-from collector.spares.quota import RULE_ID, StockFigures, decide_quota, site_key_prefix
-from collector.workflow import Workflow
+from roomwatch.collector.db import faults_store, report_store, spares_store, workflow_store
+from roomwatch.collector.db.fault_apply import FaultStore, Transition
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.report_models import SpareStock
+from roomwatch.collector.db.scope import site_of_fault
+from roomwatch.collector.fault_room import FaultView
+from roomwatch.collector.rules.book import effective_rules
+from roomwatch.collector.rules.model import Rule, load_rule_pack
+from roomwatch.collector.spares.quota import RULE_ID, StockFigures, decide_quota, site_key_prefix
+from roomwatch.collector.workflow import Workflow
 
 log = logging.getLogger(__name__)
 LEAD_ROLE = "project_lead"

@@ -11,16 +11,16 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from collector.web.settings import WebSettings
+from roomwatch.collector.web.settings import WebSettings
 
 __all__ = ["WebSettings", "install_web"]
 
 
 def install_web(app: FastAPI, settings: WebSettings | None = None) -> None:
     """Add the dashboard's pages, static files and live feed to the collector's app."""
-    from collector.web.context import PREFIX, STATIC_DIR, TEMPLATE_DIR
-    from collector.web.feed import LiveFeed
-    from collector.web.pages import (
+    from roomwatch.collector.web.context import PREFIX, STATIC_DIR, TEMPLATE_DIR
+    from roomwatch.collector.web.feed import LiveFeed
+    from roomwatch.collector.web.pages import (
         account,
         admin,
         faults,
@@ -31,8 +31,8 @@ def install_web(app: FastAPI, settings: WebSettings | None = None) -> None:
         service,
         today,
     )
-    from collector.web.scope import guard_page, project_snapshot
-    from collector.web.tsdb_read import TsdbReader
+    from roomwatch.collector.web.scope import guard_page, project_snapshot
+    from roomwatch.collector.web.tsdb_read import TsdbReader
 
     settings = settings or WebSettings()
     app.state.web_settings = settings

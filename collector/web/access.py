@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
-from collector.api import auth
-from collector.api.deps import get_database
-from collector.db import dashboard_queries
+from roomwatch.collector.api import auth
+from roomwatch.collector.api.deps import get_database
+from roomwatch.collector.db import dashboard_queries
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from collector.db import users_store, workflow_store
-from collector.db.models import Fault
-from collector.db.workflow_models import User
-from collector.workflow import ALLOWED, logbook
+from roomwatch.collector.db import users_store, workflow_store
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.workflow_models import User
+from roomwatch.collector.workflow import ALLOWED, logbook
 
 # Offered as their own buttons, not in the status list.
 OWN_BUTTONS = frozenset({"acknowledged"})

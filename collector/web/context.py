@@ -13,12 +13,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from collector.db import dashboard_queries
-from collector.web import timefmt
-from collector.web.access import Viewer, current_viewer, sign_in_required
-from collector.web.grafana import grafana_link
-from collector.web.i18n import Translator, pick_language
-from collector.web.settings import WebSettings
+from roomwatch.collector.db import dashboard_queries
+from roomwatch.collector.web import timefmt
+from roomwatch.collector.web.access import Viewer, current_viewer, sign_in_required
+from roomwatch.collector.web.grafana import grafana_link
+from roomwatch.collector.web.i18n import Translator, pick_language
+from roomwatch.collector.web.settings import WebSettings
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"

@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
-from collector.db.queries import DeviceView, FaultView
-from collector.db.rollups import metric_key
-from collector.web.charts import value_formatter
+from roomwatch.collector.db.queries import DeviceView, FaultView
+from roomwatch.collector.db.rollups import metric_key
+from roomwatch.collector.web.charts import value_formatter
 
 KEY_METRICS_FILE = Path(__file__).parent / "keymetrics.yaml"
 FALLBACK_KEYS = 3

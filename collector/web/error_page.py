@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from collector.api.deps import get_database
-from collector.web.context import Page
+from roomwatch.collector.api.deps import get_database
+from roomwatch.collector.web.context import Page
 
 UI_PREFIX = "/ui"
 

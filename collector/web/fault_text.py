@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collector.db import dashboard_queries
-from collector.db.queries import FaultView
-from collector.rules.texts import LANGUAGES, FaultWords, fault_words
+from roomwatch.collector.db import dashboard_queries
+from roomwatch.collector.db.queries import FaultView
+from roomwatch.collector.rules.texts import LANGUAGES, FaultWords, fault_words
 
 
 class Wording:

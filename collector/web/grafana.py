@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from collector.db.scope import SiteScope
-from collector.web.settings import WebSettings
+from roomwatch.collector.db.scope import SiteScope
+from roomwatch.collector.web.settings import WebSettings
 
 DASHBOARDS = ("fleet", "room", "device", "agents")
 _SUFFIX = {"victoriametrics": "vm", "influxdb": "influx"}

@@ -11,7 +11,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from collector.db.queries import DeviceView
+from roomwatch.collector.db.queries import DeviceView
 
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 132, 46, 18, 36, 8
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from collector.db.faults_store import SYSTEM_ACTOR
-from collector.levels import Level
-from collector.rules import names
+from roomwatch.collector.db.faults_store import SYSTEM_ACTOR
+from roomwatch.collector.levels import Level
+from roomwatch.collector.rules import names
 
 LANGUAGES = ("zh-CN", "en")
 COOKIE = "rw_lang"

@@ -22,12 +22,12 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from sqlalchemy.orm import Session
 
-from collector.api import scoping
-from collector.api.deps import get_database
-from collector.db import scope
-from collector.db.scope import SiteScope
-from collector.web.access import current_viewer
-from collector.web.tiles import STATES
+from roomwatch.collector.api import scoping
+from roomwatch.collector.api.deps import get_database
+from roomwatch.collector.db import scope
+from roomwatch.collector.db.scope import SiteScope
+from roomwatch.collector.web.access import current_viewer
+from roomwatch.collector.web.tiles import STATES
 
 # On a page a device is named by its name within the room, not by its row id: the room
 # named beside it decides (the API's ``device_id`` lookup takes a row id).

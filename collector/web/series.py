@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from collector.db.dashboard_queries import RollupPoint
-from collector.db.rollups import metric_key
-from collector.ingest.points import BASE_TAGS
-from collector.web.charts import Series
-from collector.web.devicedata import labels_text
-from collector.web.tsdb_read import TsdbReader, selector
+from roomwatch.collector.db.dashboard_queries import RollupPoint
+from roomwatch.collector.db.rollups import metric_key
+from roomwatch.collector.ingest.points import BASE_TAGS
+from roomwatch.collector.web.charts import Series
+from roomwatch.collector.web.devicedata import labels_text
+from roomwatch.collector.web.tsdb_read import TsdbReader, selector
 
 
 @dataclass(frozen=True)

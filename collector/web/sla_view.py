@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from collector.api.auth import clock_of
+from roomwatch.collector.api.auth import clock_of
 
 # A running clock turns amber when no more than this share of its budget is left.
 AMBER_SHARE = 0.25
@@ -53,7 +53,7 @@ def sla_service(request: Request) -> Any | None:
     if service is not None:
         return service
     try:
-        from collector.sla.service import SlaService
+        from roomwatch.collector.sla.service import SlaService
     except ImportError:
         return None
     return SlaService(clock=clock_of(request), notify=False)

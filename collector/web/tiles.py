@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collector.db.queries import FaultView, RoomSummary
-from collector.web.timefmt import iso, local
+from roomwatch.collector.db.queries import FaultView, RoomSummary
+from roomwatch.collector.web.timefmt import iso, local
 
 STATES = ("l1", "l2", "l3", "l4", "offline", "unmonitored", "ok")
 

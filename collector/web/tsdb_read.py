@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-from collector.errors import CollectorError
+from roomwatch.collector.errors import CollectorError
 
 
 class TsdbReadError(CollectorError):

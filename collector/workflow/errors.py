@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.errors import CollectorError
+from roomwatch.collector.errors import CollectorError
 
 
 class WorkflowError(CollectorError):

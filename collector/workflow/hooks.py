@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from collector.db.models import Fault
+from roomwatch.collector.db.models import Fault
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class ServiceHooks:
 def load_hooks(**sla_kwargs: Any) -> FaultHooks:
     """The SLA-backed hooks when ``collector.sla.service`` exists, else ``NoHooks``."""
     try:
-        module = importlib.import_module("collector.sla.service")
+        module = importlib.import_module("roomwatch.collector.sla.service")
     except ImportError:
         return NoHooks()
     service_class = getattr(module, "SlaService", None)

@@ -20,18 +20,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from collector.db import faults_store, workflow_store
-from collector.db.faults_store import ACTIVE_STATUSES, SYSTEM_ACTOR
-from collector.db.models import Fault
-from collector.dispatch.assign import assign_from_roster
-from collector.levels import Level
-from collector.maintenance import MaintenanceCalendar
-from collector.rules.engine import device_of_target
-from collector.sla.providers import DEFAULT_TIMEZONE
-from collector.workflow import logbook
-from collector.workflow.errors import LogRequired, TransitionNotAllowed, WorkflowConflict
-from collector.workflow.hooks import FaultHooks, NoHooks
-from collector.workflow.surveys import SurveyPolicy, ensure_survey
+from roomwatch.collector.db import faults_store, workflow_store
+from roomwatch.collector.db.faults_store import ACTIVE_STATUSES, SYSTEM_ACTOR
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.dispatch.assign import assign_from_roster
+from roomwatch.collector.levels import Level
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.rules.engine import device_of_target
+from roomwatch.collector.sla.providers import DEFAULT_TIMEZONE
+from roomwatch.collector.workflow import logbook
+from roomwatch.collector.workflow.errors import LogRequired, TransitionNotAllowed, WorkflowConflict
+from roomwatch.collector.workflow.hooks import FaultHooks, NoHooks
+from roomwatch.collector.workflow.surveys import SurveyPolicy, ensure_survey
 
 STATUSES = (*ACTIVE_STATUSES, "resolved", "closed")
 ALLOWED: dict[str, frozenset[str]] = {
@@ -245,7 +245,7 @@ class Workflow:
     def _follow_spares(self, session: Session, fault: Fault, actor: str, at: datetime) -> None:
         # Imported here: the spare service applies faults through the fault store, which
         # itself imports this package.
-        from collector.spares.stock import follow_log
+        from roomwatch.collector.spares.stock import follow_log
 
         follow_log(session, self, fault, actor, at)
 

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from collector.db import faults_store, workflow_store
-from collector.db.models import Device, Fault, Room
-from collector.db.workflow_models import MaintenanceLog
-from collector.levels import Level
-from collector.rules.engine import device_of_target
-from collector.rules.names import labels_text, metric_name
-from collector.rules.texts import fault_words, language_of, texts_for
+from roomwatch.collector.db import faults_store, workflow_store
+from roomwatch.collector.db.models import Device, Fault, Room
+from roomwatch.collector.db.workflow_models import MaintenanceLog
+from roomwatch.collector.levels import Level
+from roomwatch.collector.rules.engine import device_of_target
+from roomwatch.collector.rules.names import labels_text, metric_name
+from roomwatch.collector.rules.texts import fault_words, language_of, texts_for
 
 
 def _not_blank(value: str) -> str:

@@ -9,11 +9,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from collector.db import faults_store, workflow_store
-from collector.db.models import Fault
-from collector.db.workflow_models import Survey
-from collector.levels import Level
-from collector.workflow.errors import WorkflowError
+from roomwatch.collector.db import faults_store, workflow_store
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.workflow_models import Survey
+from roomwatch.collector.levels import Level
+from roomwatch.collector.workflow.errors import WorkflowError
 
 
 @dataclass(frozen=True)

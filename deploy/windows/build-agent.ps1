@@ -7,17 +7,18 @@ $ErrorActionPreference = "Stop"
 
 py -3.11 -m venv .venv-build
 .\.venv-build\Scripts\python.exe -m pip install --upgrade pip
-.\.venv-build\Scripts\python.exe -m pip install . "pyinstaller>=6"
+# The agent-only install (no collector extra: no FastAPI, SQLAlchemy or WeasyPrint/GTK on a
+# room PC) with the snmpv3 extra, since one executable serves rooms with and without SNMPv3.
+.\.venv-build\Scripts\python.exe -m pip install ".[snmpv3]" "pyinstaller>=6"
 
-# --collect-data agent : the device profiles (agent/profiles/*.yaml)
+# --collect-data roomwatch.agent : the device profiles (agent/profiles/*.yaml)
 # --collect-all pysnmp : pysnmp loads its MIB modules from files at run time
 .\.venv-build\Scripts\pyinstaller.exe `
     --noconfirm --clean --onefile --console `
     --name roomwatch-agent `
-    --paths . `
-    --collect-data agent `
+    --collect-data roomwatch.agent `
     --collect-all pysnmp `
-    --collect-submodules agent `
+    --collect-submodules roomwatch.agent `
     deploy\windows\roomwatch_agent_entry.py
 
 .\dist\roomwatch-agent.exe --version

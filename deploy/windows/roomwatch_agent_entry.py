@@ -2,7 +2,7 @@
 
 import sys
 
-from agent.__main__ import main
+from roomwatch.agent.__main__ import main
 
 if __name__ == "__main__":
     sys.exit(main())

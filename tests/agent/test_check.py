@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.__main__ import main
+from roomwatch.agent.__main__ import main
 
 
 def _config(tmp_path: Path, body: str) -> Path:

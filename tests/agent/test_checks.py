@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from agent.checks import DeviceChecker
-from agent.checks.http import check_http
-from agent.checks.ping import VIA_TCP_METRIC, check_ping
-from agent.checks.rtsp import Credentials, check_rtsp
-from agent.checks.tcp import check_tcp
-from agent.config import DeviceConfig, HttpCheck, PingCheck
+from roomwatch.agent.checks import DeviceChecker
+from roomwatch.agent.checks.http import check_http
+from roomwatch.agent.checks.ping import VIA_TCP_METRIC, check_ping
+from roomwatch.agent.checks.rtsp import Credentials, check_rtsp
+from roomwatch.agent.checks.tcp import check_tcp
+from roomwatch.agent.config import DeviceConfig, HttpCheck, PingCheck
 from tests.fixtures.rtsp import ResponderThread, RtspResponder
 
 PASSWORD = "s3cret-Pa55"
@@ -291,8 +291,8 @@ def test_a_device_sample_joins_its_checks_and_logs_no_secret(
 def test_config_refuses_a_device_with_nothing_to_watch_and_passwords_in_urls(
     tmp_path: Path,
 ) -> None:
-    from agent.config import load_config
-    from agent.errors import ConfigError
+    from roomwatch.agent.config import load_config
+    from roomwatch.agent.errors import ConfigError
 
     def load(device: str) -> None:
         path = tmp_path / "agent.yaml"

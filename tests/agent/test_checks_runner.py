@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent import wire
+from roomwatch.agent import wire
 from tests.agent.test_runner import MakeConfig, make_runner, messages
 from tests.fixtures.broker import Subscriber, wait_until
 from tests.fixtures.rtsp import RtspResponder

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from agent.__main__ import main
-from agent.config import AgentConfig, load_config
+from roomwatch.agent.__main__ import main
+from roomwatch.agent.config import AgentConfig, load_config
 
 REPO = Path(__file__).parents[2]
 EXAMPLE = REPO / "examples" / "agent.yaml"
@@ -67,7 +67,7 @@ def test_a_malformed_config_exits_2_with_one_readable_line_and_no_secret(tmp_pat
     )
 
     result = subprocess.run(
-        [sys.executable, "-m", "agent", "--config", str(config)],
+        [sys.executable, "-m", "roomwatch.agent", "--config", str(config)],
         cwd=REPO,
         capture_output=True,
         text=True,

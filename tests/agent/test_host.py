@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from agent.config import HostConfig, ProcessWatch
-from agent.host import HostProbe, ProbeReading, default_probes
-from agent.host.disks import DiskUsageProbe
-from agent.wire import DeviceSample, TableRow
+from roomwatch.agent.config import HostConfig, ProcessWatch
+from roomwatch.agent.host import HostProbe, ProbeReading, default_probes
+from roomwatch.agent.host.disks import DiskUsageProbe
+from roomwatch.agent.wire import DeviceSample, TableRow
 
 WAIT_S = 10.0
 
@@ -138,7 +138,7 @@ def test_a_failing_probe_drops_only_its_metrics_and_logs_once(
     others = [p for p in default_probes(config) if p.name != broken.name]
     probe = HostProbe(config, probes=[*others, broken])
 
-    with caplog.at_level(logging.INFO, logger="agent.host"):
+    with caplog.at_level(logging.INFO, logger="roomwatch.agent.host"):
         samples = [probe.collect() for _ in range(3)]
         broken.broken = False
         repaired = probe.collect()
@@ -156,7 +156,7 @@ def test_a_configured_mount_that_is_missing_has_no_row_and_is_logged_once(
 ) -> None:
     probe = DiskUsageProbe(["/", "/no/such/recording/disk"])
 
-    with caplog.at_level(logging.WARNING, logger="agent.host"):
+    with caplog.at_level(logging.WARNING, logger="roomwatch.agent.host"):
         readings = [probe.collect() for _ in range(3)]
 
     assert [[r.labels["mount"] for r in reading.tables["disk"]] for reading in readings] == [

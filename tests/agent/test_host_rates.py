@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.host.base import CounterRates, rows_from_rates
+from roomwatch.agent.host.base import CounterRates, rows_from_rates
 
 
 def test_the_first_sight_of_a_counter_gives_no_rate() -> None:

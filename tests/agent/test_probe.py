@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.cli import main
+from roomwatch.collector.cli import main
 from tests.fixtures.recordings import recording_path
 from tests.fixtures.rtsp import RtspResponder
 
@@ -88,7 +88,7 @@ def test_probe_of_a_missing_stream_says_so(
 def test_probe_of_a_silent_device_exits_1_with_a_clear_message() -> None:
     with socket_closed_port() as port:
         done = subprocess.run(
-            [sys.executable, "-m", "agent.probe", "127.0.0.1", "--port", str(port),
+            [sys.executable, "-m", "roomwatch.agent.probe", "127.0.0.1", "--port", str(port),
              "--timeout", "0.3", "--tcp", str(port)],
             cwd=REPO, capture_output=True, text=True, timeout=30,
         )  # fmt: skip

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ProfileError
-from agent.snmp.client import Counter
-from agent.snmp.profile import (
+from roomwatch.agent.errors import ProfileError
+from roomwatch.agent.snmp.client import Counter
+from roomwatch.agent.snmp.profile import (
     BUILTIN_DIR,
     MetricSpec,
     ProfileRegistry,
     TableSpec,
     load_profile_file,
 )
-from agent.snmp.readings import CounterRates, aggregate_metrics, table_rows
+from roomwatch.agent.snmp.readings import CounterRates, aggregate_metrics, table_rows
 
 SYNOLOGY_MODEL = "1.3.6.1.4.1.6574.1.5.1.0"
 NET_SNMP_LINUX = "1.3.6.1.4.1.8072.3.2.10"

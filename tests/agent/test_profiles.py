@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ProfileError
-from agent.snmp.client import Counter
-from agent.snmp.profile import MetricSpec, ProfileRegistry, parse_quantity
-from agent.wire import METRIC_NAME_PATTERN
+from roomwatch.agent.errors import ProfileError
+from roomwatch.agent.snmp.client import Counter
+from roomwatch.agent.snmp.profile import MetricSpec, ProfileRegistry, parse_quantity
+from roomwatch.agent.wire import METRIC_NAME_PATTERN
 
 SHIPPED = {
     "generic-system", "if-mib", "switch", "ups-rfc1628", "host-resources", "nas",

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.snmp.profile import ProfileRegistry
-from collector.rules.model import load_rules
+from roomwatch.agent.snmp.profile import ProfileRegistry
+from roomwatch.collector.rules.model import load_rules
 
 pytestmark = pytest.mark.anyio
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.wire import DeviceSample, TableRow
-from collector.rules.engine import RuleEngine, State
-from collector.rules.model import load_rules
+from roomwatch.agent.wire import DeviceSample, TableRow
+from roomwatch.collector.rules.engine import RuleEngine, State
+from roomwatch.collector.rules.model import load_rules
 
 pytestmark = pytest.mark.anyio
 

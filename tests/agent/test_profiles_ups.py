@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from collector.rules.engine import RuleEngine, State
-from collector.rules.model import load_rules
+from roomwatch.collector.rules.engine import RuleEngine, State
+from roomwatch.collector.rules.model import load_rules
 
 pytestmark = pytest.mark.anyio
 

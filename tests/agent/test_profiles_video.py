@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.rules.model import load_rules
+from roomwatch.collector.rules.model import load_rules
 
 pytestmark = pytest.mark.anyio
 

@@ -11,13 +11,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import wire
-from agent.config import AgentConfig
-from agent.host import HostProbe
-from agent.publisher import Publisher
-from agent.spool import Spool
-from collector.demo.broker import MosquittoBroker
-from collector.demo.shipped_broker import load_shipped
+from roomwatch.agent import wire
+from roomwatch.agent.config import AgentConfig
+from roomwatch.agent.host import HostProbe
+from roomwatch.agent.publisher import Publisher
+from roomwatch.agent.spool import Spool
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.shipped_broker import load_shipped
 from tests.fixtures.broker import (
     COLLECTOR_PASSWORD,
     COLLECTOR_USER,

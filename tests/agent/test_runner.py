@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from agent import wire
-from agent.config import AgentConfig, HostConfig, ProcessWatch
-from agent.errors import SpoolError
-from agent.host import HostProbe
-from agent.publisher import Publisher
-from agent.runner import Runner
-from agent.spool import Spool
+from roomwatch.agent import wire
+from roomwatch.agent.config import AgentConfig, HostConfig, ProcessWatch
+from roomwatch.agent.errors import SpoolError
+from roomwatch.agent.host import HostProbe
+from roomwatch.agent.publisher import Publisher
+from roomwatch.agent.runner import Runner
+from roomwatch.agent.spool import Spool
 from tests.fixtures.broker import Received, Subscriber, wait_until, write_agent_yaml
 
 MakeConfig = Callable[..., AgentConfig]
@@ -223,7 +223,7 @@ def agent_process(make_agent_config: MakeConfig, tmp_path: Path) -> Iterator[sub
         make_agent_config(AGENT, interval_s=0.5), tmp_path / "agent.yaml"
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "agent", "--config", str(config_file)],
+        [sys.executable, "-m", "roomwatch.agent", "--config", str(config_file)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

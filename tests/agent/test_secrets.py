@@ -1,6 +1,6 @@
 """No secret ever leaves the agent: not in its DEBUG log, its spool, or anything it publishes.
 
-The agent runs as the service manager runs it (``python -m agent``), with an SNMPv3
+The agent runs as the service manager runs it (``python -m roomwatch.agent``), with an SNMPv3
 auth/priv key, a v2c community and an MQTT password, polling a reachable and an unreachable
 device and one with a wrong key, and receiving v1, v2c and v3 traps (a v1 trap carries its
 community in a varbind once pysnmp converts it).
@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent import wire
-from collector.demo.simdevice import SimUser, free_udp_port, ptz_camera, ups
+from roomwatch.agent import wire
+from roomwatch.collector.demo.simdevice import SimUser, free_udp_port, ptz_camera, ups
 from tests.fixtures.broker import Received, wait_until, write_agent_yaml
 
 REPO = Path(__file__).parents[2]
@@ -93,7 +93,7 @@ def test_no_secret_in_logs_spool_or_payloads(
     stdout, stderr = tmp_path / "stdout.log", tmp_path / "stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         agent = subprocess.Popen(
-            [sys.executable, "-m", "agent", "--config", str(config_file)],
+            [sys.executable, "-m", "roomwatch.agent", "--config", str(config_file)],
             cwd=REPO, stdout=out, stderr=err, env={**os.environ, "PYTHONPATH": str(REPO)},
         )  # fmt: skip
         try:

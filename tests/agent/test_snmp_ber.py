@@ -11,9 +11,9 @@ import pytest
 from pyasn1.codec.ber import encoder
 from pysnmp.proto import api, rfc1902, rfc1905
 
-from agent.snmp import ber
-from agent.snmp.pysnmp_path import to_python
-from agent.snmp.values import END_OF_MIB, Counter
+from roomwatch.agent.snmp import ber
+from roomwatch.agent.snmp.pysnmp_path import to_python
+from roomwatch.agent.snmp.values import END_OF_MIB, Counter
 
 V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
 LONG_OID = "1.3.6.1.4.1.2636." + ".".join(str(n) for n in range(100, 160))  # > 127 octets

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from agent.config import SnmpCredential
-from agent.snmp.client import Counter, SnmpClient, SnmpError, SnmpTarget
-from collector.demo.simdevice import CONTROL_COMMUNITY, poe_switch
+from roomwatch.agent.config import SnmpCredential
+from roomwatch.agent.snmp.client import Counter, SnmpClient, SnmpError, SnmpTarget
+from roomwatch.collector.demo.simdevice import CONTROL_COMMUNITY, poe_switch
 
 pytestmark = pytest.mark.anyio
 IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"

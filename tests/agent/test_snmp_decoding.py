@@ -13,11 +13,11 @@ import pytest
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api, rfc1902, rfc1905
 
-from agent.config import DeviceConfig, SnmpConfig, SnmpCredential
-from agent.snmp.poller import SnmpPoller
-from agent.snmp.profile import ProfileRegistry
-from agent.snmp.recording import RecordingServer
-from collector.demo.simfaulty import FaultyDevice, SlowProxy
+from roomwatch.agent.config import DeviceConfig, SnmpConfig, SnmpCredential
+from roomwatch.agent.snmp.poller import SnmpPoller
+from roomwatch.agent.snmp.profile import ProfileRegistry
+from roomwatch.agent.snmp.recording import RecordingServer
+from roomwatch.collector.demo.simfaulty import FaultyDevice, SlowProxy
 from tests.fixtures.snmp import make_poller
 
 pytestmark = pytest.mark.anyio

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from agent.config import DeviceConfig
-from collector.demo.simdevice import ptz_camera, ups
+from roomwatch.agent.config import DeviceConfig
+from roomwatch.collector.demo.simdevice import ptz_camera, ups
 from tests.fixtures.snmp import make_poller
 
 pytestmark = pytest.mark.anyio
@@ -171,7 +171,7 @@ async def test_one_log_line_when_failing_one_when_back_and_never_the_community(
             await poller.poll_all()
     finally:
         poller.close()
-    ours = [r for r in caplog.records if r.name.startswith("agent.snmp")]
+    ours = [r for r in caplog.records if r.name.startswith("roomwatch.agent.snmp")]
     assert [(r.levelname, r.getMessage()) for r in ours] == [
         ("WARNING", f"device cam1 (127.0.0.1:{camera.port}) not answering: timeout"),
         ("INFO", "device cam1 answers again"),

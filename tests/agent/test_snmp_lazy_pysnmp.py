@@ -1,7 +1,7 @@
 """An agent that polls v2c devices only never imports pysnmp (nor pyasn1, nor
 ``cryptography``): ~11 MiB of RSS it does not need. One with an SNMPv3 device loads it when
 it first polls that device, and reads it. Checked on the real agent process
-(``python -X importtime -m agent``) against a real broker and snmpd."""
+(``python -X importtime -m roomwatch.agent``) against a real broker and snmpd."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import wire
-from collector.demo.simdevice import SimUser, ptz_camera
+from roomwatch.agent import wire
+from roomwatch.collector.demo.simdevice import SimUser, ptz_camera
 from tests.fixtures.broker import Received, write_agent_yaml
 
 REPO = Path(__file__).parents[2]
@@ -58,7 +58,8 @@ def test_pysnmp_is_imported_only_for_an_snmpv3_device(
     stderr = tmp_path / "stderr.log"
     with stderr.open("wb") as err:
         agent = subprocess.Popen(
-            [sys.executable, "-X", "importtime", "-m", "agent", "--config", str(config_file)],
+            [sys.executable, "-X", "importtime", "-m", "roomwatch.agent",
+             "--config", str(config_file)],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )  # fmt: skip

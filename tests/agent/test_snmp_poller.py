@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.errors import ProfileError
-from collector.demo.simdevice import (
+from roomwatch.agent.errors import ProfileError
+from roomwatch.collector.demo.simdevice import (
     DeviceSpec,
     SimRow,
     encoder,

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from agent.snmp.client import SnmpClient, SnmpTarget, TableCutOff
-from collector.demo.simdevice import poe_switch, ptz_camera, ups
-from collector.demo.simfaulty import FaultyDevice, SlowProxy
+from roomwatch.agent.snmp.client import SnmpClient, SnmpTarget, TableCutOff
+from roomwatch.collector.demo.simdevice import poe_switch, ptz_camera, ups
+from roomwatch.collector.demo.simfaulty import FaultyDevice, SlowProxy
 from tests.fixtures.snmp import make_poller
 
 pytestmark = pytest.mark.anyio

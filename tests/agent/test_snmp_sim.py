@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from collector.demo import simdevice
-from collector.demo.simdevice import (
+from roomwatch.collector.demo import simdevice
+from roomwatch.collector.demo.simdevice import (
     SimulatedDevice,
     SimulatorError,
     poe_switch,
@@ -20,7 +20,7 @@ from collector.demo.simdevice import (
     room_device_spec,
     room_kit,
 )
-from collector.demo.simkit import NVR_DISK
+from roomwatch.collector.demo.simkit import NVR_DISK
 from tests.fixtures.snmp import make_poller
 
 pytestmark = pytest.mark.anyio
@@ -132,7 +132,7 @@ def test_a_given_workdir_keeps_config_and_log(tmp_path, profile_registry):
 def test_no_snmpd_outlives_the_python_process_that_started_it(tmp_path, ending):
     script = textwrap.dedent("""
         import os, signal, sys, time
-        from collector.demo.simdevice import SimulatedDevice, ptz_camera
+        from roomwatch.collector.demo.simdevice import SimulatedDevice, ptz_camera
         device = SimulatedDevice(ptz_camera("cam1")).start()
         print(device.pid, flush=True)
         if sys.argv[1] == "sigkill":

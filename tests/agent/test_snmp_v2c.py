@@ -21,12 +21,18 @@ from pyasn1.codec.ber import decoder, encoder
 from pydantic import SecretStr
 from pysnmp.proto import api, rfc1902
 
-from agent.config import SnmpCredential
-from agent.snmp.client import Counter, SnmpClient, SnmpError, SnmpTarget, TableCutOff
-from agent.snmp.pysnmp_path import PysnmpSession
-from agent.snmp.v2c import V2cSession
-from agent.snmp.values import END_OF_MIB
-from collector.demo.simdevice import SimUser, free_udp_port, poe_switch, ptz_camera, snmpd_path
+from roomwatch.agent.config import SnmpCredential
+from roomwatch.agent.snmp.client import Counter, SnmpClient, SnmpError, SnmpTarget, TableCutOff
+from roomwatch.agent.snmp.pysnmp_path import PysnmpSession
+from roomwatch.agent.snmp.v2c import V2cSession
+from roomwatch.agent.snmp.values import END_OF_MIB
+from roomwatch.collector.demo.simdevice import (
+    SimUser,
+    free_udp_port,
+    poe_switch,
+    ptz_camera,
+    snmpd_path,
+)
 
 pytestmark = pytest.mark.anyio
 V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]

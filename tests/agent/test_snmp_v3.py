@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from agent.config import SnmpCredential, load_config
-from agent.errors import ConfigError
-from collector.demo.simdevice import DeviceSpec, SimUser, ptz_camera, ups
+from roomwatch.agent.config import SnmpCredential, load_config
+from roomwatch.agent.errors import ConfigError
+from roomwatch.collector.demo.simdevice import DeviceSpec, SimUser, ptz_camera, ups
 from tests.fixtures.snmp import make_poller
 
 pytestmark = pytest.mark.anyio

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AgentConfig, SpoolConfig
-from agent.errors import SpoolError
-from agent.runner import open_spool
-from agent.spool import SPOOL_FILE, Spool, SpoolCorruptError, open_in_memory
+from roomwatch.agent.config import AgentConfig, SpoolConfig
+from roomwatch.agent.errors import SpoolError
+from roomwatch.agent.runner import open_spool
+from roomwatch.agent.spool import SPOOL_FILE, Spool, SpoolCorruptError, open_in_memory
 
 SMALL = SpoolConfig(max_bytes=64 * 1024, max_age_s=3600)
 

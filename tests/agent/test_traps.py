@@ -8,13 +8,13 @@ import socket
 
 import pytest
 
-from agent import wire
-from agent.config import AgentConfig, DeviceConfig, SnmpConfig, SnmpCredential, TrapConfig
-from agent.snmp.profile import ProfileRegistry
-from agent.snmp.traps import TrapListener, TrapListenerError
-from agent.snmp.trapspec import TrapAttr, TrapSpec, trap_event
-from collector.demo.simdevice import SimUser, free_udp_port, poe_switch, ptz_camera, ups
-from collector.demo.simspecs import DeviceSpec
+from roomwatch.agent import wire
+from roomwatch.agent.config import AgentConfig, DeviceConfig, SnmpConfig, SnmpCredential, TrapConfig
+from roomwatch.agent.snmp.profile import ProfileRegistry
+from roomwatch.agent.snmp.traps import TrapListener, TrapListenerError
+from roomwatch.agent.snmp.trapspec import TrapAttr, TrapSpec, trap_event
+from roomwatch.collector.demo.simdevice import SimUser, free_udp_port, poe_switch, ptz_camera, ups
+from roomwatch.collector.demo.simspecs import DeviceSpec
 
 pytestmark = pytest.mark.anyio
 SW_COMMUNITY = "sw-community-17"

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from agent import wire
-from agent.__main__ import build_runner
-from collector.demo.simdevice import SimUser, free_udp_port, poe_switch, ups
+from roomwatch.agent import wire
+from roomwatch.agent.__main__ import build_runner
+from roomwatch.collector.demo.simdevice import SimUser, free_udp_port, poe_switch, ups
 from tests.fixtures.broker import Received
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from agent import protocol_doc, wire
+from roomwatch.agent import protocol_doc, wire
 
 ROOT = Path(__file__).resolve().parents[2]
 TS = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
@@ -120,7 +120,9 @@ def test_every_encoded_message_validates_against_the_published_schema():
 
 def test_protocol_doc_is_generated_from_the_code():
     committed = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
-    assert committed == protocol_doc.render(), "run: python -m agent.protocol_doc docs/protocol.md"
+    assert committed == protocol_doc.render(), (
+        "run: python -m roomwatch.agent.protocol_doc docs/protocol.md"
+    )
 
 
 def test_no_module_but_wire_spells_a_topic():

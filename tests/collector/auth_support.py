@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from collector.api.auth import create_user, issue_token
-from collector.db.session import Database
+from roomwatch.collector.api.auth import create_user, issue_token
+from roomwatch.collector.db.session import Database
 
 
 def token_for(db: Database, username: str, role: str, password: str | None = None) -> str:
     """Create ``username`` with ``role`` and return a fresh API token of theirs."""
     now = datetime.now(UTC)
-    with db.session() as session:
+    with db.session(write=True) as session:  # it writes: take SQLite's lock up front
         user = create_user(session, username, role, now, password=password)
         return issue_token(session, user, now, name="test").secret
 

@@ -23,10 +23,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from agent import wire
-from agent.wire import DeviceSample, MetricsMessage
-from collector.db.session import Database, open_database
-from collector.inventory import Inventory, sync_inventory
+from roomwatch.agent import wire
+from roomwatch.agent.wire import DeviceSample, MetricsMessage
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.inventory import Inventory, sync_inventory
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ROOMWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -7,16 +7,16 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from agent.wire import DeviceSample, TableRow
-from collector.db import dispatch_store, ingest_store, sla_store
-from collector.db.session import Database
-from collector.dispatch.roster import ShiftIn
-from collector.inventory import Inventory, sync_inventory
-from collector.levels import Level
-from collector.maintenance import MaintenanceCalendar
-from collector.sla.policies import ContactDoc
-from collector.sla.service import SlaService
-from collector.workflow import ManualFault, ServiceHooks, Workflow
+from roomwatch.agent.wire import DeviceSample, TableRow
+from roomwatch.collector.db import dispatch_store, ingest_store, sla_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.dispatch.roster import ShiftIn
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.levels import Level
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.sla.policies import ContactDoc
+from roomwatch.collector.sla.service import SlaService
+from roomwatch.collector.workflow import ManualFault, ServiceHooks, Workflow
 from tests.collector.sla_support import FakeClock, load_shipped
 
 TIMETABLE = {"periods": ["08:00-08:45", "09:00-09:45", "14:00-14:45"], "lead_min": 10}

@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from collector.demo.procs import free_port, wait_for
+from roomwatch.collector.demo.procs import free_port, wait_for
 
 
 @contextmanager

@@ -14,22 +14,22 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from agent import wire
-from agent.wire import DeviceSample, Event, TableRow
-from collector.config import IngestConfig, TsdbConfig
-from collector.db.models import Fault, FaultEvent
-from collector.db.session import Database
-from collector.db.workflow_models import SuppressedFiring
-from collector.faults import FaultTracker, Transition
-from collector.ingest.pipeline import IngestPipeline, Received
-from collector.ingest.stats import IngestStats
-from collector.ingest.tsdb import TsdbWriter
-from collector.inventory import Inventory, sync_inventory
-from collector.maintenance import MaintenanceCalendar
-from collector.rules.book import RuleBook
-from collector.rules.model import load_rule_pack
-from collector.workflow import NoHooks, Workflow
-from collector.workflow.hooks import FaultHooks
+from roomwatch.agent import wire
+from roomwatch.agent.wire import DeviceSample, Event, TableRow
+from roomwatch.collector.config import IngestConfig, TsdbConfig
+from roomwatch.collector.db.models import Fault, FaultEvent
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.workflow_models import SuppressedFiring
+from roomwatch.collector.faults import FaultTracker, Transition
+from roomwatch.collector.ingest.pipeline import IngestPipeline, Received
+from roomwatch.collector.ingest.stats import IngestStats
+from roomwatch.collector.ingest.tsdb import TsdbWriter
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.rules.book import RuleBook
+from roomwatch.collector.rules.model import load_rule_pack
+from roomwatch.collector.workflow import NoHooks, Workflow
+from roomwatch.collector.workflow.hooks import FaultHooks
 
 T0 = datetime(2026, 9, 7, 1, 0, tzinfo=UTC)  # Monday 09:00 in Asia/Shanghai
 INVENTORY: dict[str, Any] = {

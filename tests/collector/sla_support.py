@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from collector.db import sla_store
-from collector.db.models import Fault
-from collector.db.session import Database
-from collector.sla.policies import ContactDoc, shipped_policies
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.sla.policies import ContactDoc, shipped_policies
 
 CST = ZoneInfo("Asia/Shanghai")
 

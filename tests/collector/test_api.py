@@ -10,12 +10,12 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import create_engine
 
-from agent.wire import DeviceSample, MetricsMessage, TableRow
-from collector.api.app import create_app
-from collector.db import ingest_store
-from collector.db.models import Fault
-from collector.db.session import Database
-from collector.levels import Level
+from roomwatch.agent.wire import DeviceSample, MetricsMessage, TableRow
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db import ingest_store
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.levels import Level
 from tests.collector.auth_support import auth_headers
 from tests.collector.conftest import T0, wire_metrics
 

@@ -32,9 +32,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from collector.api.app import create_app
-from collector.db.session import open_database
-from collector.inventory import sync_inventory
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db.session import open_database
+from roomwatch.collector.inventory import sync_inventory
 from tests.collector.auth_support import token_for
 from tests.collector.conftest import small_inventory, sqlite_url
 from tests.collector.http_support import served

@@ -14,20 +14,20 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from agent import wire
-from collector.api.app import create_app
-from collector.api.auth import create_user, issue_token
-from collector.api.listing import AnswerCache, CachedAnswer
-from collector.config import IngestConfig, TsdbConfig
-from collector.db import scope
-from collector.db.session import Database, open_database
-from collector.faults import FaultTracker
-from collector.ingest.pipeline import IngestPipeline, Received
-from collector.ingest.stats import IngestStats
-from collector.ingest.tsdb import TsdbWriter
-from collector.inventory import Inventory, sync_inventory
-from collector.rules.engine import RuleEngine
-from collector.rules.model import load_rules
+from roomwatch.agent import wire
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.api.auth import create_user, issue_token
+from roomwatch.collector.api.listing import AnswerCache, CachedAnswer
+from roomwatch.collector.config import IngestConfig, TsdbConfig
+from roomwatch.collector.db import scope
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.faults import FaultTracker
+from roomwatch.collector.ingest.pipeline import IngestPipeline, Received
+from roomwatch.collector.ingest.stats import IngestStats
+from roomwatch.collector.ingest.tsdb import TsdbWriter
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.rules.engine import RuleEngine
+from roomwatch.collector.rules.model import load_rules
 from tests.collector.auth_support import bearer
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from collector.api.app import create_app
-from collector.cli import main
-from collector.db.session import Database
-from collector.db.workflow_models import ApiToken, User
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.cli import main
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.workflow_models import ApiToken, User
 from tests.collector.auth_support import bearer, token_for
 from tests.collector.scenario_support import T0, Clock
 
@@ -270,7 +270,7 @@ def test_the_cli_creates_the_first_admin_and_prints_a_working_token(
         )
         == 2
     )
-    from collector.db.session import open_database
+    from roomwatch.collector.db.session import open_database
 
     db = open_database(db_url)
     try:
@@ -286,7 +286,7 @@ def test_the_cli_creates_the_first_admin_and_prints_a_working_token(
 def test_sign_ins_count_before_their_password_is_checked(database: Database):
     """Concurrent guesses all in flight at once: the sixth is refused even though none of
     the first five has failed yet; a success takes back its own count."""
-    from collector.api.throttle import SignInThrottle, TooManySignIns
+    from roomwatch.collector.api.throttle import SignInThrottle, TooManySignIns
 
     throttle = SignInThrottle(database)
     in_flight = [throttle.attempt("li.wei", "10.0.0.7", T0) for _ in range(5)]
@@ -366,7 +366,7 @@ def test_the_cli_sets_a_password_and_revokes_the_users_tokens(
     output = capsys.readouterr()
     assert "1 tokens and sessions revoked" in output.err
     assert new_password not in output.out + output.err
-    from collector.db.session import open_database
+    from roomwatch.collector.db.session import open_database
 
     db = open_database(db_url)
     try:

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector.sla.calendar import BusinessCalendar, Override
-from collector.sla.durations import parse_span
-from collector.sla.policies import WorkingHoursSpec
+from roomwatch.collector.sla.calendar import BusinessCalendar, Override
+from roomwatch.collector.sla.durations import parse_span
+from roomwatch.collector.sla.policies import WorkingHoursSpec
 
 CST = ZoneInfo("Asia/Shanghai")
 H = timedelta(hours=1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collector.cli import main
+from roomwatch.collector.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

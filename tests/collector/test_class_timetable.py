@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from collector.db.session import Database
-from collector.sla.service import SlaService
-from collector.workflow import ServiceHooks
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.sla.service import SlaService
+from roomwatch.collector.workflow import ServiceHooks
 from tests.collector.scenario_support import INVENTORY, T0, Scenario, host
 from tests.collector.sla_support import load_shipped
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.cli import build_parser, main
+from roomwatch.collector.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ConfigError
-from collector.config import load_config
+from roomwatch.agent.errors import ConfigError
+from roomwatch.collector.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ def test_cli_reports_a_bad_file_in_one_line_without_leaking_the_password(tmp_pat
     path = tmp_path / "collector.yaml"
     path.write_text("mqtt:\n  password: [hunter2-secret]\n  port: seventy\n")
     result = subprocess.run(
-        [sys.executable, "-m", "collector.cli", "collector", "--config", str(path)],
+        [sys.executable, "-m", "roomwatch.collector.cli", "collector", "--config", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

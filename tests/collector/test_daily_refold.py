@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from collector.db.daily_fold import fold_pending, refold_all
-from collector.db.daily_models import RollupDaily, RollupDailyPending
-from collector.db.models import Device
-from collector.db.rollups import RollupBatch
-from collector.db.session import Database
-from collector.inventory import sync_inventory
+from roomwatch.collector.db.daily_fold import fold_pending, refold_all
+from roomwatch.collector.db.daily_models import RollupDaily, RollupDailyPending
+from roomwatch.collector.db.models import Device
+from roomwatch.collector.db.rollups import RollupBatch
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.inventory import sync_inventory
 from tests.collector.conftest import small_inventory
 
 ZONE = "Asia/Shanghai"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from collector.cli import main
-from collector.db.models import Agent, Device, IngestedMessage
-from collector.db.session import open_database
-from collector.inventory import sync_inventory
+from roomwatch.collector.cli import main
+from roomwatch.collector.db.models import Agent, Device, IngestedMessage
+from roomwatch.collector.db.session import open_database
+from roomwatch.collector.inventory import sync_inventory
 from tests.collector.conftest import postgres_database, small_inventory, sqlite_url
 
 

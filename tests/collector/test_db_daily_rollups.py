@@ -13,16 +13,16 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, insert, select
 
-from collector.db import daily_sketch
-from collector.db import report_queries as rq
-from collector.db.daily_fold import fold_pending
-from collector.db.daily_models import RollupDaily, RollupDailyPending
-from collector.db.models import Device, RollupHourly
-from collector.db.report_daily import gather
-from collector.db.report_queries import MetricFilter
-from collector.db.rollups import RollupBatch
-from collector.db.session import MIGRATIONS_DIR, Database, open_database
-from collector.inventory import sync_inventory
+from roomwatch.collector.db import daily_sketch
+from roomwatch.collector.db import report_queries as rq
+from roomwatch.collector.db.daily_fold import fold_pending
+from roomwatch.collector.db.daily_models import RollupDaily, RollupDailyPending
+from roomwatch.collector.db.models import Device, RollupHourly
+from roomwatch.collector.db.report_daily import gather
+from roomwatch.collector.db.report_queries import MetricFilter
+from roomwatch.collector.db.rollups import RollupBatch
+from roomwatch.collector.db.session import MIGRATIONS_DIR, Database, open_database
+from roomwatch.collector.inventory import sync_inventory
 from tests.collector.conftest import small_inventory, sqlite_url
 
 ZONE = "Asia/Shanghai"

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from agent.wire import DeviceInfo, DeviceSample, InventoryMessage, TableRow
-from collector.db import ingest_store
-from collector.db.models import Agent, Device, DeviceState, IngestedMessage
-from collector.db.session import Database, open_database
+from roomwatch.agent.wire import DeviceInfo, DeviceSample, InventoryMessage, TableRow
+from roomwatch.collector.db import ingest_store
+from roomwatch.collector.db.models import Agent, Device, DeviceState, IngestedMessage
+from roomwatch.collector.db.session import Database, open_database
 from tests.collector.conftest import T0, wire_metrics
 
 
@@ -235,7 +235,7 @@ def test_the_inventory_model_wins_over_what_an_agent_reports(placed_database: Da
 
 
 def test_the_agent_reports_its_cpu_architecture_as_no_model():
-    from agent.runner import _host_info
+    from roomwatch.agent.runner import _host_info
 
     info = _host_info()
     assert info.model is None

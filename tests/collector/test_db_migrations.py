@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
-from collector.db.models import Base
-from collector.db.session import MIGRATIONS_DIR, open_database, upgrade
+from roomwatch.collector.db.models import Base
+from roomwatch.collector.db.session import MIGRATIONS_DIR, open_database, upgrade
 
 # Every table the models declare, the feature modules' included (imported by models.py).
 TABLES = set(Base.metadata.tables)

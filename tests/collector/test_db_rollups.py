@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from agent.wire import DeviceSample, TableRow
-from collector.db import ingest_store
-from collector.db.models import Device, RollupHourly
-from collector.db.rollups import RollupBatch, hour_of, metric_key
-from collector.db.session import Database
+from roomwatch.agent.wire import DeviceSample, TableRow
+from roomwatch.collector.db import ingest_store
+from roomwatch.collector.db.models import Device, RollupHourly
+from roomwatch.collector.db.rollups import RollupBatch, hour_of, metric_key
+from roomwatch.collector.db.session import Database
 from tests.collector.conftest import T0, wire_metrics
 
 HOUR = datetime(2025, 3, 3, 8, tzinfo=UTC)

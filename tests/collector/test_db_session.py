@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from collector.db.models import Agent
-from collector.db.session import Database, open_database
-from collector.inventory import sync_inventory
+from roomwatch.collector.db.models import Agent
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.inventory import sync_inventory
 from tests.collector.conftest import small_inventory
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)

@@ -11,13 +11,13 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from collector.db import faults_store
-from collector.db.dispatch_models import ReadinessRun
-from collector.db.session import Database
-from collector.db.sla_models import OutboxMessage
-from collector.dispatch.readiness import ReadinessCheck, ReadinessConfig
-from collector.dispatch.roster import on_duty
-from collector.sla.service import SlaService
+from roomwatch.collector.db import faults_store
+from roomwatch.collector.db.dispatch_models import ReadinessRun
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.sla_models import OutboxMessage
+from roomwatch.collector.dispatch.readiness import ReadinessCheck, ReadinessConfig
+from roomwatch.collector.dispatch.roster import on_duty
+from roomwatch.collector.sla.service import SlaService
 from tests.collector.dispatch_support import add_shift, host, open_fault, report, set_up_school
 from tests.collector.sla_support import FakeClock, cst
 

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.db import scope, users_store
-from collector.db.session import Database
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db import scope, users_store
+from roomwatch.collector.db.session import Database
 from tests.collector.auth_support import bearer, token_for
 from tests.collector.dispatch_support import host, open_fault, report, set_up_school, workflow
 from tests.collector.sla_support import FakeClock, cst

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.db.session import Database
-from collector.inventory import sync_inventory
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.inventory import sync_inventory
 from tests.collector.auth_support import bearer, token_for
 from tests.collector.scenario_support import T0, Clock
 from tests.collector.test_site_scoping import A, B, two_schools
@@ -99,8 +99,8 @@ def test_faults_xlsx_reads_back_as_text_cells(client):
 
 def test_exports_are_scoped(client, sqlite_database: Database):
     http, _root = client
-    from collector.db import scope
-    from collector.db.users_store import find_user
+    from roomwatch.collector.db import scope
+    from roomwatch.collector.db.users_store import find_user
 
     school = bearer(token_for(sqlite_database, "school-a", "school"))
     with sqlite_database.session() as session:

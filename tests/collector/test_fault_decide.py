@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agent.wire import DeviceSample, TableRow
-from collector.fault_decide import (
+from roomwatch.agent.wire import DeviceSample, TableRow
+from roomwatch.collector.fault_decide import (
     ClearStep,
     GuardCount,
     group_by_key,
@@ -15,8 +15,8 @@ from collector.fault_decide import (
     ladder,
     on_clear,
 )
-from collector.rules.engine import RuleEngine, State, Verdict
-from collector.rules.model import FlapPolicy, load_rules
+from roomwatch.collector.rules.engine import RuleEngine, State, Verdict
+from roomwatch.collector.rules.model import FlapPolicy, load_rules
 
 T = datetime(2026, 9, 7, 1, 0, tzinfo=UTC)
 ENGINE = RuleEngine(load_rules())

@@ -9,8 +9,8 @@ from itertools import count
 
 import pytest
 
-from agent.wire import DeviceSample, TableRow
-from collector.fault_changes import (
+from roomwatch.agent.wire import DeviceSample, TableRow
+from roomwatch.collector.fault_changes import (
     ChangeLevel,
     DropGuard,
     FaultChange,
@@ -21,11 +21,11 @@ from collector.fault_changes import (
     Subject,
     SuppressFiring,
 )
-from collector.fault_plan import FaultPlanner
-from collector.fault_room import RoomState
-from collector.graph import RoomGraph
-from collector.rules.engine import NEVER_FULL_DAYS, RuleEngine, days_to_full
-from collector.rules.model import load_rules
+from roomwatch.collector.fault_plan import FaultPlanner
+from roomwatch.collector.fault_room import RoomState
+from roomwatch.collector.graph import RoomGraph
+from roomwatch.collector.rules.engine import NEVER_FULL_DAYS, RuleEngine, days_to_full
+from roomwatch.collector.rules.model import load_rules
 
 T = datetime(2026, 9, 7, 0, 0, tzinfo=UTC)
 POLL_S = 30

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.snmp.profile import ProfileRegistry
-from agent.wire import DeviceSample, Event
-from collector.db import workflow_store
-from collector.db.session import Database
-from collector.levels import Level
-from collector.rules.book import RuleBook
-from collector.rules.engine import RuleEngine, State
-from collector.rules.model import Rule, load_rule_pack, load_rules
+from roomwatch.agent.snmp.profile import ProfileRegistry
+from roomwatch.agent.wire import DeviceSample, Event
+from roomwatch.collector.db import workflow_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.levels import Level
+from roomwatch.collector.rules.book import RuleBook
+from roomwatch.collector.rules.engine import RuleEngine, State
+from roomwatch.collector.rules.model import Rule, load_rule_pack, load_rules
 from tests.collector.scenario_support import Scenario, ups
 
 T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -35,6 +35,8 @@ HOST_PROBE_METRICS = {
     "nic.drops_per_s",
 }
 CHECK_METRICS = {"reachable", "rtt_ms", "stream_up"}
+# Targets the collector itself measures rather than an agent (spare stock per site and model).
+COLLECTOR_METRICS = {"spare_stock": {"shortfall"}}
 
 
 def agent_metrics() -> dict[str, set[str]]:
@@ -55,7 +57,7 @@ def agent_metrics() -> dict[str, set[str]]:
         if kind != "agent":
             by_kind[kind] |= CHECK_METRICS
     by_kind["any"] = generic | CHECK_METRICS
-    return by_kind
+    return by_kind | COLLECTOR_METRICS
 
 
 def rule(**fields) -> Rule:

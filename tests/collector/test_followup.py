@@ -14,18 +14,18 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from collector.api.app import create_app
-from collector.db import report_store, sla_store
-from collector.db.scope import bind_sites
-from collector.db.session import Database
-from collector.db.sla_models import OutboxMessage
-from collector.db.workflow_models import User
-from collector.inventory import Inventory, sync_inventory
-from collector.reports.reminders import send_reminders
-from collector.reports.render import render_report
-from collector.reports.service import ReportService
-from collector.sla.policies import ContactDoc
-from collector.workflow import Workflow
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db import report_store, sla_store
+from roomwatch.collector.db.scope import bind_sites
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.sla_models import OutboxMessage
+from roomwatch.collector.db.workflow_models import User
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.reports.reminders import send_reminders
+from roomwatch.collector.reports.render import render_report
+from roomwatch.collector.reports.service import ReportService
+from roomwatch.collector.sla.policies import ContactDoc
+from roomwatch.collector.workflow import Workflow
 from tests.collector.auth_support import auth_headers
 from tests.collector.sla_support import FakeClock, cst
 

@@ -16,10 +16,10 @@ import httpx
 import pytest
 import uvicorn
 
-from collector.api.throttle import PER_ADDRESS
-from collector.config import CollectorConfig
-from collector.demo.procs import free_port, wait_for
-from collector.runner import CollectorService
+from roomwatch.collector.api.throttle import PER_ADDRESS
+from roomwatch.collector.config import CollectorConfig
+from roomwatch.collector.demo.procs import free_port, wait_for
+from roomwatch.collector.runner import CollectorService
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ UPS over everything that hangs on it, transitively; loops and unknown parents ar
 
 from __future__ import annotations
 
-from collector.graph import ROOT, RoomGraph
+from roomwatch.collector.graph import ROOT, RoomGraph
 
 ROOM = RoomGraph.from_links(
     [

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from collector.db import lease_store
-from collector.db.session import Database, open_database
-from collector.errors import LeaseLostError
-from collector.group.member import GroupMember
-from collector.group.partitions import lease_name, partition_of
+from roomwatch.collector.db import lease_store
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.errors import LeaseLostError
+from roomwatch.collector.group.member import GroupMember
+from roomwatch.collector.group.partitions import lease_name, partition_of
 from tests.collector.conftest import postgres_database
 
 LEASE_S = 0.6

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from collector.db.report_queries import DailyStat, DeviceRow, PeriodStat, RoomRow
-from collector.reports.hazards import HazardInput, detect_all, fill_hazards
-from collector.reports.period import parse_period
-from collector.reports.settings import hazard_settings
-from collector.reports.trend import last_run, linear_fit
+from roomwatch.collector.db.report_queries import DailyStat, DeviceRow, PeriodStat, RoomRow
+from roomwatch.collector.reports.hazards import HazardInput, detect_all, fill_hazards
+from roomwatch.collector.reports.period import parse_period
+from roomwatch.collector.reports.settings import hazard_settings
+from roomwatch.collector.reports.trend import last_run, linear_fit
 
 PERIOD = parse_period("2026Q3", "UTC")
 DEVICES = {
@@ -103,9 +103,20 @@ def test_the_other_detectors():
             opened_at=opened + timedelta(days=i),
             room_id="r1",
             device_id=4,
+            title="cam1 in room r1 unreachable",
+            evidence={"metric": "reachable", "value": 0},
         )
         for i in range(4)
-    ] + [SimpleNamespace(rule_id="vendor_advisory", opened_at=opened, room_id="r1", device_id=1)]
+    ] + [
+        SimpleNamespace(
+            rule_id="vendor_advisory",
+            opened_at=opened,
+            room_id="r1",
+            device_id=1,
+            title="Vendor advisory",
+            evidence={},
+        )
+    ]
     found = detect_all(data(daily, stats, faults), hazard_settings())
     assert set(kinds(found)) == {
         ("temperature_rise", "host"),

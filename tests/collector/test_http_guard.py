@@ -17,9 +17,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.db.session import Database, open_database
-from collector.inventory import sync_inventory
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.inventory import sync_inventory
 from tests.collector.auth_support import token_for
 from tests.collector.conftest import small_inventory, sqlite_url
 from tests.collector.http_support import served

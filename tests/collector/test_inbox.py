@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
-from collector.ingest.inbox import Inbox
-from collector.ingest.pipeline import Received
+from roomwatch.collector.ingest.inbox import Inbox
+from roomwatch.collector.ingest.pipeline import Received
 
 
 def received(n: int) -> Received:

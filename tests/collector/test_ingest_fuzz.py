@@ -15,18 +15,18 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from agent import wire
-from collector.config import IngestConfig, IngestLimits, TsdbConfig
-from collector.db.models import Device, DeviceState, IngestedMessage
-from collector.db.quarantine_models import QuarantinedMessage
-from collector.db.session import open_database
-from collector.faults import FaultTracker
-from collector.ingest.pipeline import IngestPipeline, Received
-from collector.ingest.stats import IngestStats
-from collector.ingest.tsdb import TsdbWriter
-from collector.inventory import load_inventory, sync_inventory
-from collector.rules.engine import RuleEngine
-from collector.rules.model import load_rules
+from roomwatch.agent import wire
+from roomwatch.collector.config import IngestConfig, IngestLimits, TsdbConfig
+from roomwatch.collector.db.models import Device, DeviceState, IngestedMessage
+from roomwatch.collector.db.quarantine_models import QuarantinedMessage
+from roomwatch.collector.db.session import open_database
+from roomwatch.collector.faults import FaultTracker
+from roomwatch.collector.ingest.pipeline import IngestPipeline, Received
+from roomwatch.collector.ingest.stats import IngestStats
+from roomwatch.collector.ingest.tsdb import TsdbWriter
+from roomwatch.collector.inventory import load_inventory, sync_inventory
+from roomwatch.collector.rules.engine import RuleEngine
+from roomwatch.collector.rules.model import load_rules
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 AGENT = "agent-f"

@@ -8,11 +8,11 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from agent.errors import ConfigError
-from collector.db import ingest_store
-from collector.db.models import Agent, Device, Room, Site
-from collector.db.session import Database
-from collector.inventory import Inventory, load_inventory, sync_inventory
+from roomwatch.agent.errors import ConfigError
+from roomwatch.collector.db import ingest_store
+from roomwatch.collector.db.models import Agent, Device, Room, Site
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.inventory import Inventory, load_inventory, sync_inventory
 from tests.collector.conftest import small_inventory
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inventory.yaml"

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from agent.wire import DeviceSample, Event, EventsMessage, MetricsMessage, TableRow
-from collector.config import TsdbConfig
-from collector.demo.tsdb import VictoriaMetrics
-from collector.ingest.points import (
+from roomwatch.agent.wire import DeviceSample, Event, EventsMessage, MetricsMessage, TableRow
+from roomwatch.collector.config import TsdbConfig
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.ingest.points import (
     Placement,
     escape_key,
     escape_measurement,
@@ -25,7 +25,7 @@ from collector.ingest.points import (
     field_set,
     metrics_lines,
 )
-from collector.ingest.tsdb import TsdbWriter
+from roomwatch.collector.ingest.tsdb import TsdbWriter
 from tests.collector.lineproto_support import parse_line
 
 AT = datetime(2026, 3, 2, 8, 15, 30, 250_000, tzinfo=UTC)

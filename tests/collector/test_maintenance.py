@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from collector.api.app import create_app
-from collector.db.session import Database
-from collector.db.workflow_models import MaintenanceWindow
-from collector.graph import RoomGraph
-from collector.maintenance import MaintenanceCalendar, WindowSpec, covers, is_active
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.workflow_models import MaintenanceWindow
+from roomwatch.collector.graph import RoomGraph
+from roomwatch.collector.maintenance import MaintenanceCalendar, WindowSpec, covers, is_active
 from tests.collector.auth_support import auth_headers
 from tests.collector.scenario_support import T0, Clock
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from collector.notify.base import DeliveryError, OutgoingMessage
-from collector.notify.email import EmailChannel, EmailSettings
-from collector.notify.webhook import (
+from roomwatch.collector.notify.base import DeliveryError, OutgoingMessage
+from roomwatch.collector.notify.email import EmailChannel, EmailSettings
+from roomwatch.collector.notify.webhook import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     WebhookChannel,

@@ -14,20 +14,20 @@ from email.message import EmailMessage
 import pytest
 from pydantic import ValidationError
 
-from agent.wire import DeviceSample
-from collector.db import sla_store
-from collector.db.models import Device, Fault
-from collector.db.session import Database
-from collector.db.sla_store import FaultPlace
-from collector.faults import FaultTracker, Subject
-from collector.inventory import Inventory, sync_inventory
-from collector.rules.engine import RuleEngine
-from collector.rules.model import load_rules
-from collector.sla import messages
-from collector.sla.policies import ContactDoc
-from collector.sla.runtime import SlaConfig, SlaTicker
-from collector.workflow import Workflow
-from collector.workflow.hooks import ServiceHooks
+from roomwatch.agent.wire import DeviceSample
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.models import Device, Fault
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.sla_store import FaultPlace
+from roomwatch.collector.faults import FaultTracker, Subject
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.rules.engine import RuleEngine
+from roomwatch.collector.rules.model import load_rules
+from roomwatch.collector.sla import messages
+from roomwatch.collector.sla.policies import ContactDoc
+from roomwatch.collector.sla.runtime import SlaConfig, SlaTicker
+from roomwatch.collector.workflow import Workflow
+from roomwatch.collector.workflow.hooks import ServiceHooks
 from tests.collector.notify_servers import smtp_server, webhook_server
 from tests.collector.sla_support import FakeClock, cst, load_shipped
 

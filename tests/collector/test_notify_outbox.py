@@ -9,11 +9,11 @@ from datetime import timedelta
 
 from pydantic import SecretStr
 
-from collector.db import sla_store
-from collector.db.session import Database
-from collector.notify import Notification, Outbox, RateLimit, RetryPolicy, enqueue
-from collector.notify.email import EmailChannel, EmailSettings
-from collector.notify.webhook import WebhookChannel, WebhookSettings
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.notify import Notification, Outbox, RateLimit, RetryPolicy, enqueue
+from roomwatch.collector.notify.email import EmailChannel, EmailSettings
+from roomwatch.collector.notify.webhook import WebhookChannel, WebhookSettings
 from tests.collector.notify_servers import free_port, smtp_server, webhook_server
 from tests.collector.sla_support import FakeClock, cst
 

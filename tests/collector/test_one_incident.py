@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from collector.db.models import FaultEvent
-from collector.db.session import Database
-from collector.faults import FaultTracker
-from collector.workflow import Workflow
+from roomwatch.collector.db.models import FaultEvent
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.faults import FaultTracker
+from roomwatch.collector.workflow import Workflow
 from tests.collector.scenario_support import (
     T0,
     RecordingHooks,
@@ -72,8 +72,8 @@ def test_two_missed_polls_open_the_l1_counting_both(scenario: Scenario, hooks: R
 def test_a_site_file_overrides_a_rules_guard(database: Database, victoria, tmp_path):
     site = tmp_path / "site.yaml"
     site.write_text("overrides:\n  - id: device_unreachable\n    for_polls: 1\n")
-    from collector.rules.book import RuleBook
-    from collector.rules.model import load_rule_pack
+    from roomwatch.collector.rules.book import RuleBook
+    from roomwatch.collector.rules.model import load_rule_pack
 
     scenario = Scenario(database, victoria.url)
     scenario.tracker = FaultTracker(
@@ -147,8 +147,8 @@ def test_a_level_set_by_a_person_is_never_moved_by_the_ladder(scenario: Scenario
     scenario.run(minutes=1, host=host(disk=83))
     [fault] = scenario.faults()
     with scenario.db.session(write=True) as session:
-        from collector.db import faults_store
-        from collector.levels import Level
+        from roomwatch.collector.db import faults_store
+        from roomwatch.collector.levels import Level
 
         row = faults_store.get_fault(session, fault.id)
         scenario.workflow.change_level(session, row, Level.L1, "eng", scenario.clock.now, "RAID")

@@ -14,20 +14,20 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from agent import wire
-from collector.config import IngestConfig, TsdbConfig
-from collector.db import ingest_store
-from collector.db.models import Fault, IngestedMessage, RollupHourly
-from collector.db.session import open_database
-from collector.demo.procs import free_port, wait_for
-from collector.errors import TsdbWriteError
-from collector.faults import FaultTracker
-from collector.ingest.pipeline import IngestPipeline, Received
-from collector.ingest.stats import IngestStats
-from collector.ingest.tsdb import TsdbWriter
-from collector.inventory import load_inventory, sync_inventory
-from collector.rules.engine import RuleEngine
-from collector.rules.model import load_rules
+from roomwatch.agent import wire
+from roomwatch.collector.config import IngestConfig, TsdbConfig
+from roomwatch.collector.db import ingest_store
+from roomwatch.collector.db.models import Fault, IngestedMessage, RollupHourly
+from roomwatch.collector.db.session import open_database
+from roomwatch.collector.demo.procs import free_port, wait_for
+from roomwatch.collector.errors import TsdbWriteError
+from roomwatch.collector.faults import FaultTracker
+from roomwatch.collector.ingest.pipeline import IngestPipeline, Received
+from roomwatch.collector.ingest.stats import IngestStats
+from roomwatch.collector.ingest.tsdb import TsdbWriter
+from roomwatch.collector.inventory import load_inventory, sync_inventory
+from roomwatch.collector.rules.engine import RuleEngine
+from roomwatch.collector.rules.model import load_rules
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 INVENTORY = {

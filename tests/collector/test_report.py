@@ -19,18 +19,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from collector.db import report_store
-from collector.db.dialect import bulk_upsert
-from collector.db.models import Device, Fault, RollupHourly
-from collector.db.report_models import VendorAdvisory
-from collector.db.session import Database
-from collector.db.sla_models import SlaClock
-from collector.db.workflow_models import MaintenanceLog
-from collector.inventory import Inventory, sync_inventory
-from collector.reports.build import build_report
-from collector.reports.period import parse_period
-from collector.reports.service import ReportService
-from collector.workflow import Workflow
+from roomwatch.collector.db import report_store
+from roomwatch.collector.db.dialect import bulk_upsert
+from roomwatch.collector.db.models import Device, Fault, RollupHourly
+from roomwatch.collector.db.report_models import VendorAdvisory
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.sla_models import SlaClock
+from roomwatch.collector.db.workflow_models import MaintenanceLog
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.reports.build import build_report
+from roomwatch.collector.reports.period import parse_period
+from roomwatch.collector.reports.service import ReportService
+from roomwatch.collector.workflow import Workflow
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ZONE = "Asia/Shanghai"
@@ -424,7 +424,7 @@ def test_advisory_faults_are_l4_and_opened_once(database: Database, history: His
 def test_a_closed_advisory_fault_stays_closed_until_firmware_or_advisory_change(
     database: Database, history: History
 ):
-    from collector.workflow.logbook import LogEntry
+    from roomwatch.collector.workflow.logbook import LogEntry
 
     svc = service(database)
     svc.apply_advisories()

@@ -14,13 +14,13 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select
 
-from collector.db.models import Device
-from collector.db.rollups import RollupBatch
-from collector.db.session import Database
-from collector.inventory import load_inventory, sync_inventory
-from collector.reports.i18n import Messages
-from collector.reports.service import ReportService
-from collector.workflow import Workflow
+from roomwatch.collector.db.models import Device
+from roomwatch.collector.db.rollups import RollupBatch
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.inventory import load_inventory, sync_inventory
+from roomwatch.collector.reports.i18n import Messages
+from roomwatch.collector.reports.service import ReportService
+from roomwatch.collector.workflow import Workflow
 
 NOW = datetime(2026, 8, 10, 2, 0, tzinfo=UTC)
 FIRST_HOUR = datetime(2026, 7, 31, 16, tzinfo=UTC)  # 2026-08-01 00:00 in Shanghai

@@ -11,9 +11,9 @@ import yaml
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.cli import main
-from collector.db.session import Database
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.cli import main
+from roomwatch.collector.db.session import Database
 from tests.collector.auth_support import auth_headers
 from tests.collector.conftest import sqlite_url
 from tests.collector.test_report import NOW, QUARTER, ROOM_ZH, History, build_quarter_history
@@ -169,7 +169,7 @@ def test_due_schedule_checklist_goals_spares_and_advisories(
 
 
 def test_the_report_command_writes_the_pdf(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    from collector.db.session import open_database
+    from roomwatch.collector.db.session import open_database
 
     db = open_database(sqlite_url(tmp_path))
     build_quarter_history(db)

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.errors import ConfigError
-from agent.wire import DeviceInfo, InventoryMessage
-from collector.db import ingest_store
-from collector.db.session import Database
-from collector.inventory import load_inventory
-from collector.reports.render import render_html
-from collector.reports.service import ReportService
-from collector.workflow import Workflow
+from roomwatch.agent.errors import ConfigError
+from roomwatch.agent.wire import DeviceInfo, InventoryMessage
+from roomwatch.collector.db import ingest_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.inventory import load_inventory
+from roomwatch.collector.reports.render import render_html
+from roomwatch.collector.reports.service import ReportService
+from roomwatch.collector.workflow import Workflow
 from tests.collector.test_report import (
     ARTIFACTS,
     DISK_PER_DAY,

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from collector.db.session import Database
+from roomwatch.collector.db.session import Database
 from tests.collector.test_report import (  # noqa: F401  (history is a fixture)
     QUARTER,
     ROOM_ZH,

@@ -16,13 +16,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.config import CollectorConfig
-from collector.db import report_job_store
-from collector.db.session import Database, open_database
-from collector.inventory import sync_inventory
-from collector.reports.jobs import ALIVE_S, ReportJobs
-from collector.runner import CollectorService
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.config import CollectorConfig
+from roomwatch.collector.db import report_job_store
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.inventory import sync_inventory
+from roomwatch.collector.reports.jobs import ALIVE_S, ReportJobs
+from roomwatch.collector.runner import CollectorService
 from tests.collector.auth_support import auth_headers, bearer
 from tests.collector.conftest import postgres_database
 from tests.collector.scenario_support import Clock

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from collector.reports.render import render_pdf
+from roomwatch.collector.reports.render import render_pdf
 
 HTML = """<html><head><style>body { font-family: "Noto Sans CJK SC", sans-serif; }</style>
 </head><body><h1>巡检报告 — Room 101</h1><p>可用率 99.9 %</p></body></html>"""

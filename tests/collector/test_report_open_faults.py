@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from collector.db.dialect import bulk_upsert
-from collector.db.models import Device, Fault, RollupHourly
-from collector.db.session import Database
-from collector.inventory import Inventory, sync_inventory
-from collector.reports.build import build_report
-from collector.reports.period import parse_period
+from roomwatch.collector.db.dialect import bulk_upsert
+from roomwatch.collector.db.models import Device, Fault, RollupHourly
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.reports.build import build_report
+from roomwatch.collector.reports.period import parse_period
 
 ZONE = "Asia/Shanghai"
 PERIOD = parse_period("2026Q3", ZONE)  # 2026-07-01 .. 2026-10-01 local

@@ -8,16 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
-from collector.db import report_queries
-from collector.db.models import Device, RollupHourly
-from collector.db.session import Database
-from collector.reports import charts
-from collector.reports.advisories import firmware_in_range, version_key
-from collector.reports.checklist import default_items
-from collector.reports.errors import ReportError
-from collector.reports.i18n import LANGUAGES, Messages, _flat
-from collector.reports.period import add_months, cycle_period, parse_period
-from collector.reports.spares import required_spares
+from roomwatch.collector.db import report_queries
+from roomwatch.collector.db.models import Device, RollupHourly
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.reports import charts
+from roomwatch.collector.reports.advisories import firmware_in_range, version_key
+from roomwatch.collector.reports.checklist import default_items
+from roomwatch.collector.reports.errors import ReportError
+from roomwatch.collector.reports.i18n import LANGUAGES, Messages, _flat
+from roomwatch.collector.reports.period import add_months, cycle_period, parse_period
+from roomwatch.collector.reports.spares import required_spares
 
 
 @pytest.mark.parametrize(

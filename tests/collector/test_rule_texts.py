@@ -9,17 +9,17 @@ from datetime import timedelta
 
 import yaml
 
-from agent.wire import DeviceSample
-from collector.db.models import Fault
-from collector.db.session import Database
-from collector.db.sla_store import FaultPlace
-from collector.faults import FaultTracker, Subject
-from collector.reports.advisories import RULE_ID as ADVISORY_RULE
-from collector.rules.engine import RuleEngine
-from collector.rules.model import BUILTIN_RULES, load_rules
-from collector.rules.texts import LANGUAGES, catalog, evidence_lines, texts_for, title_for
-from collector.sla.messages import Reader, transition
-from collector.workflow import Workflow
+from roomwatch.agent.wire import DeviceSample
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.sla_store import FaultPlace
+from roomwatch.collector.faults import FaultTracker, Subject
+from roomwatch.collector.reports.advisories import RULE_ID as ADVISORY_RULE
+from roomwatch.collector.rules.engine import RuleEngine
+from roomwatch.collector.rules.model import BUILTIN_RULES, load_rules
+from roomwatch.collector.rules.texts import LANGUAGES, catalog, evidence_lines, texts_for, title_for
+from roomwatch.collector.sla.messages import Reader, transition
+from roomwatch.collector.workflow import Workflow
 from tests.collector.conftest import T0
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.wire import DeviceSample, TableRow
-from collector.errors import RuleError
-from collector.levels import Level
-from collector.rules.engine import RuleEngine, State
-from collector.rules.model import load_rules
+from roomwatch.agent.wire import DeviceSample, TableRow
+from roomwatch.collector.errors import RuleError
+from roomwatch.collector.levels import Level
+from roomwatch.collector.rules.engine import RuleEngine, State
+from roomwatch.collector.rules.model import load_rules
 
 
 def host_with_disk(used_pct: float) -> DeviceSample:

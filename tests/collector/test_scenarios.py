@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from agent.wire import Event
-from collector.db import workflow_store
-from collector.db.session import Database
-from collector.maintenance import WindowSpec
+from roomwatch.agent.wire import Event
+from roomwatch.collector.db import workflow_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.maintenance import WindowSpec
 from tests.collector.scenario_support import (
     T0,
     RecordingHooks,

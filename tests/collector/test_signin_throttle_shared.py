@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from collector.api.app import create_app
-from collector.api.throttle import PER_USER, SignInThrottle
-from collector.db.session import Database, open_database
-from collector.db.shared_state_models import SignInFailure
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.api.throttle import PER_USER, SignInThrottle
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.db.shared_state_models import SignInFailure
 from tests.collector.auth_support import token_for
 from tests.collector.conftest import postgres_database
 from tests.collector.scenario_support import T0, Clock

@@ -20,11 +20,11 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.api.auth import create_user, issue_token
-from collector.db import quarantine_store, report_store, scope
-from collector.db.session import Database
-from collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.api.auth import create_user, issue_token
+from roomwatch.collector.db import quarantine_store, report_store, scope
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.inventory import Inventory, sync_inventory
 from tests.collector.auth_support import bearer
 from tests.collector.scenario_support import T0, Clock
 

@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from collector.api.app import create_app
-from collector.db.session import Database
-from collector.db.sla_models import OutboxMessage
-from collector.sla.policies import shipped_policies
-from collector.sla.service import SlaService
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.sla_models import OutboxMessage
+from roomwatch.collector.sla.policies import shipped_policies
+from roomwatch.collector.sla.service import SlaService
 from tests.collector.auth_support import auth_headers
 from tests.collector.sla_support import FakeClock, add_chain, cst, load_shipped, new_fault
 

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from collector.db import sla_store
-from collector.db.models import Fault
-from collector.db.session import Database
-from collector.sla.service import SlaService
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.sla.service import SlaService
 from tests.collector.conftest import T0
 from tests.collector.sla_support import FakeClock, cst, load_shipped, new_fault
 

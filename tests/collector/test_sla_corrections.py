@@ -13,14 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.db import sla_store
-from collector.db.models import Fault
-from collector.db.session import Database
-from collector.maintenance import MaintenanceCalendar
-from collector.sla.service import SlaService
-from collector.workflow import Workflow
-from collector.workflow.hooks import ServiceHooks
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.sla.service import SlaService
+from roomwatch.collector.workflow import Workflow
+from roomwatch.collector.workflow.hooks import ServiceHooks
 from tests.collector.auth_support import auth_headers
 from tests.collector.sla_support import FakeClock, add_chain, cst, load_shipped, new_fault
 

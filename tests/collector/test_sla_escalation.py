@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from collector.db import faults_store, sla_store
-from collector.db.models import Fault
-from collector.db.session import Database
-from collector.sla.service import SlaService
+from roomwatch.collector.db import faults_store, sla_store
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.sla.service import SlaService
 from tests.collector.conftest import T0
 from tests.collector.sla_support import FakeClock, add_chain, cst, load_shipped, new_fault
 
@@ -164,7 +164,7 @@ def test_a_complaint_after_a_breach_goes_above_the_role_already_reached(sla_db):
 
 
 def test_site_contacts_come_before_contacts_for_every_site(sla_db):
-    from collector.sla.policies import ContactDoc
+    from roomwatch.collector.sla.policies import ContactDoc
 
     with sla_db.session() as session:
         sla_store.put_contact(

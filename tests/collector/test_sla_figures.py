@@ -12,15 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.db.session import Database
-from collector.maintenance import MaintenanceCalendar
-from collector.reports.build import build_report
-from collector.reports.period import parse_period
-from collector.reports.render import render_html
-from collector.sla.service import SlaService
-from collector.workflow import LogEntry, Workflow
-from collector.workflow.hooks import ServiceHooks
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.reports.build import build_report
+from roomwatch.collector.reports.period import parse_period
+from roomwatch.collector.reports.render import render_html
+from roomwatch.collector.sla.service import SlaService
+from roomwatch.collector.workflow import LogEntry, Workflow
+from roomwatch.collector.workflow.hooks import ServiceHooks
 from tests.collector.auth_support import auth_headers
 from tests.collector.sla_support import FakeClock, cst, load_shipped, new_fault
 

@@ -11,13 +11,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.errors import ConfigError
-from collector.db import sla_store
-from collector.db.session import Database
-from collector.sla.durations import Span, parse_span
-from collector.sla.errors import PolicyError
-from collector.sla.policies import PolicyDoc, PolicyFile, load_policy_file, shipped_policies
-from collector.sla.runtime import SlaConfig, load_sla_data
+from roomwatch.agent.errors import ConfigError
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.sla.durations import Span, parse_span
+from roomwatch.collector.sla.errors import PolicyError
+from roomwatch.collector.sla.policies import (
+    PolicyDoc,
+    PolicyFile,
+    load_policy_file,
+    shipped_policies,
+)
+from roomwatch.collector.sla.runtime import SlaConfig, load_sla_data
 from tests.collector.conftest import T0
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sla.md"

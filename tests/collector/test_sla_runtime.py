@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from collector.db import sla_store
-from collector.db.session import Database
-from collector.notify.webhook import SIGNATURE_HEADER, verify_signature
-from collector.sla.policies import ContactDoc
-from collector.sla.runtime import SlaConfig, SlaTicker, load_sla_data
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.notify.webhook import SIGNATURE_HEADER, verify_signature
+from roomwatch.collector.sla.policies import ContactDoc
+from roomwatch.collector.sla.runtime import SlaConfig, SlaTicker, load_sla_data
 from tests.collector.notify_servers import webhook_server
 from tests.collector.sla_support import FakeClock, cst, new_fault
 

@@ -15,17 +15,17 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from collector.api.app import create_app
-from collector.db import faults_store, sla_store
-from collector.db.models import Fault
-from collector.db.session import Database
-from collector.db.sla_models import OutboxMessage
-from collector.inventory import Inventory, sync_inventory
-from collector.levels import Level
-from collector.maintenance import MaintenanceCalendar
-from collector.sla.policies import ContactDoc
-from collector.sla.service import SlaService
-from collector.workflow import ManualFault, ServiceHooks, Workflow
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db import faults_store, sla_store
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.sla_models import OutboxMessage
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.levels import Level
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.sla.policies import ContactDoc
+from roomwatch.collector.sla.service import SlaService
+from roomwatch.collector.workflow import ManualFault, ServiceHooks, Workflow
 from tests.collector.auth_support import auth_headers
 from tests.collector.sla_support import FakeClock, cst, load_shipped
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from agent.errors import ConfigError
-from collector.db.models import Room, Site
-from collector.db.session import Database
-from collector.inventory import load_inventory, sync_inventory
-from collector.timetable import Timetable
+from roomwatch.agent.errors import ConfigError
+from roomwatch.collector.db.models import Room, Site
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.inventory import load_inventory, sync_inventory
+from roomwatch.collector.timetable import Timetable
 
 ZONE = "Asia/Shanghai"
 DAY = Timetable(periods=["08:00-08:45", "14:00-14:45"], lead_min=5)

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from collector.db import dispatch_store
-from collector.db.models import Agent
-from collector.db.session import Database
-from collector.dispatch.today import SiteToday, projected_full_at, site_today
+from roomwatch.collector.db import dispatch_store
+from roomwatch.collector.db.models import Agent
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.dispatch.today import SiteToday, projected_full_at, site_today
 from tests.collector.dispatch_support import host, open_fault, report, set_up_school
 from tests.collector.sla_support import FakeClock, cst
 

@@ -12,15 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from agent.wire import DeviceSample
-from collector.api.app import create_app
-from collector.db import ingest_store, workflow_store
-from collector.db.session import Database
-from collector.faults import FaultTracker, Subject
-from collector.maintenance import MaintenanceCalendar
-from collector.rules.engine import RuleEngine
-from collector.rules.model import load_rules
-from collector.workflow import Workflow
+from roomwatch.agent.wire import DeviceSample
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db import ingest_store, workflow_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.faults import FaultTracker, Subject
+from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.rules.engine import RuleEngine
+from roomwatch.collector.rules.model import load_rules
+from roomwatch.collector.workflow import Workflow
 from tests.collector.auth_support import auth_headers
 from tests.collector.scenario_support import T0, Clock, RecordingHooks
 

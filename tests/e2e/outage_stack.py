@@ -29,9 +29,9 @@ from typing import Any
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from collector.demo.broker import MosquittoBroker
-from collector.demo.procs import free_port
-from collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.procs import free_port
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTOR_USER = "collector"
@@ -125,7 +125,7 @@ class SpoolView:
 
 
 class AgentProcess(Process):
-    """``python -m agent --config F`` for one room; its state folder survives restarts."""
+    """``python -m roomwatch.agent --config F`` for one room; its state folder survives restarts."""
 
     def __init__(self, agent_id: str, workdir: Path, broker: MosquittoBroker, **overrides: Any):
         self.agent_id = agent_id
@@ -156,7 +156,7 @@ class AgentProcess(Process):
         _merge(self.config, overrides)
         self.write_config()
         super().__init__(
-            [sys.executable, "-m", "agent", "--config", str(self.config_path)],
+            [sys.executable, "-m", "roomwatch.agent", "--config", str(self.config_path)],
             self.workdir / "agent.log",
         )
 
@@ -191,7 +191,7 @@ class AgentProcess(Process):
 
 
 class CollectorProcess(Process):
-    """``python -m collector.cli collector --config F`` with its API on a free port."""
+    """``python -m roomwatch.collector.cli collector --config F`` with its API on a free port."""
 
     def __init__(
         self, workdir: Path, broker: MosquittoBroker, victoria: VictoriaMetrics, **extra: Any
@@ -222,7 +222,14 @@ class CollectorProcess(Process):
         }
         _merge(self.config, extra)
         super().__init__(
-            [sys.executable, "-m", "collector.cli", "collector", "--config", str(self.config_path)],
+            [
+                sys.executable,
+                "-m",
+                "roomwatch.collector.cli",
+                "collector",
+                "--config",
+                str(self.config_path),
+            ],
             workdir / "collector.log",
         )
 

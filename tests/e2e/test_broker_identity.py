@@ -20,14 +20,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import SecretStr
 
-from agent import wire
-from agent.config import AgentConfig
-from agent.publisher import Publisher
-from agent.spool import Spool
-from collector.config import CollectorMqtt
-from collector.demo.broker import MosquittoBroker
-from collector.ingest.pipeline import Received
-from collector.ingest.subscriber import Subscriber as CollectorSubscriber
+from roomwatch.agent import wire
+from roomwatch.agent.config import AgentConfig
+from roomwatch.agent.publisher import Publisher
+from roomwatch.agent.spool import Spool
+from roomwatch.collector.config import CollectorMqtt
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.ingest.pipeline import Received
+from roomwatch.collector.ingest.subscriber import Subscriber as CollectorSubscriber
 from tests.fixtures.broker import COLLECTOR_PASSWORD, COLLECTOR_USER, Subscriber, wait_until
 
 pytestmark = pytest.mark.e2e

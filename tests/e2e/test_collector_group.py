@@ -23,10 +23,10 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import create_engine, text
 
-from agent import wire
-from collector.demo.broker import MosquittoBroker
-from collector.demo.tsdb import VictoriaMetrics
-from collector.group.partitions import lease_name, partition_account
+from roomwatch.agent import wire
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.group.partitions import lease_name, partition_account
 from tests.collector.conftest import postgres_database
 from tests.e2e.outage_stack import COLLECTOR_USER, CollectorProcess, stop_all, wait_until
 

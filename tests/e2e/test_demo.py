@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import load_config
-from collector.db.session import open_database
-from collector.demo.tsdb import VictoriaMetrics
-from collector.reports.build import build_report
-from collector.reports.period import parse_period
+from roomwatch.collector.config import load_config
+from roomwatch.collector.db.session import open_database
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.reports.build import build_report
+from roomwatch.collector.reports.period import parse_period
 
 pytestmark = pytest.mark.e2e
 
@@ -58,8 +58,8 @@ def test_the_demo_runs_on_free_ports_and_its_incidents_open_and_resolve_faults(
     started = datetime.now(UTC)
     # One cycle of incidents at 1 s polls takes 43 s (collector.demo.incidents.cycle_s).
     demo = subprocess.Popen(
-        [sys.executable, "-m", "collector.cli", "demo", "--duration", "45", "--rooms", "1",
-         "--interval", "1", "--workdir", str(workdir)],
+        [sys.executable, "-m", "roomwatch.collector.cli", "demo", "--duration", "45",
+         "--rooms", "1", "--interval", "1", "--workdir", str(workdir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert demo.stdout is not None
@@ -159,7 +159,7 @@ def check_the_history_and_the_report(workdir: Path, report_args: list[str]) -> N
     pdf = workdir / "report.pdf"
     report_args[report_args.index("--out") + 1] = str(pdf)
     made = subprocess.run(
-        [sys.executable, "-m", "collector.cli", *report_args],
+        [sys.executable, "-m", "roomwatch.collector.cli", *report_args],
         capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr

@@ -12,9 +12,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import wire
-from collector.cli import main
-from collector.demo.broker import MosquittoBroker
+from roomwatch.agent import wire
+from roomwatch.collector.cli import main
+from roomwatch.collector.demo.broker import MosquittoBroker
 
 pytestmark = pytest.mark.e2e
 PARTITIONS = 3

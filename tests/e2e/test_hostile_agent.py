@@ -27,13 +27,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from agent import wire
-from collector.api.auth import create_user, issue_token
-from collector.config import CollectorConfig
-from collector.db.models import Fault, IngestedMessage
-from collector.demo.broker import MosquittoBroker
-from collector.demo.tsdb import VictoriaMetrics
-from collector.runner import CollectorService
+from roomwatch.agent import wire
+from roomwatch.collector.api.auth import create_user, issue_token
+from roomwatch.collector.config import CollectorConfig
+from roomwatch.collector.db.models import Fault, IngestedMessage
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.runner import CollectorService
 from tests.e2e.outage_stack import wait_until
 from tests.fixtures.broker import COLLECTOR_PASSWORD, COLLECTOR_USER
 

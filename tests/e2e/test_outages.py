@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import SpoolConfig
-from agent.spool import Spool
-from collector.demo.broker import MosquittoBroker
-from collector.demo.tsdb import VictoriaMetrics
+from roomwatch.agent.config import SpoolConfig
+from roomwatch.agent.spool import Spool
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
 from tests.e2e.outage_stack import (
     AgentProcess,
     CollectorProcess,

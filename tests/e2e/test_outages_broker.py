@@ -28,14 +28,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import SecretStr
 
-from agent import wire
-from agent.config import AgentConfig, SpoolConfig
-from agent.publisher import Publisher
-from agent.spool import Spool
-from collector.config import CollectorMqtt
-from collector.demo.broker import MosquittoBroker
-from collector.ingest.pipeline import Received
-from collector.ingest.subscriber import Subscriber
+from roomwatch.agent import wire
+from roomwatch.agent.config import AgentConfig, SpoolConfig
+from roomwatch.agent.publisher import Publisher
+from roomwatch.agent.spool import Spool
+from roomwatch.collector.config import CollectorMqtt
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.ingest.pipeline import Received
+from roomwatch.collector.ingest.subscriber import Subscriber
 from tests.e2e.outage_stack import wait_until
 
 pytestmark = pytest.mark.e2e

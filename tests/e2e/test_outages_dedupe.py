@@ -13,12 +13,12 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
-from agent import wire
-from collector.config import CollectorConfig
-from collector.db.models import IngestedMessage
-from collector.demo.broker import MosquittoBroker
-from collector.demo.tsdb import VictoriaMetrics
-from collector.runner import CollectorService
+from roomwatch.agent import wire
+from roomwatch.collector.config import CollectorConfig
+from roomwatch.collector.db.models import IngestedMessage
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.runner import CollectorService
 from tests.e2e.outage_stack import stored_cycles, wait_until
 from tests.fixtures.broker import COLLECTOR_PASSWORD, COLLECTOR_USER
 

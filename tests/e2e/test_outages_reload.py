@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from agent import wire
-from collector.demo.broker import MosquittoBroker
+from roomwatch.agent import wire
+from roomwatch.collector.demo.broker import MosquittoBroker
 from tests.e2e.outage_stack import AgentProcess, wait_until
 from tests.fixtures.broker import Subscriber
 

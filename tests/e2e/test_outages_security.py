@@ -25,12 +25,12 @@ from cryptography.x509.oid import NameOID
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent import wire
-from collector.demo.broker import BrokerTls, MosquittoBroker
-from collector.demo.procs import free_port, tcp_open
-from collector.demo.simdevice import free_udp_port
-from collector.demo.tsdb import VictoriaMetrics
-from collector.mqttauth import set_password, verify_password
+from roomwatch.agent import wire
+from roomwatch.collector.demo.broker import BrokerTls, MosquittoBroker
+from roomwatch.collector.demo.procs import free_port, tcp_open
+from roomwatch.collector.demo.simdevice import free_udp_port
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.mqttauth import set_password, verify_password
 from tests.e2e.outage_stack import REPO, AgentProcess, CollectorProcess, Process, wait_until
 from tests.fixtures.broker import COLLECTOR_PASSWORD, COLLECTOR_USER, Subscriber
 
@@ -236,7 +236,7 @@ def test_the_acl_lets_agents_write_only_their_own_topics_and_collectors_only_rea
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "collector.cli", *args],
+        [sys.executable, "-m", "roomwatch.collector.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.config import load_config
-from agent.runner import STALL_GRACE_S
-from agent.sdnotify import Notifier
-from collector.demo.broker import MosquittoBroker
-from collector.demo.procs import free_port
-from collector.demo.tsdb import VictoriaMetrics
+from roomwatch.agent.config import load_config
+from roomwatch.agent.runner import STALL_GRACE_S
+from roomwatch.agent.sdnotify import Notifier
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.procs import free_port
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
 from tests.e2e.outage_stack import REPO, AgentProcess, CollectorProcess, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -209,4 +209,4 @@ def test_the_windows_service_wrapper_runs_the_agent_with_its_config_and_rolls_lo
     assert root.find("log") is not None and root.find("log").get("mode") == "roll-by-size"  # type: ignore[union-attr]
     assert [e.get("action") for e in root.findall("onfailure")] == ["restart"] * 3
     entry = (REPO / "deploy" / "windows" / "roomwatch_agent_entry.py").read_text()
-    assert "from agent.__main__ import main" in entry
+    assert "from roomwatch.agent.__main__ import main" in entry

@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from agent.config import SpoolConfig
-from agent.spool import SPOOL_FILE, Spool
+from roomwatch.agent.config import SpoolConfig
+from roomwatch.agent.spool import SPOOL_FILE, Spool
 
 
 class Clock:

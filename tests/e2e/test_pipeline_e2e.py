@@ -16,16 +16,16 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
-from agent import wire
-from collector.api.auth import create_user, issue_token
-from collector.config import CollectorConfig
-from collector.db import report_store
-from collector.db.models import Device
-from collector.demo.broker import MosquittoBroker
-from collector.demo.procs import wait_for
-from collector.demo.rooms import SimRoom
-from collector.demo.tsdb import VictoriaMetrics
-from collector.runner import CollectorService
+from roomwatch.agent import wire
+from roomwatch.collector.api.auth import create_user, issue_token
+from roomwatch.collector.config import CollectorConfig
+from roomwatch.collector.db import report_store
+from roomwatch.collector.db.models import Device
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.procs import wait_for
+from roomwatch.collector.demo.rooms import SimRoom
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.runner import CollectorService
 
 pytestmark = pytest.mark.e2e
 ROOM = "room-101"

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.demo.procs import free_port, require_binary, tcp_open, wait_for
-from collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.demo.procs import free_port, require_binary, tcp_open, wait_for
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOMWATCH = Path(sys.executable).with_name("roomwatch")

@@ -25,13 +25,13 @@ import pytest
 import uvicorn
 import yaml
 
-from collector.api.auth import create_user
-from collector.config import CollectorConfig
-from collector.demo.broker import MosquittoBroker
-from collector.demo.procs import free_port, wait_for
-from collector.demo.rooms import SimRoom
-from collector.demo.tsdb import VictoriaMetrics
-from collector.runner import CollectorService
+from roomwatch.collector.api.auth import create_user
+from roomwatch.collector.config import CollectorConfig
+from roomwatch.collector.demo.broker import MosquittoBroker
+from roomwatch.collector.demo.procs import free_port, wait_for
+from roomwatch.collector.demo.rooms import SimRoom
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.runner import CollectorService
 from tests.collector.conftest import database, database_url  # noqa: F401 - SQLite and PostgreSQL
 
 CHROMIUM = "/usr/bin/chromium"

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.db.session import Database, open_database
-from collector.inventory import sync_inventory
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.inventory import sync_inventory
 from tests.collector.conftest import small_inventory, sqlite_url
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from collector.demo.procs import wait_for
+from roomwatch.collector.demo.procs import wait_for
 from tests.web.conftest import ROOM, SITE_TZ, WebStack
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,7 @@ class CameraIncident:
 
     def open_fault(self) -> dict[str, Any] | None:
         assert self.stack.service is not None
-        from collector.db import dashboard_queries
+        from roomwatch.collector.db import dashboard_queries
 
         with self.stack.service.db.session() as session:
             for fault in dashboard_queries.open_faults(session):
@@ -174,7 +174,7 @@ def test_acknowledging_in_the_ui_stops_the_sla_response_clock(
     expect(page.locator("#ack-button")).to_have_count(0)
     # The SLA engine agrees: the response clock stopped, met, at the acknowledgement.
     assert web_stack.service is not None
-    from collector.sla.service import SlaService
+    from roomwatch.collector.sla.service import SlaService
 
     with web_stack.service.db.session() as session:
         clocks = {c.kind: c for c in SlaService(notify=False).clocks(session, fault_id)}

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector.db.queries import AgentView, DeviceStateView, DeviceView, RoomSummary
-from collector.web import graph
-from collector.web.charts import Series, Shade, sparkline, time_chart, value_formatter
-from collector.web.devicedata import chart_ids, device_condition, key_values
-from collector.web.i18n import CATALOG_DIR, LANGUAGES, Translator
-from collector.web.tiles import matches, room_state, tile
-from collector.web.timefmt import duration, local
+from roomwatch.collector.db.queries import AgentView, DeviceStateView, DeviceView, RoomSummary
+from roomwatch.collector.web import graph
+from roomwatch.collector.web.charts import Series, Shade, sparkline, time_chart, value_formatter
+from roomwatch.collector.web.devicedata import chart_ids, device_condition, key_values
+from roomwatch.collector.web.i18n import CATALOG_DIR, LANGUAGES, Translator
+from roomwatch.collector.web.tiles import matches, room_state, tile
+from roomwatch.collector.web.timefmt import duration, local
 
 WEB = Path(__file__).resolve().parents[2] / "collector" / "web"
 T0 = datetime(2025, 3, 3, 0, 30, tzinfo=UTC)

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from collector.db import faults_store
-from collector.db.session import Database
+from roomwatch.collector.db import faults_store
+from roomwatch.collector.db.session import Database
 from tests.web.test_pages import Site, text_of
 
 ZH_TITLE = "Room 1 的 cam1 无法访问"

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collector.db import faults_store
-from collector.db.session import Database
+from roomwatch.collector.db import faults_store
+from roomwatch.collector.db.session import Database
 from tests.web.test_pages import NOW, Site, text_of
 
 

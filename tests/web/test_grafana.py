@@ -31,16 +31,16 @@ import psutil
 import pytest
 import yaml
 
-from agent.config import HostConfig, ProcessWatch
-from agent.host.probe import HostProbe
-from agent.selfhealth import AgentCounters
-from agent.snmp.profile import ProfileRegistry
-from agent.wire import DeviceSample, Event, EventsMessage, MetricsMessage, TableRow
-from collector.config import TsdbConfig
-from collector.demo.tsdb import VictoriaMetrics
-from collector.ingest.points import Placement, event_lines, metrics_lines
-from collector.ingest.tsdb import TsdbWriter
-from collector.web.tsdb_read import TsdbReader
+from roomwatch.agent.config import HostConfig, ProcessWatch
+from roomwatch.agent.host.probe import HostProbe
+from roomwatch.agent.selfhealth import AgentCounters
+from roomwatch.agent.snmp.profile import ProfileRegistry
+from roomwatch.agent.wire import DeviceSample, Event, EventsMessage, MetricsMessage, TableRow
+from roomwatch.collector.config import TsdbConfig
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.ingest.points import Placement, event_lines, metrics_lines
+from roomwatch.collector.ingest.tsdb import TsdbWriter
+from roomwatch.collector.web.tsdb_read import TsdbReader
 from tests.collector.lineproto_support import parse_line
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"

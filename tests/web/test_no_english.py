@@ -22,16 +22,16 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 from starlette.routing import Route
 
-from collector.api.app import create_app
-from collector.api.auth import create_user
-from collector.db.models import Device, Fault
-from collector.db.session import open_database
-from collector.db.sla_store import fault_place
-from collector.reports.build import build_report
-from collector.reports.period import parse_period
-from collector.reports.render import render_report
-from collector.sla import messages
-from collector.web import WebSettings
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.api.auth import create_user
+from roomwatch.collector.db.models import Device, Fault
+from roomwatch.collector.db.session import open_database
+from roomwatch.collector.db.sla_store import fault_place
+from roomwatch.collector.reports.build import build_report
+from roomwatch.collector.reports.period import parse_period
+from roomwatch.collector.reports.render import render_report
+from roomwatch.collector.sla import messages
+from roomwatch.collector.web import WebSettings
 from tests.collector.test_report import NOW, QUARTER, ZONE
 from tests.web.conftest import ARTIFACTS, LiveServer
 from tests.web.visible_text import foreign_words, visible_text

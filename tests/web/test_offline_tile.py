@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from collector.db.queries import AgentView, RoomSummary
-from collector.web.tiles import tile
+from roomwatch.collector.db.queries import AgentView, RoomSummary
+from roomwatch.collector.web.tiles import tile
 
 T0 = datetime(2025, 3, 3, 0, 30, tzinfo=UTC)
 TZ = ZoneInfo("Asia/Shanghai")

@@ -23,15 +23,15 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.api.auth import create_user, issue_token
-from collector.db import scope
-from collector.db.session import Database
-from collector.inventory import Inventory, sync_inventory
-from collector.web.feed import LiveFeed
-from collector.web.pages.grid import live_snapshot
-from collector.web.scope import guard_page, project_snapshot
-from collector.web.settings import WebSettings
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.api.auth import create_user, issue_token
+from roomwatch.collector.db import scope
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.web.feed import LiveFeed
+from roomwatch.collector.web.pages.grid import live_snapshot
+from roomwatch.collector.web.scope import guard_page, project_snapshot
+from roomwatch.collector.web.settings import WebSettings
 from tests.collector.auth_support import bearer
 from tests.collector.conftest import sqlite_database  # noqa: F401 - the fixture
 from tests.collector.scenario_support import T0, Clock

@@ -14,14 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from agent.wire import DeviceSample, TableRow
-from collector.api.app import create_app
-from collector.api.auth import create_user, issue_token
-from collector.db import ingest_store
-from collector.db.session import Database
-from collector.inventory import Inventory, sync_inventory
-from collector.web import WebSettings
-from collector.web.feed import LiveFeed
+from roomwatch.agent.wire import DeviceSample, TableRow
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.api.auth import create_user, issue_token
+from roomwatch.collector.db import ingest_store
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.web import WebSettings
+from roomwatch.collector.web.feed import LiveFeed
 
 NOW = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 SITE_TZ = "Asia/Shanghai"
@@ -254,7 +254,7 @@ def test_sign_in_form_sets_the_api_session_that_acknowledges(site: Site):
 
 
 def test_sla_clocks_turn_amber_before_the_deadline_and_red_once_breached(site: Site):
-    from collector.sla.service import SlaService
+    from roomwatch.collector.sla.service import SlaService
 
     with site.db.session() as session:
         clocks = SlaService(clock=lambda: site.now, notify=False).clocks(session, site.fault_id)

@@ -8,14 +8,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.wire import DeviceSample, MetricsMessage, TableRow
-from collector.config import TsdbConfig
-from collector.db.dashboard_queries import RollupPoint
-from collector.demo.tsdb import VictoriaMetrics
-from collector.ingest.points import Placement, metrics_lines
-from collector.ingest.tsdb import TsdbWriter
-from collector.web.series import RANGES, rollup_series, split_key, tsdb_series, tsdb_sparks
-from collector.web.tsdb_read import TsdbReader, TsdbReadError, selector
+from roomwatch.agent.wire import DeviceSample, MetricsMessage, TableRow
+from roomwatch.collector.config import TsdbConfig
+from roomwatch.collector.db.dashboard_queries import RollupPoint
+from roomwatch.collector.demo.tsdb import VictoriaMetrics
+from roomwatch.collector.ingest.points import Placement, metrics_lines
+from roomwatch.collector.ingest.tsdb import TsdbWriter
+from roomwatch.collector.web.series import (
+    RANGES,
+    rollup_series,
+    split_key,
+    tsdb_series,
+    tsdb_sparks,
+)
+from roomwatch.collector.web.tsdb_read import TsdbReader, TsdbReadError, selector
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PLACE = Placement(site="campus", room="room-7")

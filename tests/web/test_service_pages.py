@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from collector.api.auth import create_user
+from roomwatch.collector.api.auth import create_user
 from tests.web.test_workflow_steps import (  # noqa: F401 - the fixtures
     MONDAY_2200,
     PASSWORD,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.db.session import Database, open_database
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db.session import Database, open_database
 from tests.collector.conftest import sqlite_url
 from tests.collector.dispatch_support import host, open_fault, report, set_up_school, workflow
 from tests.collector.sla_support import FakeClock, cst

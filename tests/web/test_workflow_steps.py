@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from collector.api.app import create_app
-from collector.api.auth import create_user
-from collector.db import users_store
-from collector.db.scope import bind_sites
-from collector.db.session import Database, open_database
-from collector.inventory import Inventory, sync_inventory
-from collector.sla.service import SlaService
+from roomwatch.collector.api.app import create_app
+from roomwatch.collector.api.auth import create_user
+from roomwatch.collector.db import users_store
+from roomwatch.collector.db.scope import bind_sites
+from roomwatch.collector.db.session import Database, open_database
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.sla.service import SlaService
 from tests.collector.conftest import sqlite_url
 from tests.collector.dispatch_support import open_fault, report, school, workflow
 from tests.collector.sla_support import FakeClock, cst, load_shipped

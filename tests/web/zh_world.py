@@ -16,17 +16,17 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from agent.wire import DeviceSample, TableRow
-from collector.db import faults_store, ingest_store
-from collector.db.models import Device, Fault, FaultEvent, Room, Site
-from collector.db.report_models import InspectionSchedule, VendorAdvisory
-from collector.db.session import Database
-from collector.db.workflow_models import MaintenanceLog
-from collector.inventory import Inventory, sync_inventory
-from collector.levels import Level
-from collector.workflow import Workflow
-from collector.workflow.lifecycle import ManualFault
-from collector.workflow.logbook import LogEntry
+from roomwatch.agent.wire import DeviceSample, TableRow
+from roomwatch.collector.db import faults_store, ingest_store
+from roomwatch.collector.db.models import Device, Fault, FaultEvent, Room, Site
+from roomwatch.collector.db.report_models import InspectionSchedule, VendorAdvisory
+from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.workflow_models import MaintenanceLog
+from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.levels import Level
+from roomwatch.collector.workflow import Workflow
+from roomwatch.collector.workflow.lifecycle import ManualFault
+from roomwatch.collector.workflow.logbook import LogEntry
 from tests.collector.test_report import NOW, build_quarter_history, history_inventory, service
 from tests.web.visible_text import LATIN
 

@@ -14,19 +14,19 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.api.auth import Admin, Engineer, Principal, Viewer, clock_of
-from collector.api.bounds import RowId
-from collector.api.deps import DbSession
-from collector.api.schemas import ErrorOut
-from collector.api.scoping import scope_path_parameter
-from collector.db import dispatch_store, faults_store, sla_store, users_store
-from collector.db.dispatch_models import DutyShift
-from collector.db.dispatch_store import SiteScope
-from collector.dispatch.assign import duty_shift
-from collector.dispatch.roster import ShiftIn
-from collector.dispatch.today import SiteToday, site_today
-from collector.errors import NotFoundError
-from collector.sla.providers import DEFAULT_TIMEZONE
+from roomwatch.collector.api.auth import Admin, Engineer, Principal, Viewer, clock_of
+from roomwatch.collector.api.bounds import RowId
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.api.scoping import scope_path_parameter
+from roomwatch.collector.db import dispatch_store, faults_store, sla_store, users_store
+from roomwatch.collector.db.dispatch_models import DutyShift
+from roomwatch.collector.db.dispatch_store import SiteScope
+from roomwatch.collector.dispatch.assign import duty_shift
+from roomwatch.collector.dispatch.roster import ShiftIn
+from roomwatch.collector.dispatch.today import SiteToday, site_today
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.sla.providers import DEFAULT_TIMEZONE
 
 router = APIRouter(tags=["dispatch"])
 scope_path_parameter("shift_id", DutyShift)  # the central guard: another site's shift is 404

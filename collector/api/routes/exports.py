@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import AwareDatetime
 
-from collector.api.auth import Scope, Viewer
-from collector.api.deps import DbSession
-from collector.api.schemas import ErrorOut
-from collector.db import scope
-from collector.reports.exports import (
+from roomwatch.collector.api.auth import Scope, Viewer
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.db import scope
+from roomwatch.collector.reports.exports import (
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
     ExportFormat,

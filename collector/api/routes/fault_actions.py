@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from collector.api.auth import Engineer, SchoolOrEngineer, Viewer
-from collector.api.bounds import RowId
-from collector.api.deps import DbSession
-from collector.api.routes.dispatch import default_timezone
-from collector.api.routes.faults import fault_detail, workflow_of
-from collector.api.schemas import ErrorOut
-from collector.api.workflow_schemas import (
+from roomwatch.collector.api.auth import Engineer, SchoolOrEngineer, Viewer
+from roomwatch.collector.api.bounds import RowId
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.routes.dispatch import default_timezone
+from roomwatch.collector.api.routes.faults import fault_detail, workflow_of
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.api.workflow_schemas import (
     CloseIn,
     FaultDetailOut,
     LevelIn,
@@ -26,9 +26,9 @@ from collector.api.workflow_schemas import (
     SurveySentIn,
     TransitionIn,
 )
-from collector.db import faults_store, workflow_store
-from collector.errors import NotFoundError
-from collector.workflow import LogEntry, logbook, surveys
+from roomwatch.collector.db import faults_store, workflow_store
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.workflow import LogEntry, logbook, surveys
 
 router = APIRouter(prefix="/api/faults/{fault_id}", tags=["fault actions"])
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -12,14 +12,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from collector.api.auth import SchoolOrEngineer, Scope, Viewer
-from collector.api.bounds import PageOffset, RowId
-from collector.api.deps import DbSession
-from collector.api.listing import NOT_MODIFIED, OK_HEADERS, CachedAnswer, cached_answer, etag
-from collector.api.routes.rooms import answer_cache
-from collector.api.schemas import ErrorOut, FaultOut, FaultPageOut
-from collector.api.scoping import require_visible
-from collector.api.workflow_schemas import (
+from roomwatch.collector.api.auth import SchoolOrEngineer, Scope, Viewer
+from roomwatch.collector.api.bounds import PageOffset, RowId
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.listing import (
+    NOT_MODIFIED,
+    OK_HEADERS,
+    CachedAnswer,
+    cached_answer,
+    etag,
+)
+from roomwatch.collector.api.routes.rooms import answer_cache
+from roomwatch.collector.api.schemas import ErrorOut, FaultOut, FaultPageOut
+from roomwatch.collector.api.scoping import require_visible
+from roomwatch.collector.api.workflow_schemas import (
     FaultDetailOut,
     FaultEventOut,
     MaintenanceLogOut,
@@ -28,11 +34,11 @@ from collector.api.workflow_schemas import (
     SuppressedOut,
     SurveyOut,
 )
-from collector.db import faults_store, queries, room_versions, workflow_store
-from collector.db.models import Device, Fault, Room
-from collector.db.queries import FaultStatusFilter
-from collector.errors import NotFoundError
-from collector.workflow import ALLOWED, ManualFault, Workflow
+from roomwatch.collector.db import faults_store, queries, room_versions, workflow_store
+from roomwatch.collector.db.models import Device, Fault, Room
+from roomwatch.collector.db.queries import FaultStatusFilter
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.workflow import ALLOWED, ManualFault, Workflow
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/faults", tags=["faults"])

@@ -12,13 +12,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.api.auth import SCHOOL, Engineer, SchoolOrEngineer, Viewer
-from collector.api.bounds import IsoDate, RowId
-from collector.api.deps import DbSession
-from collector.api.routes.reports import _run, reports_of
-from collector.api.schemas import ErrorOut
-from collector.db import followup_store, report_store
-from collector.reports.reminders import send_reminders
+from roomwatch.collector.api.auth import SCHOOL, Engineer, SchoolOrEngineer, Viewer
+from roomwatch.collector.api.bounds import IsoDate, RowId
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.routes.reports import _run, reports_of
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.db import followup_store, report_store
+from roomwatch.collector.reports.reminders import send_reminders
 
 router = APIRouter(tags=["follow-through"])
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}

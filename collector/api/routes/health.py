@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from collector.api.deps import get_database
-from collector.api.schemas import HealthOut
-from collector.db import queries
+from roomwatch.collector.api.deps import get_database
+from roomwatch.collector.api.schemas import HealthOut
+from roomwatch.collector.db import queries
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

@@ -10,16 +10,16 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
-from collector.api.auth import Engineer, Scope, Viewer
-from collector.api.bounds import RowId
-from collector.api.deps import DbSession
-from collector.api.schemas import ErrorOut
-from collector.api.scoping import require_visible
-from collector.api.workflow_schemas import MaintenanceStatOut, SuppressedOut, WindowOut
-from collector.db import workflow_store
-from collector.db.workflow_models import MaintenanceWindow
-from collector.db.workflow_store import GroupBy
-from collector.maintenance import WindowSpec, is_active, zone
+from roomwatch.collector.api.auth import Engineer, Scope, Viewer
+from roomwatch.collector.api.bounds import RowId
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.api.scoping import require_visible
+from roomwatch.collector.api.workflow_schemas import MaintenanceStatOut, SuppressedOut, WindowOut
+from roomwatch.collector.db import workflow_store
+from roomwatch.collector.db.workflow_models import MaintenanceWindow
+from roomwatch.collector.db.workflow_store import GroupBy
+from roomwatch.collector.maintenance import WindowSpec, is_active, zone
 
 router = APIRouter(tags=["maintenance"])
 _ERRORS: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from collector.api.auth import Admin
-from collector.api.deps import DbSession
-from collector.db import quarantine_store
+from roomwatch.collector.api.auth import Admin
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.db import quarantine_store
 
 router = APIRouter(tags=["ingest"])
 

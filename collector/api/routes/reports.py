@@ -11,18 +11,18 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.api.auth import Engineer, Scope, Viewer
-from collector.api.bounds import Count, IsoDate, PageOffset, RowId, SqlInt
-from collector.api.deps import DbSession
-from collector.api.http_guard import REPORT_CONTENT_SECURITY_POLICY
-from collector.api.schemas import ErrorOut
-from collector.api.scoping import require_visible
-from collector.db import report_store
-from collector.reports.checklist import ItemCheck, default_items, site_items
-from collector.reports.errors import RenderError, ReportError
-from collector.reports.jobs import JobsStopped, ReportJob, ReportJobs
-from collector.reports.service import ReportService
-from collector.spares import stock
+from roomwatch.collector.api.auth import Engineer, Scope, Viewer
+from roomwatch.collector.api.bounds import Count, IsoDate, PageOffset, RowId, SqlInt
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.http_guard import REPORT_CONTENT_SECURITY_POLICY
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.api.scoping import require_visible
+from roomwatch.collector.db import report_store
+from roomwatch.collector.reports.checklist import ItemCheck, default_items, site_items
+from roomwatch.collector.reports.errors import RenderError, ReportError
+from roomwatch.collector.reports.jobs import JobsStopped, ReportJob, ReportJobs
+from roomwatch.collector.reports.service import ReportService
+from roomwatch.collector.spares import stock
 
 router = APIRouter(tags=["reports"])
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}

@@ -12,10 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter
 
-from collector.api.auth import Scope
-from collector.api.bounds import PageOffset
-from collector.api.deps import DbSession
-from collector.api.listing import (
+from roomwatch.collector.api.auth import Scope
+from roomwatch.collector.api.bounds import PageOffset
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.listing import (
     NOT_MODIFIED,
     OK_HEADERS,
     PAGE_HEADERS,
@@ -28,8 +28,8 @@ from collector.api.listing import (
     page_headers,
     page_of,
 )
-from collector.api.schemas import ErrorOut, RoomDetailOut, RoomOut
-from collector.db import queries, room_versions
+from roomwatch.collector.api.schemas import ErrorOut, RoomDetailOut, RoomOut
+from roomwatch.collector.db import queries, room_versions
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"])
 _ROOMS = TypeAdapter(list[RoomOut])

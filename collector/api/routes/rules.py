@@ -8,16 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
-from collector.api.auth import Admin, Viewer
-from collector.api.deps import DbSession
-from collector.api.schemas import ErrorOut
-from collector.api.workflow_schemas import RuleOut, RuleOverrideIn, RuleOverrideOut
-from collector.db import workflow_store
-from collector.db.models import Site
-from collector.db.workflow_models import ALL_SITES
-from collector.errors import NotFoundError
-from collector.rules.book import effective_rules, rules_for_site
-from collector.rules.model import Rule, apply_override
+from roomwatch.collector.api.auth import Admin, Viewer
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.api.workflow_schemas import RuleOut, RuleOverrideIn, RuleOverrideOut
+from roomwatch.collector.db import workflow_store
+from roomwatch.collector.db.models import Site
+from roomwatch.collector.db.workflow_models import ALL_SITES
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.rules.book import effective_rules, rules_for_site
+from roomwatch.collector.rules.model import Rule, apply_override
 
 router = APIRouter(prefix="/api/rules", tags=["rules"])
 

@@ -11,21 +11,21 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.api.auth import Admin, Engineer, SchoolOrEngineer, Scope, Viewer, clock_of
-from collector.api.bounds import IsoDate, RowId
-from collector.api.deps import DbSession
-from collector.api.schemas import ErrorOut
-from collector.api.scoping import require_visible
-from collector.db import sla_store
-from collector.db.models import Fault
-from collector.db.sla_models import SlaContact, SlaPolicy
-from collector.errors import NotFoundError
-from collector.reports.errors import ReportError
-from collector.reports.period import parse_period
-from collector.reports.sla_figures import sla_figures
-from collector.sla.errors import PolicyError
-from collector.sla.policies import ContactDoc, PolicyDoc, WorkingHoursSpec
-from collector.sla.service import SlaService
+from roomwatch.collector.api.auth import Admin, Engineer, SchoolOrEngineer, Scope, Viewer, clock_of
+from roomwatch.collector.api.bounds import IsoDate, RowId
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.api.scoping import require_visible
+from roomwatch.collector.db import sla_store
+from roomwatch.collector.db.models import Fault
+from roomwatch.collector.db.sla_models import SlaContact, SlaPolicy
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.reports.errors import ReportError
+from roomwatch.collector.reports.period import parse_period
+from roomwatch.collector.reports.sla_figures import sla_figures
+from roomwatch.collector.sla.errors import PolicyError
+from roomwatch.collector.sla.policies import ContactDoc, PolicyDoc, WorkingHoursSpec
+from roomwatch.collector.sla.service import SlaService
 
 router = APIRouter(prefix="/api/sla", tags=["sla"])
 _ERRORS: dict[int | str, dict[str, object]] = {

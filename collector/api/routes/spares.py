@@ -11,14 +11,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.api.auth import Engineer, Viewer
-from collector.api.bounds import Count, PageOffset, RowId
-from collector.api.deps import DbSession
-from collector.api.routes.faults import workflow_of
-from collector.api.schemas import ErrorOut
-from collector.db import faults_store, report_store, spares_store
-from collector.spares import stock
-from collector.spares.quota import StockFigures, stock_key
+from roomwatch.collector.api.auth import Engineer, Viewer
+from roomwatch.collector.api.bounds import Count, PageOffset, RowId
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.routes.faults import workflow_of
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.db import faults_store, report_store, spares_store
+from roomwatch.collector.spares import stock
+from roomwatch.collector.spares.quota import StockFigures, stock_key
 
 router = APIRouter(tags=["spares"])
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}

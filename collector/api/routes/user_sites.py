@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from collector.api.auth import Admin
-from collector.api.deps import DbSession
-from collector.api.schemas import ErrorOut
-from collector.db import scope, users_store
+from roomwatch.collector.api.auth import Admin
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.db import scope, users_store
 
 router = APIRouter(tags=["users"])
 _ERRORS: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}}

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from collector.api.auth import (
+from roomwatch.collector.api.auth import (
     SESSION_COOKIE,
     SESSION_TTL,
     Admin,
@@ -20,11 +20,11 @@ from collector.api.auth import (
     request_secret,
     revoke_secret,
 )
-from collector.api.bounds import RowId
-from collector.api.deps import DbSession
-from collector.api.schemas import ErrorOut
-from collector.api.throttle import TooManySignIns
-from collector.api.workflow_schemas import (
+from roomwatch.collector.api.bounds import RowId
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.api.throttle import TooManySignIns
+from roomwatch.collector.api.workflow_schemas import (
     LoginIn,
     MeOut,
     TokenIn,
@@ -34,8 +34,8 @@ from collector.api.workflow_schemas import (
     UserOut,
     UserPatchIn,
 )
-from collector.db import users_store
-from collector.db.workflow_models import TOKEN_API
+from roomwatch.collector.db import users_store
+from roomwatch.collector.db.workflow_models import TOKEN_API
 
 router = APIRouter(tags=["users"])
 _ERRORS: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}}

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
-from collector.db.models import Base, UtcDateTime
+from roomwatch.collector.db.models import Base, UtcDateTime
 
 config = context.config
 target_metadata = Base.metadata

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from collector.api.deps import DbSession, ReadSession
-from collector.api.throttle import TooManySignIns
-from collector.web import access
-from collector.web.context import PREFIX, Page, url
-from collector.web.i18n import COOKIE, LANGUAGES
+from roomwatch.collector.api.deps import DbSession, ReadSession
+from roomwatch.collector.api.throttle import TooManySignIns
+from roomwatch.collector.web import access
+from roomwatch.collector.web.context import PREFIX, Page, url
+from roomwatch.collector.web.i18n import COOKIE, LANGUAGES
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 LANG_COOKIE_AGE_S = 365 * 86400

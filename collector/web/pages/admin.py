@@ -8,11 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from collector.api.deps import DbSession
-from collector.db import dashboard_queries, sla_store, users_store
-from collector.db.scope import allows
-from collector.db.workflow_models import TOKEN_API
-from collector.web.context import PREFIX, Page, Zones
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.db import dashboard_queries, sla_store, users_store
+from roomwatch.collector.db.scope import allows
+from roomwatch.collector.db.workflow_models import TOKEN_API
+from roomwatch.collector.web.context import PREFIX, Page, Zones
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 CONTACT_ROLES = ("engineer_on_duty", "engineer", "project_lead", "senior_engineer", "management")

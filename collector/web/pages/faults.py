@@ -10,17 +10,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from collector.api.bounds import RowId
-from collector.api.deps import DbSession
-from collector.db import dashboard_queries, faults_store, queries
-from collector.db.dashboard_queries import FaultFilter
-from collector.db.queries import FaultStatusFilter, FaultView
-from collector.errors import NotFoundError
-from collector.web import actions
-from collector.web.context import PREFIX, Page, Zones
-from collector.web.export_links import export_links
-from collector.web.fault_text import Wording
-from collector.web.sla_view import ClockView, clocks_for, now_of
+from roomwatch.collector.api.bounds import RowId
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.db import dashboard_queries, faults_store, queries
+from roomwatch.collector.db.dashboard_queries import FaultFilter
+from roomwatch.collector.db.queries import FaultStatusFilter, FaultView
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.web import actions
+from roomwatch.collector.web.context import PREFIX, Page, Zones
+from roomwatch.collector.web.export_links import export_links
+from roomwatch.collector.web.fault_text import Wording
+from roomwatch.collector.web.sla_view import ClockView, clocks_for, now_of
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 PAGE_SIZE = 50

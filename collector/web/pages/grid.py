@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from collector.api.deps import DbSession
-from collector.db import dashboard_queries, queries
-from collector.db.scope import SiteScope
-from collector.web.context import PREFIX, Page, Zones
-from collector.web.fault_text import Wording
-from collector.web.settings import WebSettings
-from collector.web.tiles import STATES, Tile, counts, matches, tile
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.db import dashboard_queries, queries
+from roomwatch.collector.db.scope import SiteScope
+from roomwatch.collector.web.context import PREFIX, Page, Zones
+from roomwatch.collector.web.fault_text import Wording
+from roomwatch.collector.web.settings import WebSettings
+from roomwatch.collector.web.tiles import STATES, Tile, counts, matches, tile
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from collector.api.deps import get_database
-from collector.web.access import current_viewer, sign_in_required
-from collector.web.context import PREFIX
-from collector.web.feed import LiveFeed
+from roomwatch.collector.api.deps import get_database
+from roomwatch.collector.web.access import current_viewer, sign_in_required
+from roomwatch.collector.web.context import PREFIX
+from roomwatch.collector.web.feed import LiveFeed
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

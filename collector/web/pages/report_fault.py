@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from collector.api.deps import DbSession
-from collector.db import queries
-from collector.db.models import Device
-from collector.web.context import PREFIX, Page
-from collector.web.pages.today import _scope
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.db import queries
+from roomwatch.collector.db.models import Device
+from roomwatch.collector.web.context import PREFIX, Page
+from roomwatch.collector.web.pages.today import _scope
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 

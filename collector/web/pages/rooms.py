@@ -10,17 +10,17 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from collector.api.deps import DbSession
-from collector.db import dashboard_queries, queries
-from collector.db.dashboard_queries import FaultFilter
-from collector.db.queries import DeviceView
-from collector.errors import NotFoundError
-from collector.rules.texts import fault_words
-from collector.web import devicedata, graph
-from collector.web.charts import Shade, sparkline, time_chart, unix
-from collector.web.context import PREFIX, Page, Zones, url
-from collector.web.fault_text import Wording
-from collector.web.series import (
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.db import dashboard_queries, queries
+from roomwatch.collector.db.dashboard_queries import FaultFilter
+from roomwatch.collector.db.queries import DeviceView
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.rules.texts import fault_words
+from roomwatch.collector.web import devicedata, graph
+from roomwatch.collector.web.charts import Shade, sparkline, time_chart, unix
+from roomwatch.collector.web.context import PREFIX, Page, Zones, url
+from roomwatch.collector.web.fault_text import Wording
+from roomwatch.collector.web.series import (
     DEFAULT_RANGE,
     FALLBACK_BUCKET_S,
     RANGES,
@@ -28,9 +28,9 @@ from collector.web.series import (
     tsdb_series,
     tsdb_sparks,
 )
-from collector.web.sla_view import clocks_for, now_of
-from collector.web.tiles import room_state
-from collector.web.tsdb_read import TsdbReader, TsdbReadError
+from roomwatch.collector.web.sla_view import clocks_for, now_of
+from roomwatch.collector.web.tiles import room_state
+from roomwatch.collector.web.tsdb_read import TsdbReader, TsdbReadError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 SPARK_HOURS = 24

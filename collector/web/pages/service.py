@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from collector.api import auth
-from collector.api.deps import DbSession
-from collector.api.routes.reports import reports_of
-from collector.api.routes.spares import _quota_line
-from collector.db import (
+from roomwatch.collector.api import auth
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.routes.reports import reports_of
+from roomwatch.collector.api.routes.spares import _quota_line
+from roomwatch.collector.db import (
     dashboard_queries,
     followup_store,
     queries,
@@ -26,9 +26,9 @@ from collector.db import (
     survey_queries,
     workflow_store,
 )
-from collector.db.scope import allows
-from collector.web.context import PREFIX, Page, Zones
-from collector.web.timefmt import zone
+from roomwatch.collector.db.scope import allows
+from roomwatch.collector.web.context import PREFIX, Page, Zones
+from roomwatch.collector.web.timefmt import zone
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Site = Annotated[str, Query(max_length=64)]

@@ -9,16 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from collector.api import auth
-from collector.api.deps import DbSession
-from collector.api.routes.dispatch import default_timezone, today_views
-from collector.db import dispatch_store
-from collector.db.dispatch_store import SiteScope
-from collector.dispatch.assign import duty_shift
-from collector.errors import NotFoundError
-from collector.web.access import current_viewer
-from collector.web.context import PREFIX, Page
-from collector.web.timefmt import zone
+from roomwatch.collector.api import auth
+from roomwatch.collector.api.deps import DbSession
+from roomwatch.collector.api.routes.dispatch import default_timezone, today_views
+from roomwatch.collector.db import dispatch_store
+from roomwatch.collector.db.dispatch_store import SiteScope
+from roomwatch.collector.dispatch.assign import duty_shift
+from roomwatch.collector.errors import NotFoundError
+from roomwatch.collector.web.access import current_viewer
+from roomwatch.collector.web.context import PREFIX, Page
+from roomwatch.collector.web.timefmt import zone
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
