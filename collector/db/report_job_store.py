@@ -98,6 +98,14 @@ def finish(
     return bool(getattr(result, "rowcount", 0))
 
 
+def has_work(session: Session, at: datetime) -> bool:
+    """Whether a job is queued or a running one is past its deadline: a read, so an idle
+    worker polling the queue never takes SQLite's write lock."""
+    stale = (ReportJob.state == "running") & (ReportJob.alive_until < at)
+    wanted = select(ReportJob.id).where((ReportJob.state == "queued") | stale).limit(1)
+    return session.scalars(wanted).first() is not None
+
+
 def recover_abandoned(session: Session, at: datetime) -> tuple[list[str], list[str]]:
     """Queue again the running jobs whose deadline passed before ``at``, or fail those already
     claimed ``MAX_ATTEMPTS`` times; the ids (requeued, failed)."""

@@ -160,6 +160,9 @@ class ReportJobs:
         """Recover abandoned jobs, then claim and run the oldest queued one; the finished
         job, or None when nothing was queued."""
         now = self.clock()
+        self._prune(now)
+        if not self.db.transact(lambda session: report_job_store.has_work(session, now)):
+            return None
         requeued, failed = self.db.transact(
             lambda session: report_job_store.recover_abandoned(session, now), write=True
         )
@@ -167,7 +170,6 @@ class ReportJobs:
             log.warning("report job %s: its collector stopped; queued again", job_id)
         for job_id in failed:
             log.error("report job %s: its collector stopped again; failed", job_id)
-        self._prune(now)
         claimed = self.db.transact(
             lambda session: _claimed(session, self.runner, now, self._deadline()), write=True
         )
