@@ -31,6 +31,7 @@ from roomwatch.agent.host import HostProbe
 from roomwatch.agent.publisher import Publisher, needs_new_connection
 from roomwatch.agent.runner import DevicePoller, Runner, TrapSource, open_spool
 from roomwatch.agent.sdnotify import Notifier
+from roomwatch.agent.snmp.extra import require_pysnmp
 
 if TYPE_CHECKING:
     from roomwatch.agent.healthhttp import HealthServer
@@ -191,6 +192,7 @@ async def _supervise(runner: Runner, notifier: Notifier, stop: asyncio.Event) ->
 def build_runner(config: AgentConfig) -> Runner:
     """Wire the real parts together. Raises AgentError (e.g. ConfigError, ProfileError) for
     unusable files the config names; opens no socket."""
+    require_pysnmp(config)  # the base install has no pysnmp: say which extra, not a traceback
     poller = _snmp_poller(config)
     spool = open_spool(config)
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from roomwatch.agent.config import AgentConfig
 from roomwatch.agent.errors import ConfigError, ProfileError
+from roomwatch.agent.snmp.extra import require_pysnmp
 
 
 def check_agent(path: Path, config: AgentConfig) -> int:
@@ -27,6 +28,7 @@ def check_agent(path: Path, config: AgentConfig) -> int:
                 problems.append(f"{path}: mqtt.tls.{key}: file not found ({file})")
     if problems:
         raise ConfigError("\n".join(problems))
+    require_pysnmp(config)
     try:
         registry = ProfileRegistry.load(config.profiles_dirs)
     except ProfileError as exc:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
 from pathlib import Path
@@ -78,8 +79,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that run collector code, which needs the [collector] extra; `agent` and `probe`
+# work with the base install a room PC has.
+COLLECTOR_COMMANDS = frozenset({"collector", "report", "demo", "broker"})
+# One module of each kind the collector imports at start: web, SQL, migrations, TSDB.
+COLLECTOR_MODULES = ("fastapi", "uvicorn", "sqlalchemy", "alembic", "influxdb_client", "jinja2")
+
+
+def missing_collector_modules() -> list[str]:
+    """The collector's modules this Python cannot import (empty with the collector extra)."""
+    return [name for name in COLLECTOR_MODULES if importlib.util.find_spec(name) is None]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    command = next((word for word in argv if not word.startswith("-")), None)
+    if command in COLLECTOR_COMMANDS and (missing := missing_collector_modules()):
+        print(
+            f"roomwatch {command} needs the collector extra: pip install 'roomwatch[collector]' "
+            f"(missing: {', '.join(missing)})",
+            file=sys.stderr,
+        )
+        return 2
     if argv[:2] == ["collector", "migrate-db"]:  # needs no collector config
         return run_migrate_db(argv[2:])
     args = build_parser().parse_args(argv)

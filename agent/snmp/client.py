@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from roomwatch.agent.config import SnmpCredential
 from roomwatch.agent.snmp import ber
 from roomwatch.agent.snmp.errors import SnmpError, TableCutOff
+from roomwatch.agent.snmp.extra import INSTALL_HINT, has_pysnmp
 from roomwatch.agent.snmp.v2c import V2cSession
 from roomwatch.agent.snmp.values import END_OF_MIB, Counter, SnmpValue, VarBinds
 
@@ -215,6 +216,8 @@ class SnmpClient:
 
 
 def _import_pysnmp_session() -> type[PysnmpSession]:
+    if not has_pysnmp():  # SET on a v2c device: the start check covers v3 and traps
+        raise SnmpError(f"SNMP SET needs pysnmp: {INSTALL_HINT}")
     from roomwatch.agent.snmp.pysnmp_path import PysnmpSession
 
     return PysnmpSession
