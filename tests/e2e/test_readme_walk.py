@@ -220,7 +220,7 @@ def test_the_readme_walk_runs_as_written(walk: Walk) -> None:
     blocks = readme_walk((ROOT / "README.md").read_text(encoding="utf-8"))
     install, *steps = blocks
     # The install block: from a checkout, which is how this test's roomwatch is installed.
-    assert install == ("bash", install[1]) and "pip install ." in install[1]
+    assert install == ("bash", install[1]) and 'pip install ".[collector]"' in install[1]
     assert "pip install roomwatch" not in "".join(body for _, body in blocks)
     for language, body in steps:
         if language == "yaml":
