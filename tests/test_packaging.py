@@ -9,6 +9,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,32 @@ def test_the_sdist_with_the_collector_extra_runs_both(
     collector = _run(bin_dir / "roomwatch", "collector", "--config", config, "--check")
     assert collector.returncode == 0, collector.stderr
     assert "ok (3 rooms, 3 agents" in collector.stdout
+
+
+def _source_files() -> set[str]:
+    """Every file of the two packages that git tracks, as its path inside the wheel."""
+    listed = _run("git", "ls-files", "agent", "collector", cwd=REPO)
+    assert listed.returncode == 0, listed.stderr
+    return {
+        f"roomwatch/{name}"
+        for name in listed.stdout.split()
+        if not name.endswith((".md", ".pyc")) and (REPO / name).is_file()
+    }
+
+
+def test_the_wheel_carries_every_module_and_data_file(dists: dict[str, Path]) -> None:
+    with zipfile.ZipFile(dists["wheel"]) as wheel:
+        in_wheel = {n for n in wheel.namelist() if n.startswith("roomwatch/")}
+    assert sorted(_source_files() - in_wheel) == []  # a new subpackage or data folder
+    # missing from pyproject's packages / package-data lists shows up here
+
+
+def test_the_package_list_names_every_folder_with_modules() -> None:
+    with (REPO / "pyproject.toml").open("rb") as file:
+        listed = set(tomllib.load(file)["tool"]["setuptools"]["packages"])
+    folders = {
+        "roomwatch." + ".".join(init.parent.relative_to(REPO).parts)
+        for top in ("agent", "collector")
+        for init in (REPO / top).rglob("__init__.py")
+    }
+    assert sorted(folders ^ listed) == []
