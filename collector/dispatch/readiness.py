@@ -25,12 +25,10 @@ from sqlalchemy.orm import Session
 from roomwatch.collector.db import dispatch_store, sla_store
 from roomwatch.collector.db.models import Site
 from roomwatch.collector.db.session import Database
-from roomwatch.collector.db.sla_models import SlaContact
 from roomwatch.collector.dispatch.assign import duty_shift
 from roomwatch.collector.dispatch.roster import HM_PATTERN
 from roomwatch.collector.dispatch.today import HISTORY_H, RoomRisk, site_today
-from roomwatch.collector.notify.base import EMAIL_CHANNEL, Notification
-from roomwatch.collector.notify.outbox import enqueue
+from roomwatch.collector.notify.outbox import Message, tell_contacts
 
 log = logging.getLogger(__name__)
 
@@ -141,26 +139,12 @@ class ReadinessCheck:
             else []
         ) or sla_store.contacts_for(session, DUTY_ROLE, site.id)
         school = sla_store.contacts_for(session, SCHOOL_ROLE, site.id)
-        reached: list[str] = []
         data = {"site": site.id, "day": day.isoformat(), "not_ready": not_ready}
-        for contact in _unique([*duty, *school]):
-            for channel, recipient in _targets(contact):
-                enqueue(
-                    session,
-                    Notification(
-                        channel=channel,
-                        recipient=recipient,
-                        subject=subject,
-                        body=body,
-                        at=now,
-                        dedupe_key=f"ready|{site.id}|{day.isoformat()}|{channel}|{contact.id}",
-                        data=data,
-                    ),
-                )
-            reached.append(contact.name)
+        message = Message(subject, body, now, f"ready|{site.id}|{day.isoformat()}", data)
+        reached = tell_contacts(session, [*duty, *school], message)
         if not reached:
             log.warning("readiness %s: no duty engineer or school contact to tell", site.id)
-        return tuple(reached)
+        return reached
 
 
 def message(
@@ -186,17 +170,3 @@ def message(
     if not rooms:
         lines.append("所有教室已就绪。 / Every room is ready.")
     return subject, "\n".join(lines)
-
-
-def _targets(contact: SlaContact) -> list[tuple[str, str]]:
-    return [
-        *([(EMAIL_CHANNEL, contact.email)] if contact.email else []),
-        *((channel, contact.name) for channel in contact.channels),
-    ]
-
-
-def _unique(contacts: Iterable[SlaContact]) -> list[SlaContact]:
-    seen: dict[int, SlaContact] = {}
-    for contact in contacts:
-        seen.setdefault(contact.id, contact)
-    return list(seen.values())

@@ -10,7 +10,7 @@ once. A channel that is down only delays delivery: nothing is dropped before
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 
 from roomwatch.collector.db import sla_store
 from roomwatch.collector.db.session import Database
-from roomwatch.collector.notify.base import Channel, DeliveryError, Notification, OutgoingMessage
+from roomwatch.collector.db.sla_models import SlaContact
+from roomwatch.collector.notify.base import (
+    EMAIL_CHANNEL,
+    Channel,
+    DeliveryError,
+    Notification,
+    OutgoingMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,50 @@ def enqueue(session: Session, notification: Notification) -> int:
     """Add a message to the outbox inside the caller's transaction; returns its id (the
     existing message's id when the same ``dedupe_key`` was enqueued before)."""
     return sla_store.outbox_add(session, notification)
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to tell contacts: one message, once per (``dedupe_prefix``, channel, contact)."""
+
+    subject: str
+    body: str
+    at: datetime
+    dedupe_prefix: str
+    data: Mapping[str, object] = field(default_factory=dict)
+    fault_id: int | None = None
+
+
+def tell_contacts(
+    session: Session, contacts: Iterable[SlaContact], message: Message, send: bool = True
+) -> tuple[str, ...]:
+    """Queue ``message`` for every channel of each contact (e-mail, then its named channels),
+    each contact once; the names of the contacts reached. ``send=False`` names them without
+    queueing anything (notifications switched off)."""
+    reached: dict[int, str] = {}
+    for contact in contacts:
+        if contact.id in reached:
+            continue
+        reached[contact.id] = contact.name
+        targets = [
+            *([(EMAIL_CHANNEL, contact.email)] if contact.email else []),
+            *((channel, contact.name) for channel in contact.channels),
+        ]
+        for channel, recipient in targets if send else ():
+            enqueue(
+                session,
+                Notification(
+                    channel=channel,
+                    recipient=recipient,
+                    subject=message.subject,
+                    body=message.body,
+                    at=message.at,
+                    dedupe_key=f"{message.dedupe_prefix}|{channel}|{contact.id}",
+                    fault_id=message.fault_id,
+                    data=dict(message.data),
+                ),
+            )
+    return tuple(reached.values())
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,11 @@ from sqlalchemy.orm import Session
 from roomwatch.collector.db import followup_store, scope, sla_store
 from roomwatch.collector.db.scope import EVERY_SITE, SiteScope
 from roomwatch.collector.db.session import Database
-from roomwatch.collector.notify.base import Notification
-from roomwatch.collector.notify.outbox import enqueue
+from roomwatch.collector.notify.outbox import Message, tell_contacts
 from roomwatch.collector.reports.service import DueInspection, ReportService
 
 log = logging.getLogger(__name__)
 REMINDED_ROLE = "engineer_on_duty"  # the chain's first role: who inspects
-EMAIL_CHANNEL = "email"
 
 
 def send_reminders(
@@ -52,29 +50,9 @@ def _remind(session: Session, item: DueInspection, at: datetime) -> list[str]:
         f"巡检提醒：{item.site_name} {item.period_label} 的巡检应于 {when} 前完成。\n"
         f"Inspection reminder: {item.site_name} {item.period_label} is due by {when}."
     )
-    reached: list[str] = []
-    for contact in contacts:
-        if contact.name in reached:
-            continue
-        targets = [
-            *([(EMAIL_CHANNEL, contact.email)] if contact.email else []),
-            *((channel, contact.name) for channel in contact.channels),
-        ]
-        for channel, recipient in targets:
-            enqueue(
-                session,
-                Notification(
-                    channel=channel,
-                    recipient=recipient,
-                    subject=subject,
-                    body=body,
-                    at=at,
-                    dedupe_key=f"inspection|{item.site_id}|{item.period_start}|{channel}|"
-                    f"{contact.id}",
-                    data={"site": item.site_id, "period": item.period_label, "due": when},
-                ),
-            )
-        reached.append(contact.name)
+    data = {"site": item.site_id, "period": item.period_label, "due": when}
+    prefix = f"inspection|{item.site_id}|{item.period_start}"
+    reached = list(tell_contacts(session, contacts, Message(subject, body, at, prefix, data)))
     if not reached:
         log.warning("inspection of %s due: no %s contact to remind", item.site_id, REMINDED_ROLE)
     return reached

@@ -8,7 +8,7 @@ transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -17,8 +17,7 @@ from roomwatch.collector.db import faults_store, sla_store
 from roomwatch.collector.db.models import Fault
 from roomwatch.collector.db.sla_models import SlaClock
 from roomwatch.collector.dispatch.assign import first_contacts
-from roomwatch.collector.notify.base import EMAIL_CHANNEL, Notification
-from roomwatch.collector.notify.outbox import enqueue
+from roomwatch.collector.notify.outbox import Message, tell_contacts
 from roomwatch.collector.sla import clocks as clock_math
 from roomwatch.collector.sla import corrections, escalation, messages
 from roomwatch.collector.sla.calendar import BusinessCalendar
@@ -498,7 +497,6 @@ class SlaService:
         if not contacts and (role, site_id) not in self._warned_roles:
             self._warned_roles.add((role, site_id))
             log.warning("no SLA contact with role %s for site %s: nobody notified", role, site_id)
-        reached: list[str] = []
         reader = self._reader(session, fault)
         # Machine fields beside the text, for receivers that route or file tickets.
         data = {
@@ -515,26 +513,5 @@ class SlaService:
             "language": reader.place.language,
             "url": reader.link(fault.id),
         }
-        for contact in contacts:
-            targets: Iterable[tuple[str, str]] = [
-                *([(EMAIL_CHANNEL, contact.email)] if contact.email else []),
-                *((channel, contact.name) for channel in contact.channels),
-            ]
-            for channel, recipient in targets:
-                if not self.notify:
-                    continue
-                enqueue(
-                    session,
-                    Notification(
-                        channel=channel,
-                        recipient=recipient,
-                        subject=subject,
-                        body=body,
-                        at=at,
-                        dedupe_key=f"{key}|{channel}|{contact.id}",
-                        fault_id=fault.id,
-                        data=data,
-                    ),
-                )
-            reached.append(contact.name)
-        return tuple(reached)
+        message = Message(subject, body, at, key, data, fault_id=fault.id)
+        return tell_contacts(session, contacts, message, send=self.notify)
