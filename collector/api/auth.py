@@ -319,6 +319,23 @@ Viewer = Annotated[Principal, Depends(require_role("viewer"))]
 SchoolOrEngineer = Annotated[Principal, Depends(require_role(REPORTER))]
 Engineer = Annotated[Principal, Depends(require_role("engineer"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
+
+
+_require_admin = require_role("admin")
+GROUP_ADMIN_ONLY = "only an admin bound to no site may do this"
+
+
+def require_group_admin(request: Request) -> Principal:
+    """A dependency: an admin bound to no site (403 for one bound to sites). User management
+    and the settings every site shares (SLA policies, the calendar, rule overrides of every
+    site) are theirs alone: a bound admin could otherwise reach other sites through them."""
+    principal = _require_admin(request)
+    if principal.sites is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, GROUP_ADMIN_ONLY)
+    return principal
+
+
+GroupAdmin = Annotated[Principal, Depends(require_group_admin)]
 Scope = Annotated[SiteScope, Depends(caller_scope)]
 
 __all__ = [
@@ -327,6 +344,7 @@ __all__ = [
     "Admin",
     "AuthError",
     "Engineer",
+    "GroupAdmin",
     "IssuedSecret",
     "Principal",
     "SchoolOrEngineer",

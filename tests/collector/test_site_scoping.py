@@ -25,11 +25,13 @@ from roomwatch.collector.api.auth import create_user, issue_token
 from roomwatch.collector.db import quarantine_store, report_store, scope
 from roomwatch.collector.db.session import Database
 from roomwatch.collector.inventory import Inventory, sync_inventory
+from roomwatch.collector.sla.policies import shipped_policies
 from tests.collector.auth_support import bearer
 from tests.collector.scenario_support import T0, Clock
 
 A, B = "alpha-school", "beta-school"
 MARK_B = "beta-"  # every id of site B starts with it; nothing of A contains it
+RULE = "disk_nearly_full"
 
 # Routes whose answers hold no site's data (global settings, the caller's own account).
 GLOBAL_ROUTES = {
@@ -38,22 +40,29 @@ GLOBAL_ROUTES = {
     "/api/auth/login",
     "/api/auth/logout",
     "/api/auth/me",
-    "/api/users",
-    "/api/users/{username}",
-    "/api/users/{username}/tokens",
-    "/api/users/{username}/tokens/{token_id}",
-    "/api/users/{username}/sites",
-    "/api/sla/policies",
-    "/api/sla/policies/{policy_id}",
-    "/api/sla/default-policy",
-    "/api/sla/calendar/overrides",
-    "/api/sla/calendar/overrides/{day}",
     "/api/sla/calendar/days",
     "/api/rules",
-    "/api/rules/overrides",
     "/api/advisories",
     "/api/advisories/{code}",
     "/api/advisories/apply",
+}
+# User management and the settings every site shares: an admin bound to sites gets 403
+# (another user's account or an unbound admin would reach every site). The reads of these
+# settings (policies, default policy, calendar and rule overrides) are lists checked below.
+GROUP_ADMIN_ROUTES = {
+    ("get", "/api/users"),
+    ("post", "/api/users"),
+    ("patch", "/api/users/{username}"),
+    ("get", "/api/users/{username}/tokens"),  # another user's ({username} is root)
+    ("post", "/api/users/{username}/tokens"),
+    ("delete", "/api/users/{username}/tokens/{token_id}"),
+    ("get", "/api/users/{username}/sites"),
+    ("put", "/api/users/{username}/sites"),
+    ("put", "/api/sla/policies/{policy_id}"),
+    ("delete", "/api/sla/policies/{policy_id}"),
+    ("put", "/api/sla/default-policy"),
+    ("put", "/api/sla/calendar/overrides/{day}"),
+    ("delete", "/api/sla/calendar/overrides/{day}"),
 }
 # Writes without an id in the path whose body names a room or site: (body, B's value path).
 BODY_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
@@ -127,6 +136,9 @@ def world(sqlite_database: Database) -> Iterator[World]:
     with TestClient(app) as client:
         root = bearer(tokens["admin"])
         faults, reports, windows, contacts, shifts = {}, {}, {}, {}, {}
+        policy = shipped_policies().policies[1].model_dump(mode="json")
+        response = client.put(f"/api/sla/policies/{policy['id']}", json=policy, headers=root)
+        assert response.status_code == 200, response.text
         for site in (A, B):
             prefix = site.split("-")[0]
             body = {"room_id": f"{prefix}-room", "level": 2, "title": "no picture", "reporter": "p"}
@@ -146,6 +158,13 @@ def world(sqlite_database: Database) -> Iterator[World]:
             response = client.post(f"/api/roster/{site}/shifts", json=shift, headers=root)
             assert response.status_code == 201, response.text
             shifts[site] = response.json()["id"]
+            mapped = client.put(
+                f"/api/sla/sites/{site}", json={"policy_id": "contract"}, headers=root
+            )
+            assert mapped.status_code == 200, mapped.text
+            url = f"/api/rules/{RULE}/overrides/{site}"
+            override = client.put(url, json={"enabled": False}, headers=root)
+            assert override.status_code == 200, override.text
             with db.session() as session:
                 reports[site] = report_store.archive_report(
                     session,
@@ -185,6 +204,7 @@ def _path_value(world: World, name: str) -> str:
         "shift_id": str(world.shifts[B]),
     }
     others = {"day": "2025-03-03", "period": "2025Q1", "token_id": "1", "username": "root"}
+    others["policy_id"] = "contract"  # mapped to A and to B
     others["kind"] = "faults"  # /api/exports/{kind}
     return b_values.get(name, others.get(name, "x"))
 
@@ -197,6 +217,12 @@ def test_every_route_is_scoped_or_holds_no_sites_data(world: World):
         in_path = [n for n, where in params.items() if where == "path"]
         scoped_query = [n for n, where in params.items() if where == "query" and n in SCOPED_PARAMS]
         if path in GLOBAL_ROUTES:
+            continue
+        if (method, path) in GROUP_ADMIN_ROUTES:
+            url = re.sub(r"{(\w+)}", lambda m: _path_value(world, m.group(1)), path)
+            response = world.client.request(method, url, json={}, headers=world.as_("admin-a"))
+            assert response.status_code == 403, (method, url, response.text)
+            assert response.json()["error"] == "forbidden", response.text
             continue
         if any(name in SCOPED_PARAMS for name in in_path):
             url = re.sub(r"{(\w+)}", lambda m: _path_value(world, m.group(1)), path)
@@ -230,6 +256,13 @@ def test_every_route_is_scoped_or_holds_no_sites_data(world: World):
             continue
         unclassified.append((method, path))
     assert unclassified == [], f"routes not scoped nor listed as global: {unclassified}"
+    shared = {
+        (method, path)
+        for method, path, _ in _operations(world.client)
+        if path.startswith(("/api/users", "/api/sla/policies", "/api/sla/calendar/overrides"))
+        and method != "get"
+    }
+    assert shared <= GROUP_ADMIN_ROUTES, "a new user or shared-setting write: classify it"
 
 
 def _required_query(params: dict[str, str], operation: dict[str, Any]) -> dict[str, str]:
@@ -346,3 +379,55 @@ def test_the_quarantine_shows_a_bound_admin_only_its_sites_agents(world: World):
     }
     assert sorted(seen["admin"]) == sorted(agents)
     assert seen["admin-a"] == ["alpha-agent"]
+
+
+def test_a_bound_admin_cannot_unbind_itself_or_reach_other_users(world: World):
+    """admin-a must not widen its reach through user management: every way answers 403,
+    the same for a user of its own site as for root (nothing to learn from the answer)."""
+    headers = world.as_("admin-a")
+    c = world.client
+    unbind = c.put("/api/users/admin-a/sites", json={"sites": []}, headers=headers)
+    assert unbind.status_code == 403, unbind.text
+    assert c.get("/api/auth/me", headers=headers).json()["sites"] == [A]
+    created = c.post(
+        "/api/users", json={"username": "x", "role": "admin", "password": "p" * 12}, headers=headers
+    )
+    assert created.status_code == 403, created.text
+    for name in ("root", "school-a"):
+        patched = c.patch(f"/api/users/{name}", json={"password": "q" * 12}, headers=headers)
+        assert patched.status_code == 403, (name, patched.text)
+        token = c.post(f"/api/users/{name}/tokens", json={"name": "t"}, headers=headers)
+        assert token.status_code == 403, (name, token.text)
+    own = c.post("/api/users/admin-a/tokens", json={"name": "mine"}, headers=headers)
+    assert own.status_code == 201, own.text
+    assert c.get("/api/users/admin-a/tokens", headers=headers).status_code == 200
+    root = world.as_("admin")
+    assert c.put("/api/users/admin-a/sites", json={"sites": [A, B]}, headers=root).is_success
+
+
+def test_shared_settings_are_for_unbound_admins_and_reads_are_filtered(world: World):
+    headers, root, c = world.as_("admin-a"), world.as_("admin"), world.client
+    policy = shipped_policies().policies[1].model_dump(mode="json")
+    put = c.put("/api/sla/policies/contract", json=policy, headers=headers)
+    assert put.status_code == 403 and put.json()["error"] == "forbidden", put.text
+    assert c.put("/api/sla/policies/contract", json=policy, headers=root).status_code == 200
+    default = c.put("/api/sla/default-policy", json={"policy_id": "contract"}, headers=headers)
+    assert default.status_code == 403
+    holiday = c.put(
+        "/api/sla/calendar/overrides/2025-10-09", json={"working": False}, headers=headers
+    )
+    assert holiday.status_code == 403
+    assert c.delete("/api/sla/policies/contract", headers=headers).status_code == 403
+    every = c.put(f"/api/rules/{RULE}/overrides/*", json={"enabled": False}, headers=headers)
+    assert every.status_code == 404, every.text  # "*" belongs to no site: unbound only
+    assert c.delete(f"/api/rules/{RULE}/overrides/*", headers=headers).status_code == 404
+    mine = c.put(f"/api/rules/{RULE}/overrides/{A}", json={"enabled": True}, headers=headers)
+    assert mine.status_code == 200, mine.text
+    assert c.put(f"/api/rules/{RULE}/overrides/*", json={"enabled": True}, headers=root).is_success
+
+    for who, expected in (("school-a", [A]), ("admin-a", [A]), ("admin", [A, B])):
+        listed = c.get("/api/sla/policies", headers=world.as_(who)).json()
+        mapped = next(p["sites"] for p in listed if p["policy"]["id"] == "contract")
+        assert sorted(mapped) == expected, who
+        overrides = c.get("/api/rules/overrides", headers=world.as_(who)).json()
+        assert sorted(o["site_id"] for o in overrides) == sorted(["*", *expected]), who

@@ -43,6 +43,8 @@ MARK_B = "beta-"  # every id and name of site B starts with it; nothing of A con
 GLOBAL_PAGES = {"/ui/login", "/ui/logout", "/ui/lang/{lang}"}
 # Pages a role may not open at all (answered 403 before anything is read).
 ENGINEER_PAGES = {"/ui/roster", "/ui/windows", "/ui/spares", "/ui/users", "/ui/contacts"}
+# Pages for admins bound to no site only (user management): 403 for anyone bound.
+GROUP_ADMIN_PAGES = {"/ui/users"}
 SCOPED_QUERY = {"room", "room_id", "site", "site_id"}
 GRAFANA = "https://grafana.example.org/"
 # Views of one page chosen by a query, each a list of its own.
@@ -92,6 +94,7 @@ def world(sqlite_database: Database) -> Iterator[World]:  # noqa: F811 - the fix
         "admin-a": _user(db, "admin-a", "admin", [A]),
         "engineer-a": _user(db, "engineer-a", "engineer", [A]),
         "school-a": _user(db, "school-a", "school", [A]),
+        "school-b": _user(db, "beta-staff", "school", [B]),  # a user of B: /ui/users
     }
     web = WebSettings(timezone="UTC", grafana_url=GRAFANA)
     app = create_app(db, CollectorRegistry(), clock=Clock(T0), web=web)
@@ -164,6 +167,10 @@ def test_every_page_is_scoped_for_a_user_of_another_site(world: World, who: str)
             assert MARK_B not in _shown(response.text), route.path
             checked.append(route.path)
             continue
+        if route.path in GROUP_ADMIN_PAGES:
+            assert response.status_code == 403, (route.path, response.status_code)
+            assert MARK_B not in _shown(response.text), route.path
+            continue
         if route.path in ENGINEER_PAGES and who == "school-a":
             assert response.status_code == 403, (route.path, response.status_code)
             continue
@@ -206,6 +213,19 @@ def test_the_same_pages_show_b_to_an_unbound_admin(world: World):
     assert response.status_code == 200 and "beta-fault" in response.text
     response = world.client.get("/ui/rooms/beta-room/devices/cam", headers=root)
     assert response.status_code == 200
+
+
+def test_the_users_page_is_for_unbound_admins_only(world: World):
+    """A bound admin neither sees other schools' users and tokens nor gets a link to them
+    (the API refuses it every user-management call)."""
+    bound = world.as_("admin-a")
+    page = world.client.get("/ui/users", headers=bound)
+    assert page.status_code == 403 and "beta-staff" not in page.text
+    assert 'id="go-users"' not in world.client.get("/ui/service", headers=bound).text
+    root = world.as_("admin")
+    page = world.client.get("/ui/users", headers=root)
+    assert page.status_code == 200 and "beta-staff" in page.text
+    assert 'id="go-users"' in world.client.get("/ui/service", headers=root).text
 
 
 def test_a_bound_user_sees_own_sites_pages(world: World):

@@ -1,5 +1,8 @@
 """The rules in force, and an admin's per-site overrides of them (kept in SQL; every
-collector picks them up within seconds). Reading needs ``viewer``, changing ``admin``."""
+collector picks them up within seconds). Reading needs ``viewer``, changing ``admin``;
+an override of every site (``*``) is changed by an admin bound to no site only (the central
+guard answers 404 to a bound one), and a user bound to sites reads only the overrides of its
+sites and of every site."""
 
 from __future__ import annotations
 
@@ -46,8 +49,12 @@ def list_rules(
 
 
 @router.get("/overrides", response_model=list[RuleOverrideOut])
-def list_overrides(session: DbSession, _viewer: Viewer) -> list[RuleOverrideOut]:
-    return [RuleOverrideOut.model_validate(r) for r in workflow_store.list_rule_overrides(session)]
+def list_overrides(session: DbSession, viewer: Viewer) -> list[RuleOverrideOut]:
+    return [
+        RuleOverrideOut.model_validate(r)
+        for r in workflow_store.list_rule_overrides(session)
+        if viewer.sites is None or r.site_id == ALL_SITES or r.site_id in viewer.sites
+    ]
 
 
 @router.put(

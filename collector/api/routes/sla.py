@@ -1,6 +1,8 @@
 """SLA over HTTP: policies and the default policy, the site → policy mapping, calendar
 overrides and the calendar's days, escalation contacts (admins edit, everyone logged in
-reads), a fault's clocks and escalations, and logging a customer complaint (engineers)."""
+reads), a fault's clocks and escalations, and logging a customer complaint (engineers).
+Policies, the default policy and the calendar are shared by every site: only an admin bound
+to no site changes them (403 for a bound one)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,16 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from roomwatch.collector.api.auth import Admin, Engineer, SchoolOrEngineer, Scope, Viewer, clock_of
+from roomwatch.collector.api.auth import (
+    Admin,
+    Engineer,
+    GroupAdmin,
+    Principal,
+    SchoolOrEngineer,
+    Scope,
+    Viewer,
+    clock_of,
+)
 from roomwatch.collector.api.bounds import IsoDate, RowId
 from roomwatch.collector.api.deps import DbSession
 from roomwatch.collector.api.schemas import ErrorOut
@@ -46,7 +57,7 @@ class PolicyOut(_Out):
     updated_at: datetime
     updated_by: str
     default: bool
-    sites: list[str] = Field(description="Sites mapped to this policy")
+    sites: list[str] = Field(description="Sites mapped to this policy (those the caller sees)")
 
 
 class DefaultPolicyIn(BaseModel):
@@ -146,8 +157,12 @@ def _conflict(exc: PolicyError) -> HTTPException:
 # ------------------------------------------------------------------ policies
 
 
-def _policy_out(session: DbSession, doc: PolicyDoc, row: SlaPolicy) -> PolicyOut:
-    sites = [s.site_id for s in sla_store.list_site_policies(session) if s.policy_id == doc.id]
+def _policy_out(session: DbSession, doc: PolicyDoc, row: SlaPolicy, viewer: Principal) -> PolicyOut:
+    sites = [
+        s.site_id
+        for s in sla_store.list_site_policies(session)
+        if s.policy_id == doc.id and (viewer.sites is None or s.site_id in viewer.sites)
+    ]
     return PolicyOut(
         policy=doc,
         source=row.source,
@@ -159,21 +174,21 @@ def _policy_out(session: DbSession, doc: PolicyDoc, row: SlaPolicy) -> PolicyOut
 
 
 @router.get("/policies", response_model=list[PolicyOut])
-def list_policies(session: DbSession, _viewer: Viewer) -> list[PolicyOut]:
-    return [_policy_out(session, doc, row) for doc, row in sla_store.list_policies(session)]
+def list_policies(session: DbSession, viewer: Viewer) -> list[PolicyOut]:
+    return [_policy_out(session, doc, row, viewer) for doc, row in sla_store.list_policies(session)]
 
 
 @router.get("/policies/{policy_id}", response_model=PolicyOut, responses=_ERRORS)
-def get_policy(policy_id: str, session: DbSession, _viewer: Viewer) -> PolicyOut:
+def get_policy(policy_id: str, session: DbSession, viewer: Viewer) -> PolicyOut:
     row = session.get(SlaPolicy, policy_id)
     if row is None:
         raise NotFoundError(f"no SLA policy {policy_id!r}")
-    return _policy_out(session, sla_store.policy_doc(row), row)
+    return _policy_out(session, sla_store.policy_doc(row), row, viewer)
 
 
 @router.put("/policies/{policy_id}", response_model=PolicyOut, responses=_ERRORS)
 def put_policy(
-    policy_id: str, body: PolicyDoc, session: DbSession, admin: Admin, request: Request
+    policy_id: str, body: PolicyDoc, session: DbSession, admin: GroupAdmin, request: Request
 ) -> PolicyOut:
     """Create or replace a policy (the same document as in an SLA file). Running clocks
     keep their budgets; their deadlines follow the policy's new working hours; faults
@@ -187,7 +202,7 @@ def put_policy(
 
 
 @router.delete("/policies/{policy_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
-def delete_policy(policy_id: str, session: DbSession, _admin: Admin) -> Response:
+def delete_policy(policy_id: str, session: DbSession, _admin: GroupAdmin) -> Response:
     if session.get(SlaPolicy, policy_id) is None:
         raise NotFoundError(f"no SLA policy {policy_id!r}")
     try:
@@ -203,7 +218,9 @@ def get_default_policy(session: DbSession, _viewer: Viewer) -> DefaultPolicyIn:
 
 
 @router.put("/default-policy", response_model=DefaultPolicyIn, responses=_ERRORS)
-def set_default_policy(body: DefaultPolicyIn, session: DbSession, _admin: Admin) -> DefaultPolicyIn:
+def set_default_policy(
+    body: DefaultPolicyIn, session: DbSession, _admin: GroupAdmin
+) -> DefaultPolicyIn:
     """The policy of every site without its own mapping."""
     try:
         sla_store.set_default_policy(session, body.policy_id)
@@ -268,7 +285,7 @@ def list_overrides(
 
 @router.put("/calendar/overrides/{day}", response_model=OverrideOut)
 def put_override(
-    day: IsoDate, body: OverrideIn, session: DbSession, admin: Admin, request: Request
+    day: IsoDate, body: OverrideIn, session: DbSession, admin: GroupAdmin, request: Request
 ) -> OverrideOut:
     """Declare a date a holiday or a working day; it wins over the holiday package. The
     deadlines of running working-time clocks move with it."""
@@ -283,7 +300,9 @@ def put_override(
 @router.delete(
     "/calendar/overrides/{day}", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS
 )
-def delete_override(day: IsoDate, session: DbSession, _admin: Admin, request: Request) -> Response:
+def delete_override(
+    day: IsoDate, session: DbSession, _admin: GroupAdmin, request: Request
+) -> Response:
     if not sla_store.delete_override(session, day):
         raise NotFoundError(f"no calendar override on {day}")
     session.flush()

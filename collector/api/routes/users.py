@@ -1,5 +1,7 @@
 """Signing in and out (the web session cookie), who am I, and user / token management
-(``admin``; anyone may list and issue their own tokens)."""
+(an admin bound to no site; anyone may list and issue their own tokens). An admin bound to
+sites manages no user: creating one, changing one or issuing a token for another would let
+it reach every site (an unbound admin), so those answer 403 for it."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ from datetime import timedelta
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from roomwatch.collector.api.auth import (
+    GROUP_ADMIN_ONLY,
     SESSION_COOKIE,
     SESSION_TTL,
-    Admin,
     AuthError,
+    GroupAdmin,
+    Principal,
     Viewer,
     change_password,
     create_user,
@@ -95,14 +99,14 @@ def me(viewer: Viewer) -> MeOut:
 
 
 @router.get("/api/users", response_model=list[UserOut])
-def list_users(session: DbSession, _admin: Admin) -> list[UserOut]:
+def list_users(session: DbSession, _admin: GroupAdmin) -> list[UserOut]:
     return [UserOut.model_validate(u) for u in users_store.list_users(session)]
 
 
 @router.post(
     "/api/users", response_model=UserOut, status_code=status.HTTP_201_CREATED, responses=_ERRORS
 )
-def add_user(body: UserIn, session: DbSession, _admin: Admin, request: Request) -> UserOut:
+def add_user(body: UserIn, session: DbSession, _admin: GroupAdmin, request: Request) -> UserOut:
     try:
         user = create_user(
             session,
@@ -119,7 +123,7 @@ def add_user(body: UserIn, session: DbSession, _admin: Admin, request: Request) 
 
 @router.patch("/api/users/{username}", response_model=UserOut, responses=_ERRORS)
 def change_user(
-    username: str, body: UserPatchIn, session: DbSession, admin: Admin, request: Request
+    username: str, body: UserPatchIn, session: DbSession, admin: GroupAdmin, request: Request
 ) -> UserOut:
     """Change a user's role, state, password or display name (the last admin stays one).
 
@@ -143,7 +147,7 @@ def change_user(
 
 @router.get("/api/users/{username}/tokens", response_model=list[TokenOut], responses=_ERRORS)
 def list_tokens(username: str, session: DbSession, viewer: Viewer) -> list[TokenOut]:
-    _own_or_admin(viewer.username, viewer.role, username)
+    _own_or_admin(viewer, username)
     user = users_store.get_user(session, username)
     return [TokenOut.model_validate(t) for t in user.tokens if t.kind == TOKEN_API]
 
@@ -158,7 +162,7 @@ def new_token(
     username: str, body: TokenIn, session: DbSession, viewer: Viewer, request: Request
 ) -> TokenIssuedOut:
     """A new API token; the secret is in this response only."""
-    _own_or_admin(viewer.username, viewer.role, username)
+    _own_or_admin(viewer, username)
     user = users_store.get_user(session, username)
     ttl = timedelta(days=body.expires_days) if body.expires_days else None
     issued = issue_token(session, user, request.app.state.clock(), name=body.name, ttl=ttl)
@@ -173,12 +177,18 @@ def new_token(
 def revoke_token(
     username: str, token_id: RowId, session: DbSession, viewer: Viewer, request: Request
 ) -> Response:
-    _own_or_admin(viewer.username, viewer.role, username)
+    _own_or_admin(viewer, username)
     token = users_store.get_token(session, users_store.get_user(session, username), token_id)
     token.revoked_at = token.revoked_at or request.app.state.clock()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _own_or_admin(me: str, role: str, username: str) -> None:
-    if me != username and role != "admin":
+def _own_or_admin(viewer: Principal, username: str) -> None:
+    """Another user's tokens: an admin bound to no site only (a token for an unbound admin
+    would reach every site)."""
+    if viewer.username == username:
+        return
+    if viewer.role != "admin":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only admins manage other users' tokens")
+    if viewer.sites is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, GROUP_ADMIN_ONLY)

@@ -1,7 +1,8 @@
 """The service hub (links to the plan's pages by role) and the admins' pages: users with
-their API tokens, and the SLA contacts of the escalation chains. Forms post JSON to the
-API (``static/app.js``), which checks the admin role again; a new token's secret is shown
-once, in the page, never stored in it."""
+their API tokens (admins bound to no site only, as the API's user management), and the SLA
+contacts of the escalation chains (of the admin's sites and of every site). Forms post JSON
+to the API (``static/app.js``), which checks the admin role again; a new token's secret is
+shown once, in the page, never stored in it."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def users_page(request: Request, session: DbSession) -> Response:
     page, denied = _admin_page(request, session)
     if denied is not None:
         return denied
+    if page.sites is not None:  # a bound admin manages no user (docs/api.md)
+        return page.forbidden()
     users = [
         (user, [t for t in user.tokens if t.kind == TOKEN_API and t.revoked_at is None])
         for user in users_store.list_users(session)
