@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from roomwatch.agent.errors import ConfigError
+from roomwatch.agent.urls import redact_url
 from roomwatch.agent.wire import AGENT_ID_PATTERN, DEVICE_ID_PATTERN, METRIC_NAME_PATTERN
 from roomwatch.agent.yamlconfig import load_yaml_model
 
@@ -224,14 +225,27 @@ class TcpCheck(_Section):
 
 
 def _check_url(url: str, schemes: tuple[str, ...]) -> str:
+    """``url`` if it is a full URL of one of ``schemes`` or a /PATH on the device.
+
+    Messages never repeat a URL that may hold a password: one with an ``@`` anywhere, or
+    whose port does not parse (``rtsp://admin:pa/ss@cam``: a ``/`` in a password ends the
+    host part, and ``urlsplit`` reads "admin" as the host and "pa" as the port)."""
+    if "@" in url:
+        # A URL is printed in logs and errors; credentials go in their own keys.
+        raise ValueError(
+            "a URL with '@' is refused: credentials in a URL would be logged, put them in "
+            "username and password (an '@' in a path is written %40)"
+        )
     if url.startswith("/"):
         return url  # a path on the device's own address
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError("the URL's port is not a number from 0 to 65535") from None
     if parts.scheme not in schemes or not parts.hostname:
-        raise ValueError(f"{url!r}: expected {' or '.join(schemes)}://HOST[:PORT]/PATH or /PATH")
-    if parts.username is not None or parts.password is not None:
-        # A URL is printed in logs and errors; credentials go in their own keys.
-        raise ValueError("credentials in a URL would be logged: use username and password")
+        expected = " or ".join(schemes)
+        raise ValueError(f"{redact_url(url)!r}: expected {expected}://HOST[:PORT]/PATH or /PATH")
     return url
 
 

@@ -149,6 +149,13 @@ def _checks(args: argparse.Namespace) -> dict[str, Any]:
 def _rtsp_check(url: str, args: argparse.Namespace) -> dict[str, Any]:
     """The URL without user info; the user and password as the check's own keys."""
     parts = urlsplit(url)
+    if "@" in parts.path + parts.query + parts.fragment:
+        # A "/", "?" or "#" in the password ended the host part early: urlsplit found no
+        # user and would hand part of the password on as the host and port.
+        raise UsageError(
+            "an --rtsp URL whose user or password holds '/', '?' or '#' cannot be read: "
+            f"give --rtsp-user and the password in ${ENV_RTSP_PASSWORD}"
+        )
     user = args.rtsp_user or parts.username
     password = parts.password or os.environ.get(ENV_RTSP_PASSWORD)
     if user and password is None:

@@ -18,8 +18,9 @@ from roomwatch.agent.errors import ConfigError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 # Values under keys like these are never echoed back in an error message.
 _SECRET_KEY = re.compile(r"password|community|secret|token|key|passphrase", re.IGNORECASE)
-# ... nor the user and password inside a URL (rtsp://user:password@camera/...).
-_URL_USERINFO = re.compile(r"(://)[^/@\s]*@")
+# ... nor the user and password inside a URL (rtsp://user:password@camera/...), up to the
+# last "@": a password may hold "/", "?" or "#" (rtsp://admin:pa/ss@camera/...).
+_URL_USERINFO = re.compile(r"(://)\S*@")
 
 
 def read_yaml(path: Path) -> Any:

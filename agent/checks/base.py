@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+
+from roomwatch.agent.urls import redact_url
+
+__all__ = ["CheckResult", "Stopwatch", "redact_url", "resolve_url"]
 
 
 @dataclass(frozen=True)
@@ -23,18 +26,6 @@ class CheckResult:
     metrics: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     note: str | None = None  # how it was measured, when that is not obvious (ICMP fallback)
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its user and password, safe to print and log."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def resolve_url(url: str, address: str, scheme: str, default_port: int) -> str:

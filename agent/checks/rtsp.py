@@ -60,6 +60,12 @@ class Credentials:
 async def check_rtsp(url: str, credentials: Credentials | None, timeout_s: float) -> CheckResult:
     """DESCRIBE ``url`` (without user info) within ``timeout_s`` and judge the answer."""
     shown = redact_url(url)
+    try:
+        urlsplit(url).port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        # rtsp://admin:pa/ss@cam/s: a "/" in a password makes "pa" the port. Not shown: the
+        # error text would repeat the password.
+        return _down(f"rtsp {shown}: the URL's port is not a number from 0 to 65535")
     watch = Stopwatch()
     try:
         response = await asyncio.wait_for(_describe(url, credentials), timeout_s)

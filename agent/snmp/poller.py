@@ -30,6 +30,7 @@ from roomwatch.agent.snmp.readings import (
     aggregate_columns,
     aggregate_metrics,
     fallback_columns,
+    finite_only,
     scalar_metrics,
     scalar_oids,
     table_columns,
@@ -56,7 +57,9 @@ class PollerStats:
     timeouts: int = 0
     failures: int = 0
     malformed_replies: int = 0  # datagrams that could not be parsed, dropped
-    odd_values: int = 0  # values of a type we cannot use (NsapAddress, ...), read as absent
+    # values of a type we cannot use (NsapAddress, ...) or numbers that are not finite (NaN,
+    # infinity), read as absent
+    odd_values: int = 0
 
 
 @dataclass(frozen=True)
@@ -254,6 +257,8 @@ class SnmpPoller:
         self._note_walk_problems(state, problems)
         if problems:
             metrics[TABLE_TRUNCATED] = 1.0
+        metrics, tables, non_finite = finite_only(metrics, tables)
+        self.stats.odd_values += non_finite
         return DeviceSample(
             device=state.config.id,
             kind=state.config.kind,

@@ -173,7 +173,7 @@ def _row_number(spec: MetricSpec, lookup: Lookup) -> float | None:
     raw = lookup(spec.oid)
     if raw is None or spec.is_no_value(raw):
         return None
-    return _apply_operands(spec, spec.number(raw, spec.scale), lookup)
+    return _finite(_apply_operands(spec, spec.number(raw, spec.scale), lookup))
 
 
 def _metric_value(
@@ -191,7 +191,12 @@ def _metric_value(
         value = None if per_s is None else per_s * scale
     else:
         value = spec.number(raw, scale)
-    value = _apply_operands(spec, value, lookup)
+    return _finite(_apply_operands(spec, value, lookup))
+
+
+def _finite(value: float | None) -> float | None:
+    """``value``, or None for NaN and infinities ("nan" text, an Opaque float, x/0.0):
+    JSON has no such numbers, and one would get the whole metrics message refused."""
     return value if value is None or math.isfinite(value) else None
 
 
@@ -223,17 +228,47 @@ def _plain_number(raw: SnmpValue | None) -> float | None:
 
 
 def _combine(spec: MetricSpec, numbers: list[float]) -> float | None:
+    """The aggregate of the finite ``numbers``; None when there are none (or it overflows)."""
+    numbers = [n for n in numbers if math.isfinite(n)]
     if not numbers:
         return None
     if spec.aggregate == "sum":
-        return sum(numbers)
+        return _finite(sum(numbers))
     if spec.aggregate == "min":
         return min(numbers)
     if spec.aggregate == "max":
         return max(numbers)
-    return sum(numbers) / len(numbers)
+    return _finite(sum(numbers) / len(numbers))
 
 
 def index_order(index: str) -> tuple[int, ...]:
     """Numeric order of row indexes: 2 before 10."""
     return tuple(int(part) for part in index.split(".") if part.isdigit())
+
+
+def finite_only(
+    metrics: dict[str, float], tables: dict[str, list[TableRow]]
+) -> tuple[dict[str, float], dict[str, list[TableRow]], int]:
+    """``metrics`` and ``tables`` without NaN or infinities, and how many were dropped.
+
+    The last guard before the wire: JSON has no such numbers, pydantic writes them as
+    ``null`` and the collector then refuses the agent's whole metrics message, every device.
+    A table row left without metrics is left out, as ``table_rows`` does."""
+    dropped = 0
+
+    def finite(values: Mapping[str, float]) -> dict[str, float]:
+        nonlocal dropped
+        kept = {name: v for name, v in values.items() if math.isfinite(v)}
+        dropped += len(values) - len(kept)
+        return kept
+
+    kept_metrics = finite(metrics)
+    kept_tables = {
+        name: [
+            TableRow(labels=row.labels, metrics=kept)
+            for row in rows
+            if (kept := finite(row.metrics))
+        ]
+        for name, rows in tables.items()
+    }
+    return kept_metrics, kept_tables, dropped

@@ -303,7 +303,21 @@ def test_config_refuses_a_device_with_nothing_to_watch_and_passwords_in_urls(
         load("address: 10.0.0.9, snmp: false")
     with pytest.raises(ConfigError, match="only for SNMP"):
         load("address: 10.0.0.9, snmp: false, port: 161, checks: {ping: true}")
-    with pytest.raises(ConfigError, match="credentials in a URL") as caught:
+    with pytest.raises(ConfigError, match="credentials in a URL would be logged") as caught:
         load("address: 10.0.0.9, checks: {rtsp: [{url: 'rtsp://u:Hidden-pw1@10.0.0.9/s'}]}")
     assert "Hidden-pw1" not in str(caught.value)
     load("address: 10.0.0.9, snmp: false, checks: {ping: true, rtsp: [{url: /s}]}")
+
+
+def test_an_rtsp_url_whose_password_has_a_slash_is_down_without_the_password_or_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # urlsplit ends the host at the "/": "admin" is the host and the password the port.
+    url = f"rtsp://admin:{PASSWORD}/x@127.0.0.1/s"
+
+    with caplog.at_level(logging.DEBUG):
+        result = rtsp(url, password=None)
+
+    assert (result.reached, result.ok) == (False, False)
+    assert result.error is not None and "port is not a number" in result.error
+    assert PASSWORD not in result.error + caplog.text

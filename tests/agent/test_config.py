@@ -83,6 +83,12 @@ def test_a_malformed_config_exits_2_with_one_readable_line_and_no_secret(tmp_pat
     assert SECRET not in result.stdout + result.stderr
 
 
+CAMERA = (
+    "agent_id: room-101\ndevices:\n  - {{{{id: cam, kind: camera, address: 10.0.0.9, "
+    "checks: {{{{rtsp: [{{{{url: '{url}'}}}}]}}}}}}}}\n"
+)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -99,6 +105,12 @@ def test_a_malformed_config_exits_2_with_one_readable_line_and_no_secret(tmp_pat
             "device id 'agent' is reserved",
         ),
         ("agent_id: room-101\n  mqtt: {secret}: [\n", "not valid YAML"),
+        # A URL check's error never repeats the URL's password: a wrong scheme, a "/", "?"
+        # or "#" in the password (urlsplit then takes part of it for the port), no host.
+        (CAMERA.format(url="rtsps://admin:{secret}@cam/x"), "checks.rtsp.0.url"),
+        (CAMERA.format(url="rtsp://admin:{secret}/x@cam/s"), "URL with '@' is refused"),
+        (CAMERA.format(url="rtsp://admin:pa#{secret}@cam/s"), "URL with '@' is refused"),
+        (CAMERA.format(url="http://admin:{secret}@/x"), "URL with '@' is refused"),
     ],
 )
 def test_config_errors_name_the_key_and_never_the_secret(

@@ -122,3 +122,15 @@ class socket_closed_port:
 
     def __exit__(self, *_exc: object) -> None:
         pass
+
+
+def test_probe_refuses_an_rtsp_url_whose_password_has_a_slash_without_repeating_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url = "rtsp://admin:Pa/ss-w0rd@127.0.0.1:1/s"
+
+    assert main(["probe", "127.0.0.1", "--no-snmp", "--rtsp", url]) == 2
+
+    captured = capsys.readouterr()
+    assert "--rtsp-user" in captured.err and "ROOMWATCH_RTSP_PASSWORD" in captured.err
+    assert "ss-w0rd" not in captured.out + captured.err

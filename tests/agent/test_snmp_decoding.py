@@ -13,10 +13,13 @@ import pytest
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api, rfc1902, rfc1905
 
+from roomwatch.agent import wire
 from roomwatch.agent.config import DeviceConfig, SnmpConfig, SnmpCredential
 from roomwatch.agent.snmp.poller import SnmpPoller
 from roomwatch.agent.snmp.profile import ProfileRegistry
+from roomwatch.agent.snmp.readings import finite_only
 from roomwatch.agent.snmp.recording import RecordingServer
+from roomwatch.agent.wire import TableRow
 from roomwatch.collector.demo.simfaulty import FaultyDevice, SlowProxy
 from tests.fixtures.snmp import make_poller
 
@@ -106,6 +109,74 @@ async def test_odd_values_are_dropped_and_counted_and_the_rest_is_reported(tmp_p
     }  # no temperature (-1), humidity (2147483647), NsapAddress or 5-octet IpAddress
     assert poller.odd_values == 2  # the NsapAddress and the 5-octet IpAddress
     assert identity is not None and identity.sys_name == ROOM_NAME  # GBK on the wire
+
+
+NAN_PROFILE = f"""
+name: odd-numbers
+kind: sensor
+extends: [generic-system]
+metrics:
+  - {{name: load_pct, oid: {BASE}.1.1, aggregate: avg}}
+  - {{name: temperature_c, oid: {BASE}.2.1, aggregate: max}}
+tables:
+  - name: sensors
+    index_label: sensor
+    metrics: [{{name: temperature_c, oid: {BASE}.2.1}}]
+"""
+
+
+async def test_nan_and_inf_text_in_a_column_drop_only_that_row_and_the_message_decodes(tmp_path):
+    """One sensor saying "nan" or "inf" must not turn the room's aggregate into NaN, which
+    the wire writes as null and the collector refuses with every other device's sample."""
+    (tmp_path / "odd-numbers.yaml").write_text(NAN_PROFILE, encoding="utf-8")
+    registry = ProfileRegistry.load([tmp_path])
+    recording = tmp_path / "odd_numbers.snmprec"
+    recording.write_text(
+        "1.3.6.1.2.1.1.1.0|4|sensor box\n1.3.6.1.2.1.1.3.0|67|100\n"
+        f"{BASE}.1.1.1|2|10\n{BASE}.1.1.2|4|nan\n{BASE}.1.1.3|2|30\n"
+        f"{BASE}.2.1.1|4|inf\n{BASE}.2.1.2|4|-Infinity\n{BASE}.2.1.3|2|25\n",
+        encoding="utf-8",
+    )
+    server = RecordingServer([recording]).start()
+    try:
+        config = SnmpConfig(
+            credentials={"rec": SnmpCredential(community="odd_numbers")},  # type: ignore[arg-type]
+            timeout_s=2.0,
+        )
+        device = DeviceConfig(
+            id="sensors", kind="sensor", address="127.0.0.1", port=server.port,
+            credentials="rec", profile="odd-numbers",
+        )  # fmt: skip
+        poller = SnmpPoller(config, [device], registry)
+        try:
+            [sample] = await poller.poll_all()
+        finally:
+            poller.close()
+    finally:
+        server.stop()
+    assert sample.reachable, sample.error
+    assert sample.metrics["load_pct"] == 20.0
+    assert sample.metrics["temperature_c"] == 25.0
+    assert [(r.labels, r.metrics) for r in sample.tables["sensors"]] == [
+        ({"sensor": "3"}, {"temperature_c": 25.0})
+    ]
+    message = wire.MetricsMessage(
+        agent="room-1", seq=1, ts=wire.now(), interval_s=30, devices=[sample]
+    )
+    decoded = wire.decode(wire.topic("room-1", wire.Kind.METRICS), wire.encode(message))
+    assert isinstance(decoded, wire.MetricsMessage)
+    assert decoded.devices[0].metrics["load_pct"] == 20.0
+
+
+def test_the_last_guard_drops_and_counts_every_non_finite_number():
+    rows = [
+        TableRow(labels={"i": "1"}, metrics={"a": float("nan")}),
+        TableRow(labels={"i": "2"}, metrics={"a": 1.0, "b": float("-inf")}),
+    ]
+    metrics, tables, dropped = finite_only({"x": float("inf"), "y": 2.0}, {"t": rows})
+    assert metrics == {"y": 2.0}
+    assert tables == {"t": [TableRow(labels={"i": "2"}, metrics={"a": 1.0})]}
+    assert dropped == 3
 
 
 def big_table_recording(folder: Path, rows: int) -> Path:
