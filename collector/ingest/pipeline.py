@@ -67,6 +67,13 @@ from roomwatch.collector.ingest.tsdb import TsdbWriter
 
 log = logging.getLogger(__name__)
 
+
+class _Stopped:
+    """What a retried store returns when ``stop()`` came before it could happen."""
+
+
+STOPPED = _Stopped()
+
 RETRY_MAX_S = 10.0  # a TSDB or database that is back is used within this long
 Clock = Callable[[], datetime]
 Ack = Callable[["Received"], None]
@@ -171,25 +178,29 @@ class IngestPipeline:
         """Store the batch, retrying outages with backoff until it works; then acknowledge it.
 
         A part that fails because of its content is split in halves until the culprit is
-        alone; the culprit is quarantined and acknowledged like the stored ones."""
+        alone; the culprit is quarantined and acknowledged like the stored ones. A part not
+        stored when ``stop()`` comes is not acknowledged: the broker delivers it again."""
         self._oldest_pending_s = batch[0].received_s
         parts = [batch]
         while parts and not self._stop.is_set():
             part = parts.pop(0)
             error = self._retrying_outages(partial(self.process, part))
-            if error is not None and len(part) > 1:
+            if error is STOPPED:
+                return
+            if isinstance(error, BaseException) and len(part) > 1:
                 half = len(part) // 2
                 parts[:0] = [part[:half], part[half:]]
                 continue
-            if error is not None:
-                self._quarantine_failed(part[0], error)
+            if isinstance(error, BaseException) and not self._quarantine_failed(part[0], error):
+                return
             for item in part:
                 ack(item)
         self._oldest_pending_s = None
 
-    def _retrying_outages(self, work: Callable[[], object]) -> BaseException | None:
+    def _retrying_outages(self, work: Callable[[], object]) -> BaseException | _Stopped | None:
         """Run ``work`` until it succeeds (None) or fails on content (that error); an outage
-        is retried with backoff, logged once when it starts and once when it ends."""
+        is retried with backoff, logged once when it starts and once when it ends. STOPPED
+        when ``stop()`` came first: ``work`` did not happen."""
         delay = self.retry_delay_s
         failing_since: float | None = None
         while not self._stop.is_set():
@@ -212,9 +223,10 @@ class IngestPipeline:
                     time.monotonic() - failing_since,
                 )
             return None
-        return None
+        return STOPPED
 
-    def _quarantine_failed(self, received: Received, error: BaseException) -> None:
+    def _quarantine_failed(self, received: Received, error: BaseException) -> bool:
+        """Keep ``received`` in quarantine; False when ``stop()`` came first (not written)."""
         item = self.screen.failed(received, error)
         dropped = 0
 
@@ -223,9 +235,11 @@ class IngestPipeline:
             with self.db.session(write=True) as session:
                 dropped = self._keep_quarantined(session, [item])
 
-        if self._retrying_outages(record) is None:
+        outcome = self._retrying_outages(record)
+        if outcome is None:
             self.stats.quarantined.labels(item.stage).inc()
             self.stats.quarantine_dropped.inc(dropped)
+        return outcome is not STOPPED
 
     def _keep_quarantined(self, session: Session, items: list[quarantine_store.Quarantined]) -> int:
         """Add the rows, then delete the oldest past ``quarantine_max_rows`` (an agent

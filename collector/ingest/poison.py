@@ -32,9 +32,7 @@ def is_outage(error: BaseException) -> bool:
     if isinstance(error, TsdbRejectedError):
         return False
     # A lost lease: the next attempt leaves out the partitions taken over.
-    return isinstance(
-        error, TsdbWriteError | LeaseLostError | OSError | TimeoutError | _SQL_OUTAGES
-    )
+    return isinstance(error, (TsdbWriteError, LeaseLostError, OSError, TimeoutError, *_SQL_OUTAGES))
 
 
 def stage_of(error: BaseException) -> str:

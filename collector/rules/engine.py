@@ -8,6 +8,7 @@ verdicts into fault rows.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +21,8 @@ from typing import NamedTuple
 from roomwatch.agent.wire import DeviceSample, Event, TableRow
 from roomwatch.collector.rules.model import HISTORY_COMPUTES, Condition, Rule
 
+log = logging.getLogger(__name__)
+_TITLE_FAILED: set[str] = set()  # rules whose title failed, logged once each
 _SELECTED_MAX = 100_000  # remembered (kind, model, device, room, site) rule selections
 
 
@@ -64,7 +67,16 @@ class Verdict:
         context = {"device": self.device, "room": self.room, "value": self.value, "label": label}
         try:
             return self.rule.title.format(**{**extra, **context, **self.labels})
-        except (KeyError, ValueError, IndexError):
+        except (KeyError, ValueError, IndexError):  # a row label this row lacks, ...
+            return f"{self.rule.id} on {self.target}"
+        except Exception as exc:  # a template the load check let through: never fail ingest
+            if self.rule.id not in _TITLE_FAILED:
+                _TITLE_FAILED.add(self.rule.id)
+                log.warning(
+                    "rule %s: title template cannot be filled (%s: %s); titles say "
+                    "'<rule> on <target>' instead (logged once)",
+                    self.rule.id, type(exc).__name__, exc,
+                )  # fmt: skip
             return f"{self.rule.id} on {self.target}"
 
     def evidence(self) -> dict[str, object]:

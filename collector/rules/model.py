@@ -16,6 +16,7 @@ An *event rule* fires on an agent event (an SNMP trap, a process stopping) that 
 from __future__ import annotations
 
 import operator
+import string
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -268,6 +269,7 @@ class Rule(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
+        check_title(self.id, self.title)
         if self.outside_class_level is not None and self.outside_class_level <= self.level:
             raise ValueError(
                 f"rule {self.id}: 'outside_class_level' must be less urgent than 'level' "
@@ -293,6 +295,37 @@ class Rule(_Strict):
                 "a clear condition must exclude the firing range"
             )
         return self
+
+
+def check_title(rule_id: str, title: str) -> None:
+    """Refuse a title template that cannot be filled: bad syntax, attribute or index access
+    (``{device.name}``, ``{value[0]}``), a format spec that fits no number (``{value:d}``).
+
+    Titles are filled inside the ingest transaction; one that raises there would get every
+    message on which the rule fires quarantined."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(title) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"rule {rule_id}: title {title!r}: {exc}") from None
+    for name in fields:
+        if not name.isidentifier():
+            raise ValueError(
+                f"rule {rule_id}: title field {{{name}}}: only plain names are allowed "
+                "(no attributes, indexes or positional fields), e.g. {device} or {value}"
+            )
+    try:
+        title.format_map(_SampleTitleFields())
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"rule {rule_id}: title {title!r} cannot be filled: {exc}") from None
+
+
+class _SampleTitleFields(dict[str, object]):
+    """Representative values of a title's fields: names as text, values as numbers."""
+
+    _TEXT = frozenset({"device", "room", "label"})
+
+    def __missing__(self, key: str) -> object:
+        return "text" if key in self._TEXT else 1.5
 
 
 class RuleOverride(_Strict):

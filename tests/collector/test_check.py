@@ -125,3 +125,19 @@ def test_every_problem_is_listed_at_once(
     assert "faults.rules_files.0: file not found" in out
     assert f"{config}: timezone: unknown time zone" in out
     assert "Traceback" not in out
+
+
+def test_a_rule_title_with_attribute_access(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rule = {
+        "id": "hot_camera", "level": 2, "title": "{device.name} is hot",
+        "metric": "temperature_c", "when": {"op": ">", "value": 70},
+    }  # fmt: skip
+    rules = _write(tmp_path / "site-rules.yaml", {"rules": [rule]})
+    config = _site(tmp_path, faults={"rules_files": [rules.name]})
+    status, out = _check(config, capsys, "--check")
+    assert status == 2
+    assert f"{rules}: rules.0:" in out and "rule hot_camera: title field {device.name}" in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "collector.db").exists()

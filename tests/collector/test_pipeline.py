@@ -5,6 +5,7 @@ stores nothing (so nothing is acknowledged) until it is back."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -220,6 +221,29 @@ def test_tsdb_outage_stores_nothing_and_the_retry_stores_everything(tmp_path: Pa
     wait_for(
         lambda: bool(victoria.export('camera_temperature_c{agent="agent-a101"}')), 10, "sample"
     )
+
+
+def test_a_stop_during_a_tsdb_outage_acknowledges_nothing(tmp_path: Path):
+    """Stopped while the TSDB is down, the batch is neither acknowledged nor quarantined:
+    the broker delivers it again after the restart."""
+    harness = Harness(tmp_path, f"http://127.0.0.1:{free_port()}")
+    pipeline = harness.pipeline
+    pipeline.retry_delay_s = 0.01
+    acked: list[Received] = []
+    pipeline.submit(harness.metrics(camera(temperature_c=39.5)))
+    worker = threading.Thread(target=pipeline.run, args=(acked.append,), daemon=True)
+    worker.start()
+    wait_for(lambda: harness.counter("roomwatch_collector_store_retries_total") >= 2, 10, "retry")
+    pipeline.stop()
+    worker.join(10)
+
+    assert not worker.is_alive()
+    assert acked == []
+    assert harness.registry.get_sample_value(
+        "roomwatch_collector_quarantined_messages_total", {"stage": "store"}
+    ) in (None, 0.0)
+    with harness.db.session() as session:
+        assert session.scalars(select(IngestedMessage)).all() == []
 
 
 def test_a_sql_failure_during_the_tsdb_write_stores_nothing_and_the_retry_stores_once(

@@ -260,3 +260,17 @@ def test_the_quarantine_keeps_the_newest_rows_up_to_its_cap(
     assert kept == ["3", "4", "5"] and stored_b == 1
     assert collector.count("roomwatch_collector_quarantined_messages_total", stage="limits") == 5
     assert collector.count("roomwatch_collector_quarantine_dropped_total") == 2
+
+
+def test_outages_are_told_from_content_errors() -> None:
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from roomwatch.collector.errors import TsdbRejectedError, TsdbWriteError
+    from roomwatch.collector.ingest.poison import is_outage
+
+    locked = OperationalError("UPDATE x", {}, Exception("database is locked"))
+    assert is_outage(TsdbWriteError("TSDB down")) and is_outage(locked)
+    assert is_outage(ConnectionRefusedError()) and is_outage(TimeoutError())
+    assert not is_outage(TsdbRejectedError("bad sample"))
+    assert not is_outage(IntegrityError("INSERT x", {}, Exception("unique")))
+    assert not is_outage(ValueError("content"))

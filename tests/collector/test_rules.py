@@ -128,3 +128,41 @@ def test_override_of_an_unknown_rule_is_an_error(tmp_path: Path):
     site.write_text("overrides:\n  - id: no_such_rule\n    enabled: false\n")
     with pytest.raises(RuleError, match="unknown rule 'no_such_rule'"):
         load_rules([site])
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("{device.name} hot", r"title field \{device.name\}: only plain names"),
+        ("{value[0]} hot", r"title field \{value\[0\]\}: only plain names"),
+        ("{0} hot", r"title field \{0\}: only plain names"),
+        ("{value:d} hot", "title .{value:d} hot. cannot be filled"),
+        ("{device hot", "title"),
+    ],
+)
+def test_a_title_template_that_cannot_be_filled_is_refused_at_load(
+    tmp_path: Path, title: str, expected: str
+):
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        f"rules:\n  - id: hot_camera\n    level: 2\n    title: '{title}'\n"
+        "    metric: temperature_c\n    when: {op: '>', value: 70}\n"
+    )
+    with pytest.raises(RuleError, match=r"site.yaml: .*rule hot_camera: " + expected):
+        load_rules([site])
+
+
+def test_a_title_that_fails_anyway_falls_back_to_the_rule_and_target(caplog):
+    from roomwatch.collector.rules.model import Rule
+
+    [disk] = [r for r in load_rules() if r.id == "disk_nearly_full"]
+    # A template the load check cannot see coming (built past validation).
+    broken = Rule.model_construct(**{**dict(disk), "title": "{value.nope}"})
+    [verdict] = [
+        v
+        for v in RuleEngine([broken]).evaluate("r1", host_with_disk(93))
+        if v.rule.id == "disk_nearly_full"
+    ]
+    assert verdict.title() == "disk_nearly_full on r1/host/disk{mount=/data}"
+    assert verdict.title() == "disk_nearly_full on r1/host/disk{mount=/data}"
+    assert caplog.text.count("title template cannot be filled") == 1
