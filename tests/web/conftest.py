@@ -77,7 +77,7 @@ class LiveServer:
                 host="127.0.0.1",
                 port=self.port,
                 log_level="warning",
-                lifespan="off",
+                lifespan="on",  # as the collector serves it: the report worker runs
                 timeout_graceful_shutdown=1,
             )
         )
