@@ -115,21 +115,36 @@
     return Array.from(main.querySelectorAll("textarea, input[type=text]")).some((el) => el.value !== el.defaultValue);
   }
 
+  // The newest refresh wins: an older one answering later would show a stale page; a live
+  // one never replaces what the reader started typing meanwhile. The answer to the reader's
+  // last action (#action-result) outlives a refresh: the server renders it hidden, and a
+  // live refresh landing just after an action would erase it.
   let refreshing = false;
+  let refreshes = 0;
   async function refreshMain(force) {
     if (!force && (refreshing || formBusy())) return;
     refreshing = true;
+    const mine = ++refreshes;
     try {
       const response = await fetch(location.href, { headers: { "X-Requested-With": "live" }, credentials: "same-origin" });
       if (!response.ok) return;
       const doc = new DOMParser().parseFromString(await response.text(), "text/html");
       const fresh = doc.getElementById("main");
-      if (fresh) {
+      // the reader may have started typing while the page was fetched: theirs wins
+      if (fresh && mine === refreshes && (force || !formBusy())) {
+        const shown = document.getElementById("action-result");
+        const kept = shown && !shown.hidden ? { text: shown.textContent, error: shown.classList.contains("error") } : null;
         document.getElementById("main").innerHTML = fresh.innerHTML;
+        const result = document.getElementById("action-result");
+        if (kept && result) {
+          result.hidden = false;
+          result.classList.toggle("error", kept.error);
+          result.textContent = kept.text;
+        }
         tickClocks();
       }
     } finally {
-      refreshing = false;
+      if (mine === refreshes) refreshing = false;
     }
   }
 
@@ -266,7 +281,6 @@
     const form = event.target.closest("form.api-form");
     if (!form) return;
     event.preventDefault();
-    const result = document.getElementById("action-result");
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
@@ -286,6 +300,9 @@
       if (!response.ok) {
         let payload = null;
         try { payload = await response.json(); } catch (e) { /* not JSON */ }
+        // looked up now: a live refresh may have replaced the page while the API answered
+        const result = document.getElementById("action-result");
+        if (!result) return;
         result.hidden = false;
         result.classList.add("error");
         result.textContent = errorText(form, response.status, payload);
