@@ -7,24 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from roomwatch.collector.rules.model import load_rules
+from tests.fixtures.recordings import rules_fed
 
 pytestmark = pytest.mark.anyio
 
 MB = 1024 * 1024
-
-
-def rules_fed(polled, kind: str) -> set[str]:
-    """The built-in rules for ``kind`` whose metric the polled sample carries."""
-    sample = polled.sample
-    sent = set(sample.metrics) | {
-        f"{table}.{column}" for table, rows in sample.tables.items() for row in rows
-        for column in row.metrics
-    }  # fmt: skip
-    return {
-        rule.id for rule in load_rules()
-        if rule.metric in sent and rule.selector.matches(kind, None, "d", "r")
-    }  # fmt: skip
 
 
 @pytest.fixture
