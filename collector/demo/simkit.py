@@ -20,6 +20,7 @@ from roomwatch.collector.demo.simspecs import (
     SimulatorError,
     projector,
     storage_row,
+    switch_ports,
 )
 
 MB = 1024 * 1024
@@ -68,14 +69,7 @@ def hikvision_nvr(name: str = "enc1") -> DeviceSpec:
 
 def huawei_poe_switch(name: str = "sw1", ports: int = 8) -> DeviceSpec:
     """A Huawei S5720 PoE switch: ports 1-5 up and powering their devices."""
-    interfaces = [
-        SimRow(index=i, labels={"ifname": f"GigabitEthernet0/0/{i}", "ifalias": ""},
-               values={"oper_up": int(i <= 5), "admin_up": 1, "speed_mbps": 1000,
-                       "in_bytes_per_s": 1_000_000 * i, "out_bytes_per_s": 2_000_000 * i,
-                       "in_errors_per_s": 0, "out_errors_per_s": 0,
-                       "in_discards_per_s": 0, "out_discards_per_s": 0})
-        for i in range(1, ports + 1)
-    ]  # fmt: skip
+    interfaces = switch_ports(ports, ifname="GigabitEthernet0/0/{}")
     poe_ports = [
         SimRow(index=f"1.{i}", values={"admin_enabled": 1, "delivering": int(i <= 5)})
         for i in range(1, ports + 1)

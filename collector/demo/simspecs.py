@@ -245,15 +245,20 @@ def encoder(name: str = "enc1") -> DeviceSpec:
     )  # fmt: skip
 
 
-def poe_switch(name: str = "sw1", ports: int = 8) -> DeviceSpec:
-    rows = [
-        SimRow(index=i, labels={"ifname": f"port{i}", "ifalias": ""},
+def switch_ports(ports: int, ifname: str = "port{}") -> list[SimRow]:
+    """IF-MIB rows of a switch whose ports 1-5 are up and carry traffic, the rest down."""
+    return [
+        SimRow(index=i, labels={"ifname": ifname.format(i), "ifalias": ""},
                values={"oper_up": int(i <= 5), "admin_up": 1, "speed_mbps": 1000,
                        "in_bytes_per_s": 1_000_000 * i, "out_bytes_per_s": 2_000_000 * i,
                        "in_errors_per_s": 0, "out_errors_per_s": 0,
                        "in_discards_per_s": 0, "out_discards_per_s": 0})
         for i in range(1, ports + 1)
     ]  # fmt: skip
+
+
+def poe_switch(name: str = "sw1", ports: int = 8) -> DeviceSpec:
+    rows = switch_ports(ports)
     return DeviceSpec(
         name=name, kind="switch", profile="switch",
         sys_descr=f"{ports}-port PoE+ managed switch (simulated)",
