@@ -65,7 +65,9 @@ class FaultTracker:
     ) -> None:
         self.book = rules if isinstance(rules, RuleBook) else RuleBook.fixed(rules)
         self.calendar = calendar if calendar is not None else MaintenanceCalendar()
-        self.workflow = workflow if workflow is not None else Workflow(calendar=self.calendar)
+        self.workflow = (
+            workflow if workflow is not None else Workflow(calendar=self.calendar, rules=self.book)
+        )
         self.flapping = flapping or FlapPolicy()
         self._planner: tuple[RuleEngine, FaultPlanner] | None = None
         self._rooms_session: Session | None = None

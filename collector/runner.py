@@ -72,17 +72,21 @@ class CollectorService:
         else:
             self.db = open_database(config.database.url)
             self._sync_inventory()
-        # One workflow (SLA hooks, maintenance calendar) for the fault tracker and the API.
+        # One workflow (SLA hooks, maintenance calendar, rule book) for the fault tracker and
+        # the API: the spare quota the API moves is decided by the tracker's rules.
         self.sla = SlaTicker.build(self.db, config.sla, clock)
         load_sla_data(self.db, clock(), config.sla.files, self.sla.service)
+        self.rule_book = RuleBook(self.rule_pack)
         self.workflow = Workflow(
-            hooks=ServiceHooks(self.sla.service), calendar=MaintenanceCalendar(config.timezone)
+            hooks=ServiceHooks(self.sla.service),
+            calendar=MaintenanceCalendar(config.timezone),
+            rules=self.rule_book,
         )
         self.tsdb = TsdbWriter(config.tsdb)
         self.pipeline = IngestPipeline(
             self.db,
             self.tsdb,
-            FaultTracker(RuleBook(self.rule_pack), self.workflow, self.workflow.calendar),
+            FaultTracker(self.rule_book, self.workflow, self.workflow.calendar),
             self.stats,
             config.ingest,
             clock,

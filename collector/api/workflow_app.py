@@ -1,7 +1,8 @@
 """Wiring the fault workflow into the API: state, routers, error mapping.
 
-``create_app`` calls ``install_workflow``. The workflow (with its SLA hooks and maintenance
-calendar), the rule pack and the clock are injected so tests run on their own time.
+``create_app`` calls ``install_workflow``. The workflow (with its SLA hooks, maintenance
+calendar and rule book), the rule pack and the clock are injected so tests run on their own
+time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from roomwatch.collector.api.auth import AuthError, require_role
 from roomwatch.collector.api.routes import fault_actions, maintenance, rules, users
 from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.rules.book import RuleBook
 from roomwatch.collector.rules.model import Rule, load_rule_pack
 from roomwatch.collector.workflow import (
     LogRequired,
@@ -37,10 +39,15 @@ def install_workflow(
 ) -> None:
     clock = clock or (lambda: datetime.now(UTC))
     app.state.clock = clock
-    app.state.workflow = workflow or Workflow(
-        hooks=load_hooks(clock=clock), calendar=MaintenanceCalendar()
-    )
-    app.state.rule_pack = rule_pack if rule_pack is not None else load_rule_pack()
+    if workflow is None:
+        book = RuleBook(rule_pack if rule_pack is not None else load_rule_pack())
+        workflow = Workflow(
+            hooks=load_hooks(clock=clock), calendar=MaintenanceCalendar(), rules=book
+        )
+    app.state.workflow = workflow
+    # The rules the API lists are the workflow's unless told otherwise (the collector
+    # passes the pack its rule book was built from).
+    app.state.rule_pack = rule_pack if rule_pack is not None else workflow.rules.pack
     for module in (fault_actions, rules, maintenance, users):
         app.include_router(module.router)
     app.add_exception_handler(TransitionNotAllowed, _status(409, "transition_not_allowed"))

@@ -30,6 +30,8 @@ from roomwatch.collector.demo import history, past_faults
 from roomwatch.collector.ingest.points import Placement, metrics_lines
 from roomwatch.collector.ingest.tsdb import TsdbWriter
 from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.rules.book import RuleBook
+from roomwatch.collector.rules.model import load_rule_pack
 from roomwatch.collector.sla.calendar import package_holidays
 from roomwatch.collector.sla.providers import CalendarProvider
 from roomwatch.collector.sla.service import SlaService
@@ -168,13 +170,17 @@ class _LineSender:
 
 
 def _workflow(config: CollectorConfig, now: datetime) -> Workflow:
-    """The collector's workflow with SLA clocks, but silent: nobody is told today about
-    faults of last month."""
+    """The collector's workflow with SLA clocks and rules, but silent: nobody is told today
+    about faults of last month."""
     holidays = package_holidays(config.sla.holidays_country, config.sla.holidays_subdiv)
     sla = SlaService(
         CalendarProvider(holidays, config.sla.timezone), clock=lambda: now, notify=False
     )
-    return Workflow(hooks=_SilentHooks(sla), calendar=MaintenanceCalendar(config.timezone))
+    return Workflow(
+        hooks=_SilentHooks(sla),
+        calendar=MaintenanceCalendar(config.timezone),
+        rules=RuleBook(load_rule_pack(config.faults.rules_files)),
+    )
 
 
 class _SilentHooks(ServiceHooks):

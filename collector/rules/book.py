@@ -5,6 +5,9 @@ An override for one site becomes a copy of the rule restricted to that site (the
 so its faults keep their identity) while the original excludes the site. ``refresh`` looks
 at the overrides' signature at most every ``refresh_every_s`` and rebuilds the engine when
 they changed, keeping the engine's history; several collectors converge the same way.
+Rules decided outside the engine (the spare quota, ``collector.spares``) read the same book
+through ``in_force``, so a site file or an override changes them exactly as it changes the
+engine's rules.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,12 +23,15 @@ from sqlalchemy.orm import Session
 from roomwatch.collector.db import workflow_store
 from roomwatch.collector.db.workflow_models import ALL_SITES, RuleOverrideRow
 from roomwatch.collector.rules.engine import RuleEngine
-from roomwatch.collector.rules.model import Rule, apply_override
+from roomwatch.collector.rules.model import Rule, apply_override, load_rule_pack
 
 log = logging.getLogger(__name__)
 
 
 class RuleBook:
+    """The collector's rules: ``pack`` (the built-in pack and the site files, as loaded at
+    start) and the SQL overrides over it."""
+
     def __init__(
         self,
         pack: Iterable[Rule],
@@ -46,6 +53,16 @@ class RuleBook:
         book._next_check = float("inf")
         return book
 
+    @classmethod
+    def builtin(cls) -> RuleBook:
+        """A book of the built-in pack alone, without site files (tools and tests)."""
+        return cls(_builtin_pack())
+
+    def in_force(self, session: Session) -> list[Rule]:
+        """The pack with the SQL overrides as this session reads them, disabled rules
+        included. Reads only: the engine (and its history) is ``refresh``'s."""
+        return effective_rules(self.pack, workflow_store.list_rule_overrides(session))
+
     def refresh(self, session: Session, force: bool = False) -> bool:
         """Rebuild the engine if the SQL overrides changed; True when it did."""
         now = self._monotonic()
@@ -56,7 +73,7 @@ class RuleBook:
         if signature == self._signature:
             return False
         self._signature = signature
-        rules = effective_rules(self.pack, workflow_store.list_rule_overrides(session))
+        rules = self.in_force(session)
         history = self.engine.history
         self.engine = RuleEngine(r for r in rules if r.enabled)
         self.engine.history = history
@@ -98,6 +115,11 @@ def rules_for_site(rules: Iterable[Rule], site_id: str | None) -> list[Rule]:
         if (site_id is not None and site_id in sites) or (not sites and rule.id not in chosen):
             chosen[rule.id] = rule
     return list(chosen.values())
+
+
+@cache
+def _builtin_pack() -> tuple[Rule, ...]:
+    return tuple(load_rule_pack())
 
 
 def _applied(rule: Rule, changes: dict[str, Any], site: str) -> Rule:

@@ -3,7 +3,9 @@ the stock of that model at the fault's site; editing the log takes or gives back
 difference, deleting it gives everything back; restocking and counts add movements too.
 After every change the site's quota is decided (``collector.spares.quota``) and the
 transitions applied through the fault store, so the L4 fault opens and resolves like any
-rule fault; an opened one is also told to the project lead.
+rule fault; an opened one is also told to the project lead. The rule is read from the
+workflow's rule book (``Workflow.rules``, the fault tracker's): the built-in pack, the site
+rule files and the SQL overrides.
 
 Stock never goes negative: a log using more spares than held is accepted (the spare is in
 the room already) but takes only what is held, and the fault gets a ``spares_short`` event
@@ -18,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -29,8 +30,8 @@ from roomwatch.collector.db.models import Fault
 from roomwatch.collector.db.report_models import SpareStock
 from roomwatch.collector.db.scope import site_of_fault
 from roomwatch.collector.fault_room import FaultView
-from roomwatch.collector.rules.book import effective_rules
-from roomwatch.collector.rules.model import Rule, load_rule_pack
+from roomwatch.collector.rules.book import RuleBook
+from roomwatch.collector.rules.model import Rule
 from roomwatch.collector.spares.quota import RULE_ID, StockFigures, decide_quota, site_key_prefix
 from roomwatch.collector.workflow import Workflow
 
@@ -173,7 +174,7 @@ def check_quota(
         if m in stock
     ]
     rooms = {f.model: spares_store.room_for_model(session, site_id, f.model) for f in figures}
-    changes = decide_quota(quota_rules(session), figures, active, rooms, at)
+    changes = decide_quota(quota_rules(session, workflow.rules), figures, active, rooms, at)
     done = FaultStore(workflow).apply(session, changes)
     for transition in done:
         if transition.kind == "opened":
@@ -189,16 +190,10 @@ def check_every_site(session: Session, workflow: Workflow, at: datetime) -> list
     return done
 
 
-def quota_rules(session: Session) -> list[Rule]:
-    """The pack's spare rule with the sites' SQL overrides applied."""
-    pack = [rule for rule in _pack() if rule.id == RULE_ID]
-    overrides = [r for r in workflow_store.list_rule_overrides(session) if r.rule_id == RULE_ID]
-    return effective_rules(pack, overrides)
-
-
-@lru_cache(maxsize=1)
-def _pack() -> tuple[Rule, ...]:
-    return tuple(load_rule_pack())
+def quota_rules(session: Session, book: RuleBook) -> list[Rule]:
+    """The versions of the spare rule in force: the book's pack (built-in and site files)
+    with the SQL overrides as they are now."""
+    return [rule for rule in book.in_force(session) if rule.id == RULE_ID]
 
 
 def _row(session: Session, site_id: str, model: str, at: datetime) -> SpareStock:

@@ -26,6 +26,7 @@ from roomwatch.collector.db.models import Fault
 from roomwatch.collector.dispatch.assign import assign_from_roster
 from roomwatch.collector.levels import Level
 from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.rules.book import RuleBook
 from roomwatch.collector.rules.engine import device_of_target
 from roomwatch.collector.sla.providers import DEFAULT_TIMEZONE
 from roomwatch.collector.workflow import logbook
@@ -62,11 +63,14 @@ class ManualFault(BaseModel):
 
 @dataclass
 class Workflow:
-    """Applies status changes; shared by the fault tracker (automatic) and the API (people)."""
+    """Applies status changes; shared by the fault tracker (automatic) and the API (people).
+    ``rules`` is the collector's rule book (the fault tracker's): the spare quota that a
+    maintenance log's spares move is decided by it."""
 
     hooks: FaultHooks = field(default_factory=NoHooks)
     calendar: MaintenanceCalendar | None = None
     surveys: SurveyPolicy = field(default_factory=SurveyPolicy)
+    rules: RuleBook = field(default_factory=RuleBook.builtin)
 
     # --- automatic ------------------------------------------------------------------------
     def open_rule_fault(

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from roomwatch.collector.api.app import create_app
+from roomwatch.collector.config import CollectorConfig
 from roomwatch.collector.db import faults_store, sla_store
 from roomwatch.collector.db.models import Fault
 from roomwatch.collector.db.session import Database
@@ -23,6 +26,7 @@ from roomwatch.collector.db.sla_models import OutboxMessage
 from roomwatch.collector.inventory import Inventory, sync_inventory
 from roomwatch.collector.levels import Level
 from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.runner import CollectorService
 from roomwatch.collector.sla.policies import ContactDoc
 from roomwatch.collector.sla.service import SlaService
 from roomwatch.collector.workflow import ManualFault, ServiceHooks, Workflow
@@ -34,21 +38,29 @@ MODEL = "PTZ-7"
 CAMERAS = 7  # quota = ceil(0.15 * 7) = 2
 
 
-def _inventory() -> Inventory:
-    cameras = [{"id": f"cam{n}", "kind": "camera", "model": MODEL} for n in range(CAMERAS)]
-    return Inventory.model_validate(
+INVENTORY = {
+    "sites": [
         {
-            "sites": [
+            "id": "s1",
+            "name": "First School",
+            "timezone": "Asia/Shanghai",
+            "rooms": [
                 {
-                    "id": "s1",
-                    "name": "First School",
-                    "timezone": "Asia/Shanghai",
-                    "rooms": [{"id": "r1", "name": "Room 101", "devices": cameras}],
-                },
-                {"id": "s2", "name": "Other School", "rooms": [{"id": "r9", "name": "R9"}]},
-            ]
-        }
-    )
+                    "id": "r1",
+                    "name": "Room 101",
+                    "devices": [
+                        {"id": f"cam{n}", "kind": "camera", "model": MODEL} for n in range(CAMERAS)
+                    ],
+                }
+            ],
+        },
+        {"id": "s2", "name": "Other School", "rooms": [{"id": "r9", "name": "R9"}]},
+    ]
+}
+
+
+def _inventory() -> Inventory:
+    return Inventory.model_validate(INVENTORY)
 
 
 @dataclass
@@ -186,3 +198,44 @@ def test_a_model_not_stocked_is_not_watched_and_other_sites_do_not_see_it(setup:
     bad = s.client.post(f"/api/spares/s1/{MODEL}/restock", json={"quantity": 0})
     assert bad.status_code == 422
     assert s.client.post("/api/spares/nope/X/restock", json={"quantity": 1}).status_code == 404
+
+
+def test_the_collectors_site_rule_file_decides_when_the_spare_fault_opens(tmp_path: Path):
+    """The collector's rule files reach the spare quota as they reach every other rule: a
+    site whose file tolerates one spare short and calls a shortage L3 gets no fault at one
+    short, and an L3 one at two."""
+    rules = tmp_path / "site-rules.yaml"
+    override = {"id": "spare_stock_low", "level": 3, "when": {"op": ">", "value": 1}}
+    rules.write_text(yaml.safe_dump({"overrides": [override]}))
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump(INVENTORY))
+    config = CollectorConfig.model_validate(
+        {
+            "database": {"url": f"sqlite:///{tmp_path / 'collector.db'}"},
+            "tsdb": {"enabled": False},
+            "inventory_file": str(inventory),
+            "faults": {"rules_files": [str(rules)]},
+        }
+    )
+    clock = FakeClock(START)
+    service = CollectorService(config, clock=clock)
+    try:
+        headers = auth_headers(service.db, "engineer", "wang")
+        with TestClient(service.app(), headers=headers) as client:
+            assert client.put(f"/api/spares/s1/{MODEL}", json={"held": 2}).status_code == 200
+            body = {"room_id": "r1", "level": 1, "title": "No video", "reporter": "t"}
+            reported = client.post("/api/faults", json=body)
+            assert reported.status_code == 201, reported.text
+            s = Setup(service.db, clock, client, reported.json()["id"])
+
+            _put_log(s, 1)  # one spare taken: one short of the quota of 2
+            line = _line(s)
+            assert (line["held"], line["short"], line["fault_id"]) == (1, True, None)
+            assert _spare_faults(s) == []
+
+            s.clock.advance(timedelta(minutes=5))  # counted: none left, two short
+            assert client.put(f"/api/spares/s1/{MODEL}", json={"held": 0}).status_code == 200
+            (fault,) = _spare_faults(s)
+            assert (fault.level, fault.status, _line(s)["fault_id"]) == (Level.L3, "open", fault.id)
+    finally:
+        service.db.dispose()
