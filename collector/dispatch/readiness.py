@@ -1,6 +1,8 @@
 """The pre-class readiness check: at a set local time of each school day, one message per
 site to the engineer on duty and the school — "N rooms not ready" with the list, or "all
-ready" — through the notification outbox.
+ready" — through the notification outbox, in the site's language (inventory
+``sites[].language``, zh-CN by default; the words are in ``collector/notify/notices.yaml``,
+a fault's title is its rule's in that language).
 
 A site's school day is one on which a room of it has classes (``collector.timetable``:
 weekdays, public holidays off, make-up working days on, terms). The check runs at
@@ -13,7 +15,7 @@ restart, or a second collector, never sends it twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -23,24 +25,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from roomwatch.collector.db import dispatch_store, sla_store
+from roomwatch.collector.db.dispatch_store import RoomFacts
 from roomwatch.collector.db.models import Site
 from roomwatch.collector.db.session import Database
 from roomwatch.collector.dispatch.assign import duty_shift
 from roomwatch.collector.dispatch.roster import HM_PATTERN
-from roomwatch.collector.dispatch.today import HISTORY_H, RoomRisk, site_today
+from roomwatch.collector.dispatch.today import HISTORY_H, Risk, RoomRisk, site_today
+from roomwatch.collector.notify.notices import has_notice, notice
 from roomwatch.collector.notify.outbox import Message, tell_contacts
+from roomwatch.collector.rules.texts import fault_words, language_of
+from roomwatch.collector.sla.messages import KIND_NAMES
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 DUTY_ROLE = "engineer_on_duty"  # the escalation chain's first role, when no roster covers
 SCHOOL_ROLE = "school"  # the school's contact (SLA contacts with role "school")
-REASONS = {
-    "fault": ("故障", "fault"),
-    "agent_offline": ("代理离线", "agent offline"),
-    "recorder_not_running": ("录制程序未运行", "recorder not running"),
-    "storage_full": ("存储将满", "storage filling up"),
-}
 
 
 class ReadinessConfig(BaseModel):
@@ -116,7 +116,14 @@ class ReadinessCheck:
         run = dispatch_store.claim_readiness_run(session, site.id, local.date(), now, room_ids)
         if run is None:
             return None
-        subject, body = message(site, local.date(), not_ready, view.days[0].periods[0].label)
+        subject, body = message(
+            site,
+            local.date(),
+            not_ready,
+            view.days[0].periods[0].label,
+            fault_titles(facts, site.language),
+            view.timezone,
+        )
         recipients = self._send(session, site, now, subject, body, local.date(), len(not_ready))
         run.recipients = len(recipients)
         log.info("readiness %s %s: %d rooms not ready", site.id, local.date(), len(not_ready))
@@ -139,7 +146,12 @@ class ReadinessCheck:
             else []
         ) or sla_store.contacts_for(session, DUTY_ROLE, site.id)
         school = sla_store.contacts_for(session, SCHOOL_ROLE, site.id)
-        data = {"site": site.id, "day": day.isoformat(), "not_ready": not_ready}
+        data = {
+            "site": site.id,
+            "day": day.isoformat(),
+            "not_ready": not_ready,
+            "language": language_of(site.language),
+        }
         message = Message(subject, body, now, f"ready|{site.id}|{day.isoformat()}", data)
         reached = tell_contacts(session, [*duty, *school], message)
         if not reached:
@@ -148,25 +160,81 @@ class ReadinessCheck:
 
 
 def message(
-    site: Site, day: date, not_ready: Iterable[RoomRisk], first_period: str
+    site: Site,
+    day: date,
+    not_ready: Iterable[RoomRisk],
+    first_period: str,
+    titles: Mapping[int, str],
+    timezone: str,
 ) -> tuple[str, str]:
-    """Subject and body, zh-CN then en."""
+    """Subject and body in the site's language; ``titles``: fault id → its title in that
+    language; times are local to ``timezone``."""
+    language = site.language
     rooms = list(not_ready)
+    head = {"site": site.name, "day": day.isoformat()}
     if rooms:
-        subject = (
-            f"[roomwatch] {site.name} {day.isoformat()} 课前检查：{len(rooms)} 间教室未就绪 / "
-            f"{len(rooms)} rooms not ready"
-        )
+        subject = notice("readiness.subject.not_ready", language, count=len(rooms), **head)
     else:
-        subject = f"[roomwatch] {site.name} {day.isoformat()} 课前检查：全部就绪 / all ready"
-    lines = [f"{site.name} — {day.isoformat()}, 第一节 / first period {first_period}", ""]
+        subject = notice("readiness.subject.all_ready", language, **head)
+    lines = [notice("readiness.head", language, first_period=first_period, **head), ""]
     for room in rooms:
         lines.append(f"- {room.room_name} ({room.room_id})")
-        for risk in room.risks:
-            zh, en = REASONS.get(risk.kind, (risk.kind, risk.kind))
-            who = f"; 负责人 / assignee {risk.assignee}" if risk.assignee else ""
-            due = f"; SLA {risk.deadline_at.isoformat()}" if risk.deadline_at else ""
-            lines.append(f"    {zh} / {en}: {risk.detail}{who}{due}")
+        lines.extend(f"    {_risk_line(risk, language, titles, timezone)}" for risk in room.risks)
     if not rooms:
-        lines.append("所有教室已就绪。 / Every room is ready.")
+        lines.append(notice("readiness.all_ready", language))
     return subject, "\n".join(lines)
+
+
+def _risk_line(risk: Risk, language: str, titles: Mapping[int, str], timezone: str) -> str:
+    """Why the room is not ready, who has it and by when, in ``language``. A reason the
+    catalogue lacks keeps its kind and the collector's detail."""
+    key = f"readiness.reason.{risk.kind}"
+    reason = notice(key, language) if has_notice(key) else risk.kind
+    if risk.device and risk.kind != "fault":  # a fault's title names its device
+        reason = notice("readiness.on_device", language, reason=reason, device=risk.device)
+    detail = _detail(risk, language, titles, timezone)
+    line = notice("readiness.line", language, reason=reason, detail=detail)
+    if risk.assignee:
+        line += notice("readiness.assignee", language, assignee=risk.assignee)
+    if risk.deadline_at is not None:
+        zh, en = KIND_NAMES.get(risk.deadline_kind or "", ("SLA", "SLA"))
+        kind = en if language_of(language) == "en" else zh
+        deadline = _local(risk.deadline_at, timezone)
+        line += notice("readiness.deadline", language, kind=kind, deadline=deadline)
+    return line
+
+
+def _detail(risk: Risk, language: str, titles: Mapping[int, str], timezone: str) -> str:
+    if risk.fault_id is not None:
+        return titles.get(risk.fault_id, risk.detail)
+    key = f"readiness.detail.{risk.kind}"
+    if not has_notice(key):
+        return risk.detail
+    full_at = _local(risk.full_at, timezone) if risk.full_at is not None else ""
+    return notice(
+        key, language, label=risk.label or "", used_pct=risk.used_pct or 0.0, full_at=full_at
+    )
+
+
+def fault_titles(facts: Iterable[RoomFacts], language: str) -> dict[int, str]:
+    """Each active fault's title in ``language``: its rule's words filled from the fault,
+    as its notifications word it (a fault reported by a person keeps its words)."""
+    titles: dict[int, str] = {}
+    for room in facts:
+        devices = {device.id: device.device for device in room.devices}
+        for fault in room.faults:
+            device = devices.get(fault.device_id) if fault.device_id is not None else None
+            words = fault_words(
+                fault.rule_id,
+                language,
+                title=fault.title,
+                evidence=fault.evidence,
+                device=device,
+                room=room.room.name,
+            )
+            titles[fault.id] = words.title
+    return titles
+
+
+def _local(moment: datetime, timezone: str) -> str:
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")

@@ -54,6 +54,12 @@ class Risk:
     assignee: str | None = None
     deadline_kind: str | None = None
     deadline_at: datetime | None = None
+    # What a message words the risk from in the reader's language (``detail`` is the
+    # collector's English): the process's or storage's label, the storage's use and when
+    # it is full.
+    label: str | None = None
+    used_pct: float | None = None
+    full_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +214,12 @@ def _recorder_stopped(facts: RoomFacts) -> Iterable[Risk]:
         for row in state.tables.get("process", []):
             if row.get("metrics", {}).get("running") == 0:
                 name = ",".join(str(v) for v in row.get("labels", {}).values()) or "recorder"
-                yield Risk("recorder_not_running", f"{name} not running", device=device.device)
+                yield Risk(
+                    "recorder_not_running",
+                    f"{name} not running",
+                    device=device.device,
+                    label=name,
+                )
 
 
 def storage_risks(facts: RoomFacts, now: datetime, until: datetime) -> list[Risk]:
@@ -234,6 +245,9 @@ def storage_risks(facts: RoomFacts, now: datetime, until: datetime) -> list[Risk
                             "storage_full",
                             f"{label or table} {used_pct:.0f} %, full at {full_at.isoformat()}",
                             device=device.device,
+                            label=label or table,
+                            used_pct=float(used_pct),
+                            full_at=full_at,
                         )
                     )
     return risks

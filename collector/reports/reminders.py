@@ -1,6 +1,8 @@
 """The reminder an engineer gets before an inspection is due: once per site and period,
 when the period enters the schedule's lead time (``lead_days``, per site, adjustable through
-PUT /api/inspections/{site}/schedule), recorded in SQL so a restart does not repeat it."""
+PUT /api/inspections/{site}/schedule), recorded in SQL so a restart does not repeat it. The
+message is in the site's language (inventory ``sites[].language``, zh-CN by default; the
+words are in ``collector/notify/notices.yaml``)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from roomwatch.collector.db import followup_store, scope, sla_store
+from roomwatch.collector.db import followup_store, report_store, scope, sla_store
 from roomwatch.collector.db.scope import EVERY_SITE, SiteScope
 from roomwatch.collector.db.session import Database
+from roomwatch.collector.notify.notices import notice
 from roomwatch.collector.notify.outbox import Message, tell_contacts
 from roomwatch.collector.reports.service import DueInspection, ReportService
+from roomwatch.collector.rules.texts import language_of
 
 log = logging.getLogger(__name__)
 REMINDED_ROLE = "engineer_on_duty"  # the chain's first role: who inspects
@@ -44,13 +48,12 @@ def send_reminders(
 
 def _remind(session: Session, item: DueInspection, at: datetime) -> list[str]:
     contacts = sla_store.contacts_for(session, REMINDED_ROLE, item.site_id)
-    subject = f"[roomwatch] inspection due: {item.site_name} {item.period_label}"
+    language = language_of(report_store.require_site(session, item.site_id).language)
     when = item.period_end.isoformat()
-    body = (
-        f"巡检提醒：{item.site_name} {item.period_label} 的巡检应于 {when} 前完成。\n"
-        f"Inspection reminder: {item.site_name} {item.period_label} is due by {when}."
-    )
-    data = {"site": item.site_id, "period": item.period_label, "due": when}
+    words = {"site": item.site_name, "period": item.period_label, "due": when}
+    subject = notice("inspection.subject", language, **words)
+    body = notice("inspection.body", language, **words)
+    data = {"site": item.site_id, "period": item.period_label, "due": when, "language": language}
     prefix = f"inspection|{item.site_id}|{item.period_start}"
     reached = list(tell_contacts(session, contacts, Message(subject, body, at, prefix, data)))
     if not reached:

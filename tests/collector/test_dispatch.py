@@ -112,7 +112,7 @@ def test_readiness_sends_one_message_per_school_day_to_duty_and_school(school_db
     assert result.recipients == ("night-li", "Principal Zhou")
     sent = _outbox(school_db)[before:]
     assert [m.recipient for m in sent] == ["li@example.edu.cn", "zhou@school.cn"]
-    assert "1 rooms not ready" in sent[0].subject and "1 间教室未就绪" in sent[0].subject
+    assert "1 间教室未就绪" in sent[0].subject  # the site's language: zh-CN by default
     assert "Room 101" in sent[0].body and "PoE switch down" in sent[0].body
     assert "Projector" not in sent[0].body
 
@@ -144,7 +144,7 @@ def test_readiness_all_ready_a_site_time_and_no_message_on_a_holiday(school_db):
     assert result.day == date(2025, 4, 27) and result.not_ready == ()
     # Nobody is on the roster on a Sunday: the chain's engineers on duty are told.
     assert result.recipients == ("wang", "night-li", "Principal Zhou")
-    assert "all ready" in _outbox(school_db)[-1].subject
+    assert "课前检查：全部就绪" in _outbox(school_db)[-1].subject
 
 
 def test_a_date_override_sends_the_fault_to_the_stand_in(school_db):

@@ -66,7 +66,8 @@ def world(database: Database) -> Iterator[World]:
 
 def _reminders(db: Database) -> list[str]:
     with db.session() as session:
-        query = select(OutboxMessage.recipient).where(OutboxMessage.subject.contains("inspection"))
+        reminder = OutboxMessage.dedupe_key.startswith("inspection|")
+        query = select(OutboxMessage.recipient).where(reminder)
         return list(session.scalars(query))
 
 
