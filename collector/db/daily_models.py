@@ -23,8 +23,13 @@ class RollupDaily(Base):
     """One metric of one device over one local day, folded from ``rollups_hourly``."""
 
     __tablename__ = "rollups_daily"
-    # Covering the report's look for days folded under other bounds, site by site.
-    __table_args__ = (Index("ix_rollups_daily_day", "day_start", "day_end", "device_id"),)
+    # Covering the report's look for days folded under other bounds, site by site. On
+    # SQLite the rows are kept in key order (WITHOUT ROWID, migration 0017): the report
+    # reads them device by device, metric by metric.
+    __table_args__ = (
+        Index("ix_rollups_daily_day", "day_start", "day_end", "device_id"),
+        {"sqlite_with_rowid": False},
+    )
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
     metric: Mapped[str] = mapped_column(String(200), primary_key=True)
     day_start: Mapped[datetime] = mapped_column(primary_key=True)

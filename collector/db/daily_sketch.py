@@ -14,14 +14,16 @@ width keys merges by concatenation — ``group_concat`` / ``string_agg`` in SQL 
 quarter's p95 comes back as one string per (device, metric). The library ``ddsketch``
 (Datadog) has the same mapping but merges object by object in Python, which for a quarter
 of a large site (about a million daily sketches) costs more than the whole report may.
+The merged codes are ranked with numpy.
 """
 
 from __future__ import annotations
 
 import math
-import sys
-from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+import numpy
+from numpy.typing import NDArray
 
 ALPHA = 0.005  # relative accuracy of a p95 read from sketches
 GAMMA = (1 + ALPHA) / (1 - ALPHA)
@@ -61,21 +63,23 @@ def encode(values: Iterable[float]) -> str:
     return "".join(f"{code_of(v):04x}" for v in values)
 
 
-def decode(sketch: str) -> array[int]:
-    """The bucket codes of a (merged) sketch (decoded in C: a quarter holds millions)."""
-    codes = array("H", bytes.fromhex(sketch))
-    if sys.byteorder == "little":
-        codes.byteswap()  # the hex digits are big-endian
-    return codes
+def decode(sketch: str) -> NDArray[numpy.uint16]:
+    """The bucket codes of a (merged) sketch, decoded in C: a quarter holds millions."""
+    return numpy.frombuffer(bytes.fromhex(sketch), dtype=">u2").astype(numpy.uint16)
 
 
-def nearest_rank_p95(codes: Iterable[int]) -> float | None:
-    """Rank ⌈0.95 n⌉ of the codes, as a value; None for no codes."""
-    ordered = sorted(codes)
-    if not ordered:
+def nearest_rank_p95(parts: Sequence[NDArray[numpy.uint16]]) -> float | None:
+    """Rank ⌈0.95 n⌉ of the codes held in ``parts`` (``decode``'s arrays), as a value;
+    None for no codes.
+
+    A partial sort (numpy's introselect) instead of sorting: at 1,000 rooms a quarter's
+    p95 ranks about 13,000 series of ~2,000 codes each, and sorting them as Python ints
+    cost more than reading them."""
+    joined = numpy.concatenate(parts) if parts else numpy.empty(0, dtype=numpy.uint16)
+    if not joined.size:
         return None
-    rank = (len(ordered) * 95 + 99) // 100
-    return value_of(ordered[rank - 1])
+    rank = (joined.size * 95 + 99) // 100
+    return value_of(int(numpy.partition(joined, rank - 1)[rank - 1]))
 
 
 def code_sql(mean: str, dialect: str) -> str:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+import numpy
+from sqlalchemy import ColumnElement, String, and_, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 from roomwatch.collector.db import daily_sketch
@@ -74,25 +75,24 @@ def gather(
     parts: list[DailyStat] = []
     days: list[DailyStat] = []
     chart: dict[int, tuple[float, int]] = {}
-    for k, (lo, hi) in enumerate(windows):
-        if k in folded:
-            continue
-        means, hours = 0.0, 0
-        for row in rq.daily_stats(session, site_id, lo, hi, both):
-            row = dataclasses.replace(row, day=k)
+    for first, last in _runs(k for k in range(len(windows)) if k not in folded):
+        # One statement for a run of days read hourly, executed day by day.
+        sums: dict[int, tuple[float, int]] = {}
+        for row in rq.daily_stats(session, site_id, windows[first][0], windows[last][1], both):
+            row = row._replace(day=first + row.day)
             parts.append(row)
             if daily_wanted.matches(row.metric):
                 days.append(row)
             if row.metric == chart_metric:
-                means, hours = means + row.sum_of_hourly_means, hours + row.hours
-        if hours:
-            chart[k] = (means, hours)
-    codes: dict[tuple[int, str], list[int]] = defaultdict(list)
+                means, hours = sums.get(row.day, (0.0, 0))
+                sums[row.day] = (means + row.sum_of_hourly_means, hours + row.hours)
+        chart.update((k, total) for k, total in sums.items() if total[1])
+    codes: dict[tuple[int, str], list[Any]] = defaultdict(list)  # arrays of sketch codes
     if starts:
         period, sketches = _period_part(session, site_id, list(starts), both, p95_wanted)
         parts.extend(period)
         for key, sketch in sketches.items():
-            codes[key].extend(daily_sketch.decode(sketch))
+            codes[key].append(daily_sketch.decode(sketch))
         if daily_wanted.exact or daily_wanted.prefixes:
             days.extend(_daily_rows(session, site_id, starts, daily_wanted))
         if chart_metric is not None:
@@ -102,6 +102,17 @@ def gather(
         hourly = [w for k, w in enumerate(windows) if k not in folded]
         p95 = _p95(session, site_id, codes, bool(starts), hourly, p95_wanted)
     return Gathered(rq.period_from_daily(parts), days, p95, len(starts), chart)
+
+
+def _runs(indexes: Iterable[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive indexes as (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for k in indexes:
+        if runs and runs[-1][1] == k - 1:
+            runs[-1] = (runs[-1][0], k)
+        else:
+            runs.append((k, k))
+    return runs
 
 
 def foldable_days(session: Session, site_id: str, windows: Sequence[Window]) -> set[int]:
@@ -153,14 +164,6 @@ def _touches(lo: datetime, hi: datetime, pending: set[Any]) -> bool:
 
 def _site_devices(site_id: str) -> Any:
     return select(Device.id).join(Room, Room.id == Device.room_id).where(Room.site_id == site_id)
-
-
-def _where(site_id: str, starts: list[datetime], metrics: MetricFilter) -> ColumnElement[bool]:
-    return and_(
-        (RollupDaily.device_id + 0).in_(_site_devices(site_id)),
-        RollupDaily.day_start.in_(starts),
-        metrics.clause(RollupDaily.metric),
-    )
 
 
 def _period_part(
@@ -216,22 +219,86 @@ def _period_part(
     return stats, sketches
 
 
+def _index_parts(session: Session, metrics: MetricFilter, column: Any) -> list[ColumnElement[bool]]:
+    """``metrics`` as separate clauses, each answerable from the unique (device, metric,
+    day) index: the exact keys as one IN list, and each prefix on SQLite as the key range
+    it spans as well (SQLite compares keys bytewise, so [prefix, prefix with its last
+    character raised) holds exactly the keys starting with it, and its LIKE cannot use an
+    index). PostgreSQL keeps LIKE alone: a collation need not order by prefix."""
+    parts: list[ColumnElement[bool]] = []
+    if metrics.exact:
+        parts.append(column.in_(metrics.exact))
+    ranges = dialect_name(session) == "sqlite"
+    for prefix in metrics.prefixes:
+        like = column.startswith(prefix, autoescape=True)
+        if ranges and prefix:
+            above = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            parts.append(and_(column >= prefix, column < above, like))
+        else:
+            parts.append(like)
+    return parts
+
+
+def _folded_span(
+    session: Session, site_id: str, starts: dict[datetime, int], metrics: MetricFilter
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses, one per index part of ``metrics``, of the site's daily rows from the
+    first folded day to the last (days between that are not folded are dropped by the
+    caller, ``_DayOf``). The site's devices lead, so each (device, metric) is one index
+    range of consecutive days."""
+    d = RollupDaily
+    site = and_(
+        d.device_id.in_(_site_devices(site_id)),
+        d.day_start >= min(starts),
+        d.day_start <= max(starts),
+    )
+    return [and_(site, part) for part in _index_parts(session, metrics, d.metric)]
+
+
+class _DayOf(dict[Any, int]):
+    """The folded day's index of a ``day_start`` as the driver returns it (text on
+    SQLite, read raw so no row's value is parsed), -1 for a day read from hourly rows.
+    Each distinct value is parsed once, on its first lookup."""
+
+    def __init__(self, starts: dict[datetime, int]) -> None:
+        super().__init__()
+        self._starts = starts
+
+    def __missing__(self, raw: Any) -> int:
+        at = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
+        k = self[raw] = self._starts.get(at if at.tzinfo else at.replace(tzinfo=UTC), -1)
+        return k
+
+
+def _raw_day(column: Any) -> Any:
+    return type_coerce(column, String)  # the stored text on SQLite, a datetime elsewhere
+
+
 def _daily_rows(
     session: Session, site_id: str, starts: dict[datetime, int], metrics: MetricFilter
 ) -> list[DailyStat]:
-    # A statement per day, so no row's day_start is parsed back into a datetime (on SQLite
-    # that parsing was most of this read).
+    """The folded days' rows of ``metrics``, read as index ranges (a fifth of a site's
+    daily rows are the hazard metrics', and only they are read)."""
     d = RollupDaily
+    day_of = _DayOf(starts)
     found: list[DailyStat] = []
     connection = session.connection()
-    for start, k in starts.items():
+    for where in _folded_span(session, site_id, starts, metrics):
         query = select(
-            d.device_id, d.metric, d.max, d.sum_of_hourly_means, d.hours, d.count, d.sum, d.min
-        ).where(_where(site_id, [start], metrics))
-        found.extend(
-            DailyStat(pk, m, k, hi, means, h, n, s, lo)
-            for pk, m, hi, means, h, n, s, lo in connection.execute(query)
-        )
+            d.device_id,
+            d.metric,
+            _raw_day(d.day_start),
+            d.max,
+            d.sum_of_hourly_means,
+            d.hours,
+            d.count,
+            d.sum,
+            d.min,
+        ).where(where)
+        for pk, m, raw, hi, means, h, n, s, lo in connection.execute(query).all():
+            k = day_of[raw]
+            if k >= 0:
+                found.append(DailyStat(pk, m, k, hi, means, h, n, s, lo))
     return found
 
 
@@ -241,23 +308,26 @@ def _chart_days(
     """Day → (Σ hourly means, hours) of ``metric`` over the site's devices, summed in SQL:
     one row per day instead of one per device and day."""
     d = RollupDaily
-    query = (
-        select(d.day_start, func.sum(d.sum_of_hourly_means), func.sum(d.hours))
-        .where(_where(site_id, list(starts), MetricFilter(exact=(metric,))))
-        .group_by(d.day_start)
-    )
+    day_of = _DayOf(starts)
+    raw = _raw_day(d.day_start)
     found: dict[int, tuple[float, int]] = {}
-    for day_start, means, hours in session.execute(query):
-        at = day_start if day_start.tzinfo else day_start.replace(tzinfo=UTC)
-        if hours:
-            found[starts[at]] = (float(means), int(hours))
+    for where in _folded_span(session, site_id, starts, MetricFilter(exact=(metric,))):
+        query = (
+            select(raw, func.sum(d.sum_of_hourly_means), func.sum(d.hours))
+            .where(where)
+            .group_by(raw)
+        )
+        for day_start, means, hours in session.connection().execute(query):
+            k = day_of[day_start]
+            if k >= 0 and hours:
+                found[k] = (float(means), int(hours))
     return found
 
 
 def _p95(
     session: Session,
     site_id: str,
-    codes: dict[tuple[int, str], list[int]],
+    codes: dict[tuple[int, str], list[Any]],
     any_folded: bool,
     hourly: Iterable[Window],
     metrics: MetricFilter,
@@ -270,12 +340,15 @@ def _p95(
             return {}
         return rq.p95_of_hourly_means(session, site_id, lo_hi[0][0], lo_hi[-1][1], metrics)
     mean = RollupHourly.sum / RollupHourly.count
+    loose: dict[tuple[int, str], list[int]] = defaultdict(list)
     for lo, hi in hourly:
         query = select(RollupHourly.device_id + 0, RollupHourly.metric, mean).where(
             rq._site_rollups(site_id, lo, hi, metrics)
         )
         for pk, metric, value in session.execute(query):
-            codes[(int(pk), metric)].append(daily_sketch.code_of(float(value)))
+            loose[(int(pk), metric)].append(daily_sketch.code_of(float(value)))
+    for key, values in loose.items():
+        codes[key].append(numpy.asarray(values, dtype=numpy.uint16))
     found = {key: daily_sketch.nearest_rank_p95(values) for key, values in codes.items()}
     return {key: value for key, value in found.items() if value is not None}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -84,9 +84,11 @@ class PeriodStat:
     sum_of_hourly_means: float
 
 
-@dataclass(frozen=True)
-class DailyStat:
-    """One metric of one device on one day of the period (day 0 = the first)."""
+class DailyStat(NamedTuple):
+    """One metric of one device on one day of the period (day 0 = the first).
+
+    A named tuple, not a frozen dataclass: a quarter of a large site reads about a million
+    of them, and a frozen dataclass's ``__init__`` cost more than reading the row."""
 
     device_pk: int
     metric: str
@@ -123,21 +125,32 @@ class LogRow:
 
 
 def site_inventory(session: Session, site_id: str) -> tuple[list[RoomRow], list[DeviceRow]]:
-    """The site's rooms and their devices, ordered by room and device id."""
+    """The site's rooms and their devices, ordered by room and device id. Columns, not
+    ORM objects: a district's site has ten thousand devices."""
     rooms = [
-        RoomRow(room.id, room.name, room.building)
-        for room in session.scalars(select(Room).where(Room.site_id == site_id).order_by(Room.id))
+        RoomRow(*row)
+        for row in session.execute(
+            select(Room.id, Room.name, Room.building)
+            .where(Room.site_id == site_id)
+            .order_by(Room.id)
+        )
     ]
     query = (
-        select(Device)
+        select(
+            Device.id,
+            Device.room_id,
+            Device.device,
+            Device.kind,
+            Device.model,
+            Device.vendor,
+            Device.firmware,
+            Device.procured,
+        )
         .join(Room, Room.id == Device.room_id)
         .where(Room.site_id == site_id)
         .order_by(Device.room_id, Device.device)
     )
-    devices = [
-        DeviceRow(d.id, d.room_id, d.device, d.kind, d.model, d.vendor, d.firmware, d.procured)
-        for d in session.scalars(query)
-    ]
+    devices = [DeviceRow(*row) for row in session.execute(query)]
     return rooms, devices
 
 
@@ -189,6 +202,31 @@ def period_stats(
         PeriodStat(int(d), m, int(h), int(n), float(s), float(lo), float(hi), float(means))
         for d, m, h, n, s, lo, hi, means in session.execute(query)
     ]
+
+
+def first_sample_hours(
+    session: Session, site_id: str, metric: str, before: datetime
+) -> dict[int, datetime]:
+    """Device row id → the first hour before ``before`` with a rollup of ``metric``: when
+    the device first reported. A device that never did is left out.
+
+    One MIN per device, each answered from the (device, metric, hour) index's first entry,
+    so the cost grows with the site's devices, not with its history."""
+    first = (
+        select(func.min(RollupHourly.hour))
+        .where(
+            RollupHourly.device_id == Device.id,
+            RollupHourly.metric == metric,
+            RollupHourly.hour < before,
+        )
+        .scalar_subquery()
+    )
+    query = select(Device.id, first).join(Room, Room.id == Device.room_id)
+    found: dict[int, datetime] = {}
+    for pk, hour in session.execute(query.where(Room.site_id == site_id)):
+        if hour is not None:
+            found[int(pk)] = hour if hour.tzinfo else hour.replace(tzinfo=UTC)
+    return found
 
 
 def hourly_means(

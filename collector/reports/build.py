@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import attrgetter
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,7 @@ from roomwatch.collector.reports.model import (
     InspectionReport,
 )
 from roomwatch.collector.reports.period import Period
-from roomwatch.collector.reports.running import PeriodData, build_rooms, mean_of, offline_hours
+from roomwatch.collector.reports.running import build_rooms, mean_of, period_data
 from roomwatch.collector.reports.settings import Catalog, HazardSettings, catalog, hazard_settings
 from roomwatch.collector.reports.spares import build_spares, spares_used_in
 
@@ -91,15 +92,11 @@ def build_report(
 
     faults = rq.faults_overlapping(session, site_id, previous.start_utc, end)
     offline_rule = metrics.offline_rule
-    current = PeriodData(
-        period, stats, offline_hours(faults, offline_rule, period, now), period.hours_until(now)
-    )
-    before = PeriodData(
-        previous,
-        prev_stats,
-        offline_hours(faults, offline_rule, previous, now),
-        previous.hours_until(now),
-    )
+    # Offline hours count against a device only from its first sample on (an agent's own
+    # row, a camera added mid-period): before, it was not there to be down.
+    first_seen = rq.first_sample_hours(session, site_id, metrics.availability_metric, end)
+    current = period_data(period, stats, faults, offline_rule, devices, first_seen, now)
+    before = period_data(previous, prev_stats, faults, offline_rule, devices, first_seen, now)
     room_reports = build_rooms(rooms, devices, current, before, p95, faults, metrics)
 
     in_period = [f for f in faults if start <= f.opened_at < end]
@@ -133,7 +130,7 @@ def build_report(
             metrics_of=metrics_of,
             p95=p95,
             daily=daily,
-            offline_hours=current.offline_hours,
+            offline_hours=current.device_offline_hours,
             period_hours=current.hours,
         ),
         report_store.checklist_results(session, site_id, period.start),
@@ -267,6 +264,7 @@ def _daily_by_key(rows: Iterable[DailyStat]) -> dict[tuple[int, str], list[Daily
     grouped: dict[tuple[int, str], list[DailyStat]] = defaultdict(list)
     for row in rows:
         grouped[(row.device_pk, row.metric)].append(row)
+    by_day = attrgetter("day")
     for series in grouped.values():
-        series.sort(key=lambda d: d.day)
+        series.sort(key=by_day)  # in day order already when read from daily rows
     return dict(grouped)
