@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from roomwatch.collector.config import CollectorConfig
 from roomwatch.collector.db import report_store
 from roomwatch.collector.db.faults_store import device_pk
+from roomwatch.collector.db.ingest_store import ensure_devices_many
 from roomwatch.collector.db.models import Fault
 from roomwatch.collector.db.rollups import RollupBatch
 from roomwatch.collector.db.session import Database, open_database
@@ -75,6 +76,10 @@ def backfill(
     start = end - timedelta(days=days)
     faults = past_faults.plan_faults(rooms, start, end)
     outages = [f.outage for f in faults if f.outage is not None]
+    with db.session(write=True) as session:
+        # The agent reports itself as a device; ingest makes its row from the agent's first
+        # message, which in the demo's past came 90 days ago.
+        ensure_devices_many(session, {room.room_id: [history.agent_device()] for room in rooms})
     # Rooms are independent: two processes write them (Python folds and formats the samples;
     # SQLite and the TSDB take turns). Days are folded into daily rollups by the collector,
     # which works through the marks RollupBatch leaves, a few dates at a time.

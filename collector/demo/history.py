@@ -7,6 +7,8 @@ cameras work, temperatures rise), the recording storage fills and is archived (o
 archive job stops, so it fills towards a hazard), each UPS runs a weekly self-test and one
 UPS battery slowly loses runtime, one switch port gathers errors. What a past fault did
 (an unplugged camera, the agent away, the recorder down) is carried by ``Outage`` spans.
+Like a real agent, each message also carries the agent's own counters as the ``agent``
+device, so the agent's row in a report has the same past as the room's devices.
 
 Metric names and table labels are the ones the real device families' profiles produce, so
 history and live samples are one series.
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from roomwatch.agent.selfhealth import AGENT_DEVICE, AgentCounters
 from roomwatch.agent.wire import DeviceSample, MetricsMessage, TableRow
 
 # What a past fault did to a room's samples.
@@ -45,7 +48,10 @@ KINDS = {
     "cam-1": "camera",
     "cam-2": "camera",
     "enc-1": "encoder",
+    AGENT_DEVICE: AGENT_DEVICE,  # the agent itself (agent.selfhealth)
 }
+POLLED = {device for device in KINDS if device not in ("host", AGENT_DEVICE)}  # over SNMP
+AGENT_POLL_S = 5.0  # the demo agents' default poll interval: one cycle and message each
 SWITCH_PORTS = 2  # the uplink and the cameras' port (enough to chart and to gather errors)
 STORAGE_LABELS = {"storage": "1.0"}  # the NVR profile's storage index label
 DISK_LABELS = {"disk": "1.0", "volume": "HDD1"}
@@ -73,6 +79,11 @@ class RoomHistory:
     archive_stops_days_ago: float | None = None  # the archive job stopped: storage fills
     battery_ageing: bool = False  # runtime falls over the period
     port_errors: bool = False  # a switch port with a bad cable gathers errors
+
+
+def agent_device() -> DeviceSample:
+    """The agent's own device as its first message names it (kind ``agent``)."""
+    return AgentCounters().to_sample()
 
 
 def room_messages(
@@ -153,7 +164,23 @@ class _Moment:
             self._sample("cam-1", self._axis_metrics(), {}),
             self._sample("cam-2", self._hikvision_metrics(), {}),
             self._sample("enc-1", self._nvr_metrics(), self._nvr_tables()),
+            self._agent_sample(),
         ]
+
+    def _agent_sample(self) -> DeviceSample:
+        """The agent's own counters (totals since it started with the PC, ``uptime_s``):
+        the ones the dashboard charts and the ones that move. A real agent also sends the
+        others, all zero in a quiet room; leaving them out keeps the backfill quick."""
+        cycles = float(int(self._since_boot_s() / AGENT_POLL_S))
+        duration_ms = 140 + 60 * self.busy + self.noise(12)
+        metrics = {
+            "cycles": cycles,
+            "cycle_duration_ms": round(max(40.0, duration_ms), 1),
+            "published": cycles,
+            "publish_failures": 0.0,
+            "spool_depth": 0.0,
+        }
+        return self._sample(AGENT_DEVICE, metrics, {})
 
     def _sample(
         self, device: str, metrics: dict[str, float], tables: dict[str, list[TableRow]]
@@ -164,7 +191,7 @@ class _Moment:
             kind=KINDS[device],
             model=MODELS.get(device),
             reachable=reachable,
-            rtt_ms=round(0.6 + abs(self.noise(0.4)), 2) if reachable and device != "host" else None,
+            rtt_ms=round(0.6 + abs(self.noise(0.4)), 2) if reachable and device in POLLED else None,
             error=None if reachable else "timeout",
             metrics=metrics if reachable else {},
             tables=tables if reachable else {},
@@ -172,12 +199,15 @@ class _Moment:
 
     def _host_metrics(self) -> dict[str, float]:
         working = 0.0 if (RECORDER_DOWN, None) in self.active else self.busy
-        boot_every_days = 30.0 + 7 * self.room.index
         return {
             "cpu_pct": _clamp(7 + 48 * working + self.noise(3)),
             "mem_used_pct": _clamp(34 + 22 * self.busy + self.noise(1.5)),
-            "uptime_s": round(86400 * (self.days % boot_every_days) + 3600),
+            "uptime_s": round(self._since_boot_s()),
         }
+
+    def _since_boot_s(self) -> float:
+        boot_every_days = 30.0 + 7 * self.room.index
+        return 86400 * (self.days % boot_every_days) + 3600
 
     def _host_tables(self) -> dict[str, list[TableRow]]:
         running = 0.0 if (RECORDER_DOWN, None) in self.active else 1.0

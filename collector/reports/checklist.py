@@ -101,7 +101,7 @@ class CheckContext:
     metrics_of: Mapping[int, Sequence[str]]  # device row id → its metric keys in ``stats``
     p95: Mapping[tuple[int, str], float]
     daily: Mapping[tuple[int, str], Sequence[DailyStat]]
-    offline_hours: Mapping[str, float]
+    offline_hours: Mapping[int, float]  # device row id → offline hours it is charged
     period_hours: float
 
 
@@ -186,9 +186,7 @@ def _measure(
     device: DeviceRow, metric: str, stat: PeriodStat, measure: str, context: CheckContext
 ) -> float | None:
     if measure in ("availability", "uptime"):
-        share = availability(
-            stat, context.offline_hours.get(device.room_id, 0.0), context.period_hours
-        )
+        share = availability(stat, context.offline_hours.get(device.pk, 0.0), context.period_hours)
         return None if share is None else share * 100
     if measure == "min":
         return stat.min

@@ -1,11 +1,12 @@
 """Running parameters per room and device, from the period's rollup aggregates.
 
 Availability of a device = Σ hourly means of ``reachable`` / (hours with samples + hours
-without samples that an agent-offline fault of the room covered). Hours nobody reported
-and no fault explains (collector down, device installed mid-period) are left out rather
-than counted as up or down. A room's availability is the mean of its devices'; the site's
-is the mean of its rooms'. Recorder uptime uses the same denominator on
-``process.running{name=recorder}``.
+without samples that an agent-offline fault of the room covered since the device's first
+sample). Hours nobody reported and no fault explains (collector down, device installed
+mid-period) are left out rather than counted as up or down, and so are offline hours
+before a device first reported: it was not there (or not watched) yet. A room's
+availability is the mean of its devices'; the site's is the mean of its rooms'. Recorder
+uptime uses the same denominator on ``process.running{name=recorder}``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from roomwatch.collector.reports.settings import Catalog
 SECONDS_PER_HOUR = 3600
 
 StatMap = Mapping[tuple[int, str], PeriodStat]
+Span = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)
@@ -34,16 +36,45 @@ class PeriodData:
     stats: StatMap
     offline_hours: Mapping[str, float]  # room id → agent-offline fault hours in the period
     hours: float  # hours of the period passed by the report's `now` (all of a past one)
+    # device row id → the room's offline hours since the device's first sample
+    device_offline_hours: Mapping[int, float]
 
 
-def offline_hours(
+def period_data(
+    period: Period,
+    stats: StatMap,
+    faults: Iterable[Fault],
+    rule_id: str,
+    devices: Iterable[DeviceRow],
+    first_seen: Mapping[int, datetime],
+    now: datetime,
+) -> PeriodData:
+    """One period's figures; ``first_seen`` is each device's first hour with a sample (a
+    device without one never reported, so no offline hour is its)."""
+    spans = offline_spans(faults, rule_id, period, now)
+    per_device: dict[int, float] = {}
+    for device in devices:
+        since = first_seen.get(device.pk)
+        if since is not None and device.room_id in spans:
+            per_device[device.pk] = _seconds(spans[device.room_id], since) / SECONDS_PER_HOUR
+    return PeriodData(
+        period=period,
+        stats=stats,
+        offline_hours={room: _seconds(items) / SECONDS_PER_HOUR for room, items in spans.items()},
+        hours=period.hours_until(now),
+        device_offline_hours=per_device,
+    )
+
+
+def offline_spans(
     faults: Iterable[Fault], rule_id: str, period: Period, now: datetime
-) -> dict[str, float]:
-    """room id → hours of the period covered by ``rule_id`` faults (overlaps merged).
+) -> dict[str, list[Span]]:
+    """room id → the spans of the period covered by ``rule_id`` faults, overlaps merged,
+    in time order.
 
     A fault still open counts up to ``now`` (or the period's end if that came first):
     a report of the running quarter must not count it offline until the quarter ends."""
-    spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    spans: dict[str, list[Span]] = defaultdict(list)
     start, end = period.start_utc, period.until(now)
     for fault in faults:
         if fault.rule_id != rule_id or fault.room_id is None:
@@ -52,7 +83,7 @@ def offline_hours(
         hi = min(fault.resolved_at or end, end)
         if hi > lo:
             spans[fault.room_id].append((lo, hi))
-    return {room: _merged_seconds(items) / SECONDS_PER_HOUR for room, items in spans.items()}
+    return {room: _merged(items) for room, items in spans.items()}
 
 
 def build_rooms(
@@ -126,7 +157,7 @@ def _device_report(
     def up(data: PeriodData, metric: str) -> float | None:
         return availability(
             data.stats.get((device.pk, metric)),
-            data.offline_hours.get(device.room_id, 0.0),
+            data.device_offline_hours.get(device.pk, 0.0),
             data.hours,
         )
 
@@ -219,16 +250,22 @@ def mean_of(values: Iterable[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def _merged_seconds(spans: list[tuple[datetime, datetime]]) -> float:
-    total = 0.0
-    current: tuple[datetime, datetime] | None = None
+def _merged(spans: list[Span]) -> list[Span]:
+    merged: list[Span] = []
     for lo, hi in sorted(spans):
-        if current is None or lo > current[1]:
-            if current is not None:
-                total += (current[1] - current[0]).total_seconds()
-            current = (lo, hi)
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
         else:
-            current = (current[0], max(current[1], hi))
-    if current is not None:
-        total += (current[1] - current[0]).total_seconds()
+            merged.append((lo, hi))
+    return merged
+
+
+def _seconds(spans: Iterable[Span], since: datetime | None = None) -> float:
+    """Seconds of ``spans`` (disjoint), only their part from ``since`` on when given."""
+    total = 0.0
+    for lo, hi in spans:
+        if since is not None:
+            lo = max(lo, since)
+        if hi > lo:
+            total += (hi - lo).total_seconds()
     return total

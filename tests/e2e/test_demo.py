@@ -180,5 +180,10 @@ def check_the_history_and_the_report(workdir: Path, report_args: list[str]) -> N
     database.dispose()
     history_days = min(period.days, (now.date() - period.start).days, 90)
     assert len(model.daily_availability) >= history_days - 1
+    for room in model.rooms:  # the agent runs on the room's PC: its row has the PC's past
+        devices = {d.device: d for d in room.devices}
+        agent, host = devices["agent"], devices["host"]
+        assert agent.observed_hours == host.observed_hours
+        assert agent.availability == pytest.approx(host.availability, abs=0.001)
     trends = [h.series for h in model.hazards if h.series is not None and h.series.fit]
     assert trends and all(len(s.values) >= 14 for s in trends)
