@@ -18,7 +18,8 @@ machine, docs/performance.md "SNMP throughput" and "Agent footprint"):
   importing pysnmp was 10.9-12.5 MiB (7 MiB of it ``cryptography``). With v2c on this codec
   pysnmp is not imported: 0.23-0.32 % and 43.3-44.0 MiB.
 
-SNMPv3, SET and traps stay on pysnmp (``agent.snmp.pysnmp_path``, ``agent.snmp.traps``).
+SNMPv3, SET and traps stay on pysnmp (``agent.snmp.pysnmp_path``, ``agent.snmp.traps``);
+the values of SNMPv3 replies are read here all the same (``decode_value``).
 
 What a reply's values become is ``agent.snmp.values``: the same as pysnmp's values gave
 through ``to_python`` (Integer -> int, Counter32/64 -> Counter, Gauge32/TimeTicks -> int,
@@ -259,6 +260,20 @@ def decode_varbinds(
     if pos != end:
         raise MalformedMessage("a varbind runs past the list")
     return found
+
+
+def decode_value(
+    tag: int, contents: bytes, on_odd_value: Callable[[], None] | None = None
+) -> ReplyValue:
+    """One value, given by its tag (identifier octet) and contents octets, read as
+    ``decode_varbinds`` reads it: an odd value becomes None and is reported to
+    ``on_odd_value``. For SNMPv3 replies, which pysnmp takes apart."""
+    value = _value(contents, tag, 0, len(contents))
+    if isinstance(value, _Odd):
+        if on_odd_value is not None:
+            on_odd_value()
+        return None
+    return value
 
 
 class _Odd:

@@ -60,10 +60,10 @@ class SnmpClient:
     """GET, walk and SET against many devices.
 
     ``on_odd_value`` is called for every value of a type the poller cannot use (read as
-    absent, as noSuchObject; v2c). ``on_malformed`` is called for every datagram that could
-    not be parsed (it is dropped
-    like a lost packet). Sockets and engines belong to the event loop they were first used
-    in; used from another loop (a test calling ``asyncio.run`` twice), they are replaced.
+    absent, as noSuchObject; v2c and SNMPv3 alike). ``on_malformed`` is called for every
+    datagram that could not be parsed (it is dropped like a lost packet). Sockets and engines
+    belong to the event loop they were first used in; used from another loop (a test calling
+    ``asyncio.run`` twice), they are replaced.
     """
 
     def __init__(
@@ -78,6 +78,7 @@ class SnmpClient:
         self.oids_per_get = oids_per_get
         self.max_rows = max_rows
         self._on_malformed = on_malformed
+        self._on_odd_value = on_odd_value
         self._v2c = V2cSession(on_malformed, on_odd_value)
         self._pysnmp: PysnmpSession | None = None
 
@@ -211,7 +212,7 @@ class SnmpClient:
             # on their way to other devices are not timed out by a stalled event loop.
             session_type = await asyncio.to_thread(_import_pysnmp_session)
             if self._pysnmp is None:
-                self._pysnmp = session_type(self._on_malformed)
+                self._pysnmp = session_type(self._on_malformed, self._on_odd_value)
         return self._pysnmp
 
 

@@ -5,6 +5,9 @@ variable (snmpsim's format; ``#`` lines are comments). ``RecordingServer`` copie
 files into a private folder and starts ``snmpsim-command-responder`` on a free UDP port of
 127.0.0.1; each file is served under the community named after the file (``apc.snmprec`` ->
 community ``apc``). It is what ``roomwatch probe --snmprec FILE`` and the profile tests use.
+``self.snmprec`` is snmpsim's default recording: community "" and the default (empty)
+context of SNMPv3 requests. ``responder_args`` are further snmpsim options, e.g. an SNMPv3
+user (``--v3-user``, ``--v3-auth-key``, ...).
 
 snmpsim refuses to run as root unless told which user to drop to; it is told to "drop" to
 the user it already runs as, so it works for root (CI) and any other user alike, and never
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -62,7 +66,7 @@ class RecordingServer:
     ``community(path)`` is the community under which a file is served.
     """
 
-    def __init__(self, recordings: list[Path]) -> None:
+    def __init__(self, recordings: list[Path], responder_args: Sequence[str] = ()) -> None:
         if not recordings:
             raise RecordingError("no recording given")
         names = [self.community(p) for p in recordings]
@@ -73,13 +77,15 @@ class RecordingServer:
             if not path.is_file():
                 raise RecordingError(f"{path}: no such recording file")
         self.recordings = list(recordings)
+        self.responder_args = list(responder_args)
         self.port = 0
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     @staticmethod
     def community(path: Path) -> str:
-        return path.name.removesuffix(".snmprec")
+        name = path.name.removesuffix(".snmprec")
+        return "" if name == "self" else name
 
     @property
     def pid(self) -> int | None:
@@ -109,6 +115,7 @@ class RecordingServer:
                         f"--process-user={user}",
                         f"--process-group={group}",
                         "--log-level=error",
+                        *self.responder_args,
                     ],
                     stdout=log,
                     stderr=subprocess.STDOUT,

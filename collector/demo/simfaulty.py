@@ -1,7 +1,9 @@
 """Badly behaved SNMP devices for robustness tests and the demo, each a UDP server on a free
 port of 127.0.0.1 served by its own thread (so it answers while the caller blocks):
 
-- ``SlowProxy``: in front of a real device; every answer is held back ``delay_s``.
+- ``SlowProxy``: in front of a real device; every answer is held back ``delay_s``, and
+  changed on its way by ``rewrite`` if one is given (a value of a type the device's own agent
+  cannot serve, in an unsigned message).
 - ``FaultyDevice.garbage(mode)``: answers every request, uselessly: ``random`` bytes, a
   ``truncated`` reply, or a reply with the ``wrong_request_id``.
 - ``FaultyDevice.broken_table(mode)``: a switch that identifies itself properly but whose
@@ -126,13 +128,19 @@ class FaultyDevice(_UdpServer):
 
 
 class SlowProxy(_UdpServer):
-    """Forwards requests to ``upstream`` and holds every answer back for ``delay_s``."""
+    """Forwards requests to ``upstream`` and holds every answer back for ``delay_s``; each
+    answer goes back as ``rewrite`` makes it."""
 
     name = "slow"
 
-    def __init__(self, upstream: tuple[str, int], delay_s: float) -> None:
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        delay_s: float,
+        rewrite: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         super().__init__()
-        self.upstream, self.delay_s = upstream, delay_s
+        self.upstream, self.delay_s, self.rewrite = upstream, delay_s, rewrite
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._sock, selectors.EVENT_READ, data=None)
         self._sides: dict[tuple[str, int], socket.socket] = {}  # client -> its upstream socket
@@ -152,6 +160,8 @@ class SlowProxy(_UdpServer):
             if key.data is None:  # a client's request: pass it on at once
                 self._side_for(peer).sendto(data, self.upstream)
             else:  # the device's answer: hold it back
+                if self.rewrite is not None:
+                    data = self.rewrite(data)
                 self._sent += 1
                 heapq.heappush(self._due, (time.monotonic() + self.delay_s, self._sent, data,
                                            key.data))  # fmt: skip

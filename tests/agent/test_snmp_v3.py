@@ -1,16 +1,22 @@
-"""SNMPv3 (USM) against real snmpd users: polls, per-device auth errors, strict credentials."""
+"""SNMPv3 (USM) against real snmpd users and snmpsim: polls, per-device auth errors, values
+of odd types, strict credentials."""
 
 from __future__ import annotations
 
 import logging
+import struct
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from roomwatch.agent.config import SnmpCredential, load_config
+from roomwatch.agent.config import DeviceConfig, SnmpConfig, SnmpCredential, load_config
 from roomwatch.agent.errors import ConfigError
+from roomwatch.agent.snmp.poller import SnmpPoller
+from roomwatch.agent.snmp.profile import ProfileRegistry
+from roomwatch.agent.snmp.recording import RecordingServer
 from roomwatch.collector.demo.simdevice import DeviceSpec, SimUser, ptz_camera, ups
+from roomwatch.collector.demo.simfaulty import SlowProxy
 from tests.fixtures.snmp import make_poller
 
 pytestmark = pytest.mark.anyio
@@ -126,6 +132,83 @@ async def test_v2c_and_v3_devices_and_two_keys_for_one_user_name_poll_side_by_si
     assert [(s.device, s.reachable) for s in samples] == [
         ("cam1", True), ("cam2", True), ("ups1", True),
     ]  # fmt: skip
+
+
+BASE = "1.3.6.1.4.1.2021.100"
+OPAQUE_PROFILE = f"""
+name: opaque-sensor
+kind: sensor
+extends: [generic-system]
+metrics:
+  - {{name: load_pct, oid: {BASE}.1.0}}
+  - {{name: load_average, oid: {BASE}.2.0}}
+  - {{name: vendor_blob, oid: {BASE}.3.0}}
+"""
+
+
+async def test_opaque_values_over_v3_authpriv_read_as_over_v2c(tmp_path):
+    """snmpsim (pysnmp's agent) serves Opaques: net-snmp's float is read as the number, any
+    other Opaque is dropped and counted, and the reply's other values are kept."""
+    (tmp_path / "opaque-sensor.yaml").write_text(OPAQUE_PROFILE, encoding="utf-8")
+    recording = tmp_path / "self.snmprec"  # what snmpsim answers in the default v3 context
+    opaque_float = b"\x9f\x78\x04" + struct.pack(">f", 0.25)
+    recording.write_text(
+        "1.3.6.1.2.1.1.1.0|4|sensor box\n1.3.6.1.2.1.1.3.0|67|4200\n"
+        f"{BASE}.1.0|2|42\n{BASE}.2.0|68x|{opaque_float.hex()}\n{BASE}.3.0|68x|010203\n",
+        encoding="utf-8",
+    )
+    user = ["--v3-user=roomwatch", f"--v3-auth-key={AUTH_KEY}", "--v3-auth-proto=SHA",
+            f"--v3-priv-key={PRIV_KEY}", "--v3-priv-proto=AES"]  # fmt: skip
+    credential = SnmpCredential(
+        version="v3", username="roomwatch", auth_protocol="sha", auth_key=SecretStr(AUTH_KEY),
+        priv_protocol="aes", priv_key=SecretStr(PRIV_KEY),
+    )  # fmt: skip
+    with RecordingServer([recording], responder_args=user) as server:
+        device = DeviceConfig(id="sensor", kind="sensor", address="127.0.0.1", port=server.port,
+                              credentials="v3", profile="opaque-sensor")  # fmt: skip
+        config = SnmpConfig(credentials={"v3": credential}, timeout_s=2.0)  # type: ignore[arg-type]
+        poller = SnmpPoller(config, [device], ProfileRegistry.load([tmp_path]))
+        try:
+            [sample] = await poller.poll_all()
+        finally:
+            poller.close()
+    assert credential.security_level == "authPriv"
+    assert (sample.reachable, sample.error) == (True, None)
+    assert sample.metrics == {"uptime_s": 42.0, "load_pct": 42, "load_average": 0.25}
+    assert poller.odd_values == 1  # the Opaque that is not a float
+
+
+async def test_types_pysnmp_does_not_know_drop_only_their_value_over_v3(
+    sim_devices, profile_registry
+):
+    """An NsapAddress and an IpAddress of 6 octets, which net-snmp cannot serve: a proxy
+    retypes two of the camera's texts on their way back (noAuthNoPriv: nothing signs the
+    message). pysnmp's own decoding refused the whole reply; the device seemed down."""
+    spec = ptz_camera("cam1")
+    spec.users = [SimUser("plain")]
+    [camera] = sim_devices(spec)
+    retyped = {b"\x04\x094096 Kbps": b"\x45\x094096 Kbps", b"\x04\x06512 MB": b"\x40\x06512 MB"}
+
+    def retype(reply: bytes) -> bytes:
+        for served, odd in retyped.items():
+            reply = reply.replace(served, odd)
+        return reply
+
+    with SlowProxy(camera.address, delay_s=0.0, rewrite=retype) as proxy:
+        poller = make_poller([], profile_registry, timeout_s=1.0,
+                             others=[proxy.device_config("cam1", credentials="plain")],
+                             extra_credentials={"plain": camera.credential()})  # fmt: skip
+        try:
+            [sample] = await poller.poll_all()
+        finally:
+            poller.close()
+    assert camera.credential().security_level == "noAuthNoPriv"
+    assert (sample.reachable, sample.error, sample.model) == (True, None, "PTZ-200")
+    assert sample.metrics["temperature_c"] == pytest.approx(41.5)
+    assert sample.metrics["stream_fps"] == 25
+    assert "stream_bitrate_kbps" not in sample.metrics
+    assert "memory_free_bytes" not in sample.metrics
+    assert poller.odd_values == 2
 
 
 CREDENTIAL_ERRORS = [
