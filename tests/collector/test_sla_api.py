@@ -1,5 +1,6 @@
 """The SLA API with real users and tokens: admins edit policies, site mappings, calendar
-overrides and contacts; viewers read them and a fault's clocks; engineers log complaints."""
+overrides and contacts; viewers read them (without who changed them) and a fault's clocks;
+engineers log complaints."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
 from roomwatch.collector.api.app import create_app
+from roomwatch.collector.db import scope
 from roomwatch.collector.db.session import Database
 from roomwatch.collector.db.sla_models import OutboxMessage
+from roomwatch.collector.db.users_store import get_user
 from roomwatch.collector.sla.policies import shipped_policies
 from roomwatch.collector.sla.service import SlaService
-from tests.collector.auth_support import auth_headers
+from tests.collector.auth_support import auth_headers, bearer, token_for
 from tests.collector.sla_support import FakeClock, add_chain, cst, load_shipped, new_fault
 
 NOW = cst(2025, 9, 30, 16)
@@ -128,10 +131,38 @@ def test_a_calendar_override_changes_the_days_and_the_deadlines(sla_app):
     # 1.5 h on 30 Sep, 9 Oct now off: 2.5 h on Friday 10 Oct → 11:00 Beijing = 03:00 UTC.
     assert clocks[0]["kind"] == "respond"
     assert clocks[0]["deadline_at"] == "2025-10-10T03:00:00Z"
-    overrides = client.get("/api/sla/calendar/overrides", headers=headers["viewer"]).json()
+    overrides = client.get("/api/sla/calendar/overrides", headers=headers["admin"]).json()
     assert [(o["day"], o["updated_by"]) for o in overrides] == [("2025-10-09", "test-admin")]
     gone = client.delete("/api/sla/calendar/overrides/2025-10-09", headers=headers["admin"])
     assert gone.status_code == 204
+
+
+def test_who_changed_a_policy_or_a_calendar_day_is_shown_to_admins_only(sla_app):
+    client, db, headers = sla_app
+    school = bearer(token_for(db, "zhou", "school"))
+    with db.session() as session:
+        scope.bind_sites(session, get_user(session, "zhou"), ["s1"])
+    doc = shipped_policies().policies[1].model_dump(mode="json")
+    assert client.put("/api/sla/policies/contract", json=doc, headers=headers["admin"]).is_success
+    day = client.put("/api/sla/calendar/overrides/2025-10-09", json={"working": False},
+                     headers=headers["admin"])  # fmt: skip
+    assert day.json()["updated_by"] == "test-admin"
+    for who, reader, shown in [("admin", headers["admin"], "test-admin"),
+                               ("school", school, None), ("engineer", headers["engineer"], None),
+                               ("viewer", headers["viewer"], None)]:  # fmt: skip
+        one = client.get("/api/sla/policies/contract", headers=reader)
+        listed = client.get("/api/sla/policies", headers=reader)
+        days = client.get("/api/sla/calendar/overrides", headers=reader)
+        assert one.json()["policy"]["id"] == "contract", who
+        assert one.json()["updated_by"] == shown, who
+        assert {p["policy"]["id"]: p["updated_by"] for p in listed.json()}["contract"] == shown
+        assert [d["updated_by"] for d in days.json()] == [shown], who
+        if shown is None:
+            assert "test-admin" not in one.text + listed.text + days.text, who
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for schema in ("PolicyOut", "OverrideOut"):
+        field = schemas[schema]["properties"]["updated_by"]
+        assert {"type": "null"} in field["anyOf"] and "admins" in field["description"]
 
 
 def test_engineers_log_complaints_that_escalate(sla_app):

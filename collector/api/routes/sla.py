@@ -2,7 +2,9 @@
 overrides and the calendar's days, escalation contacts (admins edit, everyone logged in
 reads), a fault's clocks and escalations, and logging a customer complaint (engineers).
 Policies, the default policy and the calendar are shared by every site: only an admin bound
-to no site changes them (403 for a bound one)."""
+to no site changes them (403 for a bound one). Who changed a policy or a calendar override
+last (``updated_by``) is shown to admins only: it names a user, and the other roles have no
+say in these settings."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from roomwatch.collector.api.schemas import ErrorOut
 from roomwatch.collector.api.scoping import require_visible
 from roomwatch.collector.db import sla_store
 from roomwatch.collector.db.models import Fault
-from roomwatch.collector.db.sla_models import SlaContact, SlaPolicy
+from roomwatch.collector.db.sla_models import SlaCalendarOverride, SlaContact, SlaPolicy
 from roomwatch.collector.errors import NotFoundError
 from roomwatch.collector.reports.errors import ReportError
 from roomwatch.collector.reports.period import parse_period
@@ -45,6 +47,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorOut},
 }
 MAX_CALENDAR_DAYS = 366
+_EDITOR_SHOWN = "Who changed it last: shown to admins, null for other roles"
 
 
 class _Out(BaseModel):
@@ -55,7 +58,7 @@ class PolicyOut(_Out):
     policy: PolicyDoc
     source: str = Field(description="file or api: who wrote it last")
     updated_at: datetime
-    updated_by: str
+    updated_by: str | None = Field(description=_EDITOR_SHOWN)
     default: bool
     sites: list[str] = Field(description="Sites mapped to this policy (those the caller sees)")
 
@@ -89,7 +92,7 @@ class OverrideOut(_Out):
     working: bool
     note: str
     updated_at: datetime
-    updated_by: str
+    updated_by: str | None = Field(description=_EDITOR_SHOWN)
 
 
 class CalendarDayOut(_Out):
@@ -154,6 +157,11 @@ def _conflict(exc: PolicyError) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 
+def _editor_for(viewer: Principal, username: str) -> str | None:
+    """``updated_by`` as ``viewer`` may see it: admins manage SLA settings, others do not."""
+    return username if viewer.has("admin") else None
+
+
 # ------------------------------------------------------------------ policies
 
 
@@ -167,7 +175,7 @@ def _policy_out(session: DbSession, doc: PolicyDoc, row: SlaPolicy, viewer: Prin
         policy=doc,
         source=row.source,
         updated_at=row.updated_at,
-        updated_by=row.updated_by,
+        updated_by=_editor_for(viewer, row.updated_by),
         default=sla_store.default_policy_id(session) == doc.id,
         sites=sites,
     )
@@ -275,12 +283,22 @@ def delete_site(site_id: str, session: DbSession, _admin: Admin) -> Response:
 @router.get("/calendar/overrides", response_model=list[OverrideOut])
 def list_overrides(
     session: DbSession,
-    _viewer: Viewer,
+    viewer: Viewer,
     start: Annotated[IsoDate | None, Query(alias="from")] = None,
     end: Annotated[IsoDate | None, Query(alias="to")] = None,
 ) -> list[OverrideOut]:
     rows = sla_store.list_overrides(session, start, end)
-    return [OverrideOut.model_validate(row) for row in rows]
+    return [_override_out(row, viewer) for row in rows]
+
+
+def _override_out(row: SlaCalendarOverride, viewer: Principal) -> OverrideOut:
+    return OverrideOut(
+        day=row.day,
+        working=row.working,
+        note=row.note,
+        updated_at=row.updated_at,
+        updated_by=_editor_for(viewer, row.updated_by),
+    )
 
 
 @router.put("/calendar/overrides/{day}", response_model=OverrideOut)
@@ -294,7 +312,7 @@ def put_override(
     )
     session.flush()
     _service(request).recompute_deadlines(session)
-    return OverrideOut.model_validate(row)
+    return _override_out(row, admin)
 
 
 @router.delete(
