@@ -19,7 +19,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy
-from sqlalchemy import ColumnElement, String, and_, case, func, literal, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from roomwatch.collector.db import daily_sketch
@@ -132,15 +144,7 @@ def foldable_days(session: Session, site_id: str, windows: Sequence[Window]) -> 
             .distinct()
         )
     )
-    found = session.execute(
-        select(RollupDaily.day_start, RollupDaily.day_end)
-        .where(
-            RollupDaily.day_start > first - DAY,
-            RollupDaily.day_start < last,
-            (RollupDaily.device_id + 0).in_(devices),
-        )
-        .distinct()
-    ).all()
+    found = _day_bounds(session, devices, first - DAY, last)
     foldable = set()
     for k, (lo, hi) in enumerate(windows):
         if hi - lo != DAY or _touches(lo, hi, pending):
@@ -151,6 +155,48 @@ def foldable_days(session: Session, site_id: str, windows: Sequence[Window]) -> 
         if overlapping and all(window == (lo, hi) for window in overlapping):
             foldable.add(k)
     return foldable
+
+
+def _day_bounds(
+    session: Session, devices: Any, after: datetime, before: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The distinct (day_start, day_end) of ``devices``' daily rows with ``after`` <
+    day_start < ``before``.
+
+    Walked pair by pair through the day index — one seek for the next pair after the last
+    one, one to see whether any of ``devices`` has it — instead of reading the index entry
+    of every row: a quarter of a 1,000-room site has 2.8 million, and a handful of pairs
+    per zone and day."""
+    d = RollupDaily
+    at_start = bindparam("s", type_=d.day_start.type)
+    at_end = bindparam("e", type_=d.day_end.type)
+    following = (
+        select(d.day_start, d.day_end)
+        .where(
+            d.day_start < before,
+            tuple_(d.day_start, d.day_end) > tuple_(at_start, at_end),
+        )
+        .order_by(d.day_start, d.day_end)
+        .limit(1)
+    )
+    # Correlated, so the site's device list is not built again for every pair: the
+    # first of the pair's rows answers for a single-zone database.
+    held = (
+        select(literal(1))
+        .where(
+            d.day_start == at_start,
+            d.day_end == at_end,
+            exists(devices.where(Device.id == d.device_id)),
+        )
+        .limit(1)
+    )
+    found: list[tuple[datetime, datetime]] = []
+    pair: tuple[datetime, datetime] = (after, after)
+    while (row := session.execute(following, {"s": pair[0], "e": pair[1]}).first()) is not None:
+        pair = (row[0], row[1])
+        if session.execute(held, {"s": pair[0], "e": pair[1]}).first() is not None:
+            found.append(pair)
+    return found
 
 
 def _touches(lo: datetime, hi: datetime, pending: set[Any]) -> bool:
