@@ -2,7 +2,8 @@
 site to the engineer on duty and the school — "N rooms not ready" with the list, or "all
 ready" — through the notification outbox, in the site's language (inventory
 ``sites[].language``, zh-CN by default; the words are in ``collector/notify/notices.yaml``,
-a fault's title is its rule's in that language).
+a fault's title is its rule's in that language; each reason is worded as the Today page
+words it, ``collector.dispatch.risk_words``).
 
 A site's school day is one on which a room of it has classes (``collector.timetable``:
 weekdays, public holidays off, make-up working days on, terms). The check runs at
@@ -15,7 +16,7 @@ restart, or a second collector, never sends it twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -25,15 +26,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from roomwatch.collector.db import dispatch_store, sla_store
-from roomwatch.collector.db.dispatch_store import RoomFacts
 from roomwatch.collector.db.models import Site
 from roomwatch.collector.db.session import Database
 from roomwatch.collector.dispatch.assign import duty_shift
+from roomwatch.collector.dispatch.risk_words import local_minute, risk_detail
 from roomwatch.collector.dispatch.roster import HM_PATTERN
 from roomwatch.collector.dispatch.today import HISTORY_H, Risk, RoomRisk, site_today
 from roomwatch.collector.notify.notices import has_notice, notice
 from roomwatch.collector.notify.outbox import Message, tell_contacts
-from roomwatch.collector.rules.texts import fault_words, language_of
+from roomwatch.collector.rules.texts import language_of
 from roomwatch.collector.sla.messages import KIND_NAMES
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,6 @@ class ReadinessCheck:
             local.date(),
             not_ready,
             view.days[0].periods[0].label,
-            fault_titles(facts, site.language),
             view.timezone,
         )
         recipients = self._send(session, site, now, subject, body, local.date(), len(not_ready))
@@ -164,11 +164,9 @@ def message(
     day: date,
     not_ready: Iterable[RoomRisk],
     first_period: str,
-    titles: Mapping[int, str],
     timezone: str,
 ) -> tuple[str, str]:
-    """Subject and body in the site's language; ``titles``: fault id → its title in that
-    language; times are local to ``timezone``."""
+    """Subject and body in the site's language; times are local to ``timezone``."""
     language = site.language
     rooms = list(not_ready)
     head = {"site": site.name, "day": day.isoformat()}
@@ -179,62 +177,26 @@ def message(
     lines = [notice("readiness.head", language, first_period=first_period, **head), ""]
     for room in rooms:
         lines.append(f"- {room.room_name} ({room.room_id})")
-        lines.extend(f"    {_risk_line(risk, language, titles, timezone)}" for risk in room.risks)
+        lines.extend(f"    {_risk_line(risk, language, timezone)}" for risk in room.risks)
     if not rooms:
         lines.append(notice("readiness.all_ready", language))
     return subject, "\n".join(lines)
 
 
-def _risk_line(risk: Risk, language: str, titles: Mapping[int, str], timezone: str) -> str:
+def _risk_line(risk: Risk, language: str, timezone: str) -> str:
     """Why the room is not ready, who has it and by when, in ``language``. A reason the
     catalogue lacks keeps its kind and the collector's detail."""
     key = f"readiness.reason.{risk.kind}"
     reason = notice(key, language) if has_notice(key) else risk.kind
     if risk.device and risk.kind != "fault":  # a fault's title names its device
         reason = notice("readiness.on_device", language, reason=reason, device=risk.device)
-    detail = _detail(risk, language, titles, timezone)
+    detail = risk_detail(risk, language, timezone)
     line = notice("readiness.line", language, reason=reason, detail=detail)
     if risk.assignee:
         line += notice("readiness.assignee", language, assignee=risk.assignee)
     if risk.deadline_at is not None:
         zh, en = KIND_NAMES.get(risk.deadline_kind or "", ("SLA", "SLA"))
         kind = en if language_of(language) == "en" else zh
-        deadline = _local(risk.deadline_at, timezone)
+        deadline = local_minute(risk.deadline_at, timezone)
         line += notice("readiness.deadline", language, kind=kind, deadline=deadline)
     return line
-
-
-def _detail(risk: Risk, language: str, titles: Mapping[int, str], timezone: str) -> str:
-    if risk.fault_id is not None:
-        return titles.get(risk.fault_id, risk.detail)
-    key = f"readiness.detail.{risk.kind}"
-    if not has_notice(key):
-        return risk.detail
-    full_at = _local(risk.full_at, timezone) if risk.full_at is not None else ""
-    return notice(
-        key, language, label=risk.label or "", used_pct=risk.used_pct or 0.0, full_at=full_at
-    )
-
-
-def fault_titles(facts: Iterable[RoomFacts], language: str) -> dict[int, str]:
-    """Each active fault's title in ``language``: its rule's words filled from the fault,
-    as its notifications word it (a fault reported by a person keeps its words)."""
-    titles: dict[int, str] = {}
-    for room in facts:
-        devices = {device.id: device.device for device in room.devices}
-        for fault in room.faults:
-            device = devices.get(fault.device_id) if fault.device_id is not None else None
-            words = fault_words(
-                fault.rule_id,
-                language,
-                title=fault.title,
-                evidence=fault.evidence,
-                device=device,
-                room=room.room.name,
-            )
-            titles[fault.id] = words.title
-    return titles
-
-
-def _local(moment: datetime, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")

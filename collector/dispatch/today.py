@@ -21,7 +21,7 @@ Pure: ``collector.db.dispatch_store.room_facts`` loads what it reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from roomwatch.collector.db.dispatch_store import RoomFacts
 from roomwatch.collector.db.models import Site
 from roomwatch.collector.db.rollups import metric_key
 from roomwatch.collector.graph import ROOT, RoomGraph
+from roomwatch.collector.rules.texts import LANGUAGES, fault_words
 from roomwatch.collector.timetable import Timetable
 
 RECORDING_KINDS = frozenset({"host", "camera", "encoder", "recorder", "nvr", "nas", "storage"})
@@ -43,7 +44,8 @@ LOOKAHEAD_DAYS = 60  # a vacation is shorter; beyond it "no school day ahead"
 @dataclass(frozen=True)
 class Risk:
     """Why a lesson is at risk: ``kind`` fault | agent_offline | recorder_not_running |
-    storage_full, with the fault (its SLA deadline, assignee) when there is one."""
+    storage_full, with the fault (its SLA deadline, assignee) when there is one.
+    ``collector.dispatch.risk_words`` words it in a reader's language."""
 
     kind: str
     detail: str
@@ -54,12 +56,13 @@ class Risk:
     assignee: str | None = None
     deadline_kind: str | None = None
     deadline_at: datetime | None = None
-    # What a message words the risk from in the reader's language (``detail`` is the
-    # collector's English): the process's or storage's label, the storage's use and when
-    # it is full.
+    # What a reader's words are made from (``detail`` is the collector's English): the
+    # process's or storage's label, the storage's use and when it is full; a fault's title
+    # per language (zh-CN, en) as its rule words it.
     label: str | None = None
     used_pct: float | None = None
     full_at: datetime | None = None
+    titles: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -190,17 +193,31 @@ def fault_risks(facts: RoomFacts) -> list[Risk]:
         if fault.device_id is not None and fault.device_id not in needed:
             continue  # a projector, a microphone: the lesson is still recorded
         deadline = facts.deadlines.get(fault.id)
+        device = names.get(fault.device_id) if fault.device_id is not None else None
+        # as its notifications word it; a fault reported by a person keeps its words
+        titles: dict[str, str] = {
+            language: fault_words(
+                fault.rule_id,
+                language,
+                title=fault.title,
+                evidence=fault.evidence,
+                device=device,
+                room=facts.room.name,
+            ).title
+            for language in LANGUAGES
+        }
         risks.append(
             Risk(
                 "fault",
                 fault.title,
-                device=names.get(fault.device_id) if fault.device_id is not None else None,
+                device=device,
                 fault_id=fault.id,
                 level=fault.level,
                 status=fault.status,
                 assignee=fault.assignee,
                 deadline_kind=deadline[0] if deadline else None,
                 deadline_at=deadline[1] if deadline else None,
+                titles=titles,
             )
         )
     return risks

@@ -1,7 +1,8 @@
 """The words of the collector's notices outside a fault's life cycle — the pre-class
-readiness check, the inspection reminder — in zh-CN and en (``notices.yaml``). A notice
-is worded in its site's language (inventory ``sites[].language``, zh-CN by default), as
-fault notifications are (``collector.sla.messages``)."""
+readiness check, the inspection reminder, the lesson risks that the readiness message and
+the Today page share — in zh-CN and en (``notices.yaml``). A notice is worded in its
+site's language (inventory ``sites[].language``, zh-CN by default), as fault
+notifications are (``collector.sla.messages``); the Today page in its reader's."""
 
 from __future__ import annotations
 

@@ -3,17 +3,21 @@ metrics through the ingest store, faults through the real workflow with SLA cloc
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roomwatch.agent.wire import DeviceSample, TableRow
 from roomwatch.collector.db import dispatch_store, ingest_store, sla_store
+from roomwatch.collector.db.models import Device
 from roomwatch.collector.db.session import Database
 from roomwatch.collector.dispatch.roster import ShiftIn
+from roomwatch.collector.faults import FaultTracker, Subject
 from roomwatch.collector.inventory import Inventory, sync_inventory
 from roomwatch.collector.levels import Level
 from roomwatch.collector.maintenance import MaintenanceCalendar
+from roomwatch.collector.rules.book import RuleBook
 from roomwatch.collector.sla.policies import ContactDoc
 from roomwatch.collector.sla.service import SlaService
 from roomwatch.collector.workflow import ManualFault, ServiceHooks, Workflow
@@ -146,3 +150,30 @@ def open_fault(
             clock.now,
         )
         return fault.id
+
+
+def camera_down(db: Database, clock: FakeClock, room: str, agent: str, device: str) -> int:
+    """A rule's fault (device_unreachable): the camera stops answering for polls past its
+    guard, up to ``clock.now``, through the fault tracker."""
+    tracker = FaultTracker(RuleBook.builtin(), workflow(clock))
+    down = DeviceSample(device=device, kind="camera", reachable=False, error="timeout")
+    opened: list[int] = []
+    with db.session() as session:
+        camera = session.scalars(
+            select(Device).where(Device.room_id == room, Device.device == device)
+        ).one()
+        for minutes_ago in range(5, -1, -1):
+            at = clock.now - timedelta(minutes=minutes_ago)
+            changes = tracker.observe(session, Subject(room, agent, camera.id, "s1"), down, at)
+            opened += [c.fault_id for c in changes if c.kind == "opened"]
+    [fault_id] = opened
+    return fault_id
+
+
+def disk_filling(db: Database, agent: str, at: datetime) -> None:
+    """The room's PC reports its disk D: at 80, 85 and 90 % an hour apart, the last at
+    ``at``, then its agent goes offline (the state and the hours' averages stay)."""
+    for hours_ago, used_pct in ((2, 80.0), (1, 85.0), (0, 90.0)):
+        report(db, agent, at - timedelta(hours=hours_ago), host(disk_used_pct=used_pct))
+    with db.session() as session:
+        ingest_store.set_agent_status(session, agent, False, at)

@@ -14,7 +14,15 @@ from roomwatch.collector.api.app import create_app
 from roomwatch.collector.db import scope, users_store
 from roomwatch.collector.db.session import Database
 from tests.collector.auth_support import bearer, token_for
-from tests.collector.dispatch_support import host, open_fault, report, set_up_school, workflow
+from tests.collector.dispatch_support import (
+    camera_down,
+    disk_filling,
+    host,
+    open_fault,
+    report,
+    set_up_school,
+    workflow,
+)
 from tests.collector.sla_support import FakeClock, cst
 
 MONDAY_0730 = cst(2025, 3, 3, 7, 30)
@@ -75,6 +83,30 @@ def test_today_lists_the_room_at_risk_with_its_fault_deadline_and_assignee(api, 
     assert api.get("/api/today?site=nope", headers=as_user(api, "teacher")).status_code == 404
     every = api.get("/api/today", headers=as_user(api, "teacher")).json()
     assert [s["site_id"] for s in every["sites"]] == ["s1", "s2"]
+
+
+def test_today_gives_what_a_client_words_each_risk_from_in_its_language(api, clock):
+    db = api.app.state.database
+    camera_down(db, clock, "r1", "agent-1", "cam1")
+    disk_filling(db, "agent-2", MONDAY_0730)  # 80, 85, 90 %: full at 09:30, before 09:45
+
+    body = api.get("/api/today?site=s1", headers=as_user(api, "teacher")).json()
+
+    second = body["sites"][0]["days"][0]["periods"][1]
+    assert second["label"] == "09:00-09:45"
+    risks = {room["room_id"]: room["risks"] for room in second["at_risk"]}
+    [fault] = risks["r1"]
+    assert fault["kind"] == "fault"
+    assert fault["titles"] == {
+        "zh-CN": "Room 101 的 cam1 无法访问",
+        "en": "cam1 unreachable in Room 101",
+    }
+    offline, storage = risks["r2"]
+    assert offline["kind"] == "agent_offline" and offline["titles"] == {}
+    assert storage["kind"] == "storage_full" and storage["device"] == "host"
+    assert (storage["label"], storage["used_pct"]) == ("D:", 90.0)
+    assert storage["full_at"] == "2025-03-03T01:30:00Z"  # 09:30 in Beijing
+    assert storage["detail"] == "D: 90 %, full at 2025-03-03T01:30:00+00:00"  # as before
 
 
 def test_admins_edit_the_roster_engineers_read_who_is_on_duty(api, clock):

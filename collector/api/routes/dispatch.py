@@ -49,8 +49,14 @@ def default_timezone(request: Request) -> str:
 class RiskOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    kind: str = Field(description="fault | agent_offline | recorder_not_running | storage_full")
-    detail: str
+    kind: str = Field(
+        description="Why the lesson is at risk, a code to word it by: fault | agent_offline"
+        " | recorder_not_running | storage_full"
+    )
+    detail: str = Field(
+        description="In English, as the collector words it; a reader's words are made from"
+        " kind and the fields below"
+    )
     device: str | None
     fault_id: int | None
     level: int | None
@@ -58,6 +64,15 @@ class RiskOut(BaseModel):
     assignee: str | None
     deadline_kind: str | None = Field(description="The SLA clock that runs out first")
     deadline_at: datetime | None
+    titles: dict[str, str] = Field(
+        description="A fault's title per language (zh-CN, en) as its rule words it; a fault"
+        " reported by a person keeps its words; empty for other kinds"
+    )
+    label: str | None = Field(
+        description="recorder_not_running: the process; storage_full: the disk or volume"
+    )
+    used_pct: float | None = Field(description="storage_full: the storage's use now, %")
+    full_at: datetime | None = Field(description="storage_full: when it is projected full")
 
 
 class RoomRiskOut(BaseModel):

@@ -1,6 +1,7 @@
 """Today (今日课堂) and the duty roster on the dashboard: the lessons at risk per site and
 period (``collector.dispatch.today``) and who is on duty when. Both read only the sites the
-signed-in user may see."""
+signed-in user may see. Each risk is worded in the reader's language, as the pre-class
+readiness message words it (``collector.dispatch.risk_words``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from roomwatch.collector.api.routes.dispatch import default_timezone, today_view
 from roomwatch.collector.db import dispatch_store
 from roomwatch.collector.db.dispatch_store import SiteScope
 from roomwatch.collector.dispatch.assign import duty_shift
+from roomwatch.collector.dispatch.risk_words import risk_detail
 from roomwatch.collector.errors import NotFoundError
 from roomwatch.collector.web.access import current_viewer
 from roomwatch.collector.web.context import PREFIX, Page
@@ -41,7 +43,10 @@ def today_page(
     except NotFoundError:
         return page.not_found()
     return page.render(
-        "today.html", views=views, zones={v.site_id: zone(v.timezone, v.timezone) for v in views}
+        "today.html",
+        views=views,
+        zones={v.site_id: zone(v.timezone, v.timezone) for v in views},
+        detail=risk_detail,
     )
 
 
