@@ -80,6 +80,12 @@ class Principal:
         """A school's staff and engineers may report faults, complain and answer surveys."""
         return self.role == SCHOOL or self.has("engineer")
 
+    def editor_shown(self, username: str) -> str | None:
+        """Who changed a shared setting last (an SLA policy, a calendar day, a rule override)
+        as this reader may see it: the user name for admins, who manage these settings; None
+        for every other role, which has no say in them."""
+        return username if self.has("admin") else None
+
 
 @dataclass(frozen=True)
 class IssuedSecret:

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from roomwatch.collector.levels import Level
 
+# updated_by of a setting every site shares (auth.Principal.editor_shown decides who sees it)
+EDITOR_SHOWN = "Who changed it last: shown to admins, null for other roles"
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True, frozen=True)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from roomwatch.collector.api.schemas import FaultOut
+from roomwatch.collector.api.schemas import EDITOR_SHOWN, FaultOut
 from roomwatch.collector.levels import Level
 from roomwatch.collector.rules.model import Condition, Selector
 from roomwatch.collector.workflow.logbook import LogEntry
@@ -205,7 +205,7 @@ class RuleOverrideOut(_Out):
     rule_id: str
     site_id: str
     changes: dict[str, Any]
-    updated_by: str
+    updated_by: str | None = Field(description=EDITOR_SHOWN)
     updated_at: datetime
 
 

@@ -1,6 +1,7 @@
 """Users and roles: 401 without credentials, 403 for a viewer writing, an engineer
-acknowledges, an admin edits rules and users; tokens and sessions are hashed at rest, shown
-once, revocable; secrets never appear in logs or responses; the CLI creates the first admin."""
+acknowledges, an admin edits rules and users (only admins see who changed a rule); tokens
+and sessions are hashed at rest, shown once, revocable; secrets never appear in logs or
+responses; the CLI creates the first admin."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from sqlalchemy import select
 
 from roomwatch.collector.api.app import create_app
 from roomwatch.collector.cli import main
+from roomwatch.collector.db import scope
 from roomwatch.collector.db.session import Database
+from roomwatch.collector.db.users_store import get_user
 from roomwatch.collector.db.workflow_models import ApiToken, User
 from tests.collector.auth_support import bearer, token_for
 from tests.collector.scenario_support import T0, Clock
@@ -127,6 +130,30 @@ def test_an_admin_edits_a_rule_for_a_site_and_manages_users(
     )
     demote = client.patch("/api/users/admin-user", json={"role": "viewer"}, headers=admin)
     assert demote.status_code == 409  # the last admin stays one
+
+
+def test_who_changed_a_rule_override_is_shown_to_admins_only(
+    client: TestClient, placed_database: Database, tokens: dict[str, str]
+):
+    school = token_for(placed_database, "zhou", "school")
+    with placed_database.session(write=True) as session:
+        scope.bind_sites(session, get_user(session, "zhou"), ["s1"])
+    admin = bearer(tokens["admin"])
+    for site in ("s1", "*"):
+        url = f"/api/rules/disk_nearly_full/overrides/{site}"
+        put = client.put(url, json={"enabled": False}, headers=admin)
+        assert put.json()["updated_by"] == "admin-user", put.text
+    for who, token, shown in [("admin", tokens["admin"], "admin-user"), ("school", school, None),
+                              ("engineer", tokens["engineer"], None),
+                              ("viewer", tokens["viewer"], None)]:  # fmt: skip
+        listed = client.get("/api/rules/overrides", headers=bearer(token))
+        overrides = sorted((o["site_id"], o["updated_by"]) for o in listed.json())
+        assert overrides == [("*", shown), ("s1", shown)], who
+        if shown is None:
+            assert "admin-user" not in listed.text, who
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    field = schemas["RuleOverrideOut"]["properties"]["updated_by"]
+    assert {"type": "null"} in field["anyOf"] and "admins" in field["description"]
 
 
 def test_tokens_are_hashed_at_rest_shown_once_and_revocable(

@@ -2,7 +2,8 @@
 collector picks them up within seconds). Reading needs ``viewer``, changing ``admin``;
 an override of every site (``*``) is changed by an admin bound to no site only (the central
 guard answers 404 to a bound one), and a user bound to sites reads only the overrides of its
-sites and of every site."""
+sites and of every site. Who changed an override last (``updated_by``) is shown to admins
+only: it names a user, and the other roles have no say in the rules."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
-from roomwatch.collector.api.auth import Admin, Viewer
+from roomwatch.collector.api.auth import Admin, Principal, Viewer
 from roomwatch.collector.api.deps import DbSession
 from roomwatch.collector.api.schemas import ErrorOut
 from roomwatch.collector.api.workflow_schemas import RuleOut, RuleOverrideIn, RuleOverrideOut
 from roomwatch.collector.db import workflow_store
 from roomwatch.collector.db.models import Site
-from roomwatch.collector.db.workflow_models import ALL_SITES
+from roomwatch.collector.db.workflow_models import ALL_SITES, RuleOverrideRow
 from roomwatch.collector.errors import NotFoundError
 from roomwatch.collector.rules.book import effective_rules, rules_for_site
 from roomwatch.collector.rules.model import Rule, apply_override
@@ -51,7 +52,7 @@ def list_rules(
 @router.get("/overrides", response_model=list[RuleOverrideOut])
 def list_overrides(session: DbSession, viewer: Viewer) -> list[RuleOverrideOut]:
     return [
-        RuleOverrideOut.model_validate(r)
+        _override_out(r, viewer)
         for r in workflow_store.list_rule_overrides(session)
         if viewer.sites is None or r.site_id == ALL_SITES or r.site_id in viewer.sites
     ]
@@ -85,7 +86,7 @@ def put_override(
     row = workflow_store.save_rule_override(
         session, rule_id, site_id, changes, admin.username, request.app.state.clock()
     )
-    return RuleOverrideOut.model_validate(row)
+    return _override_out(row, admin)
 
 
 @router.delete(
@@ -96,6 +97,16 @@ def put_override(
 def delete_override(rule_id: str, site_id: str, session: DbSession, _admin: Admin) -> Response:
     workflow_store.delete_rule_override(session, rule_id, site_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _override_out(row: RuleOverrideRow, viewer: Principal) -> RuleOverrideOut:
+    return RuleOverrideOut(
+        rule_id=row.rule_id,
+        site_id=row.site_id,
+        changes=row.changes,
+        updated_by=viewer.editor_shown(row.updated_by),
+        updated_at=row.updated_at,
+    )
 
 
 def _rule_out(rule: Rule, override: dict[str, Any] | None) -> RuleOut:

@@ -27,7 +27,7 @@ from roomwatch.collector.api.auth import (
 )
 from roomwatch.collector.api.bounds import IsoDate, RowId
 from roomwatch.collector.api.deps import DbSession
-from roomwatch.collector.api.schemas import ErrorOut
+from roomwatch.collector.api.schemas import EDITOR_SHOWN, ErrorOut
 from roomwatch.collector.api.scoping import require_visible
 from roomwatch.collector.db import sla_store
 from roomwatch.collector.db.models import Fault
@@ -47,7 +47,6 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorOut},
 }
 MAX_CALENDAR_DAYS = 366
-_EDITOR_SHOWN = "Who changed it last: shown to admins, null for other roles"
 
 
 class _Out(BaseModel):
@@ -58,7 +57,7 @@ class PolicyOut(_Out):
     policy: PolicyDoc
     source: str = Field(description="file or api: who wrote it last")
     updated_at: datetime
-    updated_by: str | None = Field(description=_EDITOR_SHOWN)
+    updated_by: str | None = Field(description=EDITOR_SHOWN)
     default: bool
     sites: list[str] = Field(description="Sites mapped to this policy (those the caller sees)")
 
@@ -92,7 +91,7 @@ class OverrideOut(_Out):
     working: bool
     note: str
     updated_at: datetime
-    updated_by: str | None = Field(description=_EDITOR_SHOWN)
+    updated_by: str | None = Field(description=EDITOR_SHOWN)
 
 
 class CalendarDayOut(_Out):
@@ -157,11 +156,6 @@ def _conflict(exc: PolicyError) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 
-def _editor_for(viewer: Principal, username: str) -> str | None:
-    """``updated_by`` as ``viewer`` may see it: admins manage SLA settings, others do not."""
-    return username if viewer.has("admin") else None
-
-
 # ------------------------------------------------------------------ policies
 
 
@@ -175,7 +169,7 @@ def _policy_out(session: DbSession, doc: PolicyDoc, row: SlaPolicy, viewer: Prin
         policy=doc,
         source=row.source,
         updated_at=row.updated_at,
-        updated_by=_editor_for(viewer, row.updated_by),
+        updated_by=viewer.editor_shown(row.updated_by),
         default=sla_store.default_policy_id(session) == doc.id,
         sites=sites,
     )
@@ -297,7 +291,7 @@ def _override_out(row: SlaCalendarOverride, viewer: Principal) -> OverrideOut:
         working=row.working,
         note=row.note,
         updated_at=row.updated_at,
-        updated_by=_editor_for(viewer, row.updated_by),
+        updated_by=viewer.editor_shown(row.updated_by),
     )
 
 
