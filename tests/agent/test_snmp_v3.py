@@ -22,6 +22,12 @@ from tests.fixtures.snmp import make_poller
 pytestmark = pytest.mark.anyio
 AUTH_KEY = "v3-auth-Key-91f2"
 PRIV_KEY = "v3-priv-Key-5c7e"
+# A poll that expects answers waits for each one generously: on a loaded machine (CI shares
+# two cores) snmpd and the USM crypto can take longer than half a second, and a poll's whole
+# deadline is 3 x timeout_s. The answers come at once when all is well, so it costs nothing.
+ANSWER_TIMEOUT_S = 5.0
+# Only where the test expects silence is the timeout short: it is waited out in full.
+SILENCE_TIMEOUT_S = 0.5
 
 
 @pytest.fixture
@@ -42,7 +48,7 @@ def v3_camera(name: str = "cam1", **user: str) -> DeviceSpec:
 )
 async def test_poll_over_v3_auth_priv(sim_devices, profile_registry, auth, priv):
     [camera] = sim_devices(v3_camera(auth_protocol=auth, priv_protocol=priv))
-    poller = make_poller([camera], profile_registry)
+    poller = make_poller([camera], profile_registry, timeout_s=ANSWER_TIMEOUT_S)
     try:
         [sample] = await poller.poll_all()
     finally:
@@ -56,7 +62,7 @@ async def test_poll_over_v3_auth_no_priv(sim_devices, profile_registry):
     spec = v3_camera(auth_protocol="sha256")
     spec.users = [SimUser("monitor", auth_key=AUTH_KEY, auth_protocol="sha256")]
     [camera] = sim_devices(spec)
-    poller = make_poller([camera], profile_registry)
+    poller = make_poller([camera], profile_registry, timeout_s=ANSWER_TIMEOUT_S)
     try:
         [sample] = await poller.poll_all()
     finally:
@@ -74,7 +80,7 @@ async def test_a_wrong_auth_key_is_a_clear_error_of_that_device_only(
         version="v3", username="roomwatch", auth_protocol="sha", auth_key=SecretStr(wrong_key),
         priv_protocol="aes", priv_key=SecretStr(PRIV_KEY),
     )  # fmt: skip
-    poller = make_poller([healthy], profile_registry, timeout_s=1.0,
+    poller = make_poller([healthy], profile_registry, timeout_s=ANSWER_TIMEOUT_S,
                          others=[camera.device_config(credentials="wrong")],
                          extra_credentials={"wrong": wrong})  # fmt: skip
     caplog.set_level(logging.DEBUG)
@@ -93,21 +99,26 @@ async def test_a_wrong_auth_key_is_a_clear_error_of_that_device_only(
 
 
 @pytest.mark.parametrize(
-    ("change", "error"),
+    ("change", "error", "timeout_s"),
     [
-        ({"username": "nobody"}, "unknown SNMPv3 user"),
-        ({"priv_key": "wrong-Priv-Key-000"}, "timeout"),  # snmpd drops what it cannot decrypt
-        ({"auth_protocol": "md5"}, "authentication failed (wrong auth key or auth protocol)"),
+        ({"username": "nobody"}, "unknown SNMPv3 user", ANSWER_TIMEOUT_S),
+        # snmpd drops what it cannot decrypt: no answer, however long the poller waits
+        ({"priv_key": "wrong-Priv-Key-000"}, "timeout", SILENCE_TIMEOUT_S),
+        (
+            {"auth_protocol": "md5"},
+            "authentication failed (wrong auth key or auth protocol)",
+            ANSWER_TIMEOUT_S,
+        ),
     ],
 )
 async def test_other_v3_mistakes_fail_that_device_with_a_reason(
-    sim_devices, profile_registry, change, error
+    sim_devices, profile_registry, change, error, timeout_s
 ):
     [camera] = sim_devices(v3_camera())
     right = {"version": "v3", "username": "roomwatch", "auth_protocol": "sha",
              "auth_key": AUTH_KEY, "priv_protocol": "aes", "priv_key": PRIV_KEY}  # fmt: skip
     credential = SnmpCredential.model_validate(right | change)
-    poller = make_poller([], profile_registry, timeout_s=0.5,
+    poller = make_poller([], profile_registry, timeout_s=timeout_s,
                          others=[camera.device_config(credentials="changed")],
                          extra_credentials={"changed": credential})  # fmt: skip
     try:
@@ -123,7 +134,7 @@ async def test_v2c_and_v3_devices_and_two_keys_for_one_user_name_poll_side_by_si
     first = v3_camera("cam1")
     second = v3_camera("cam2", auth_key="other-Auth-Key-22", priv_key="other-Priv-Key-22")
     devices = sim_devices(first, second, ups("ups1"))
-    poller = make_poller(devices, profile_registry)
+    poller = make_poller(devices, profile_registry, timeout_s=ANSWER_TIMEOUT_S)
     try:
         for _ in range(2):
             samples = await poller.poll_all()
@@ -166,7 +177,7 @@ async def test_opaque_values_over_v3_authpriv_read_as_over_v2c(tmp_path):
     with RecordingServer([recording], responder_args=user) as server:
         device = DeviceConfig(id="sensor", kind="sensor", address="127.0.0.1", port=server.port,
                               credentials="v3", profile="opaque-sensor")  # fmt: skip
-        config = SnmpConfig(credentials={"v3": credential}, timeout_s=2.0)  # type: ignore[arg-type]
+        config = SnmpConfig(credentials={"v3": credential}, timeout_s=ANSWER_TIMEOUT_S)  # type: ignore[arg-type]
         poller = SnmpPoller(config, [device], ProfileRegistry.load([tmp_path]))
         try:
             [sample] = await poller.poll_all()
@@ -195,7 +206,7 @@ async def test_types_pysnmp_does_not_know_drop_only_their_value_over_v3(
         return reply
 
     with SlowProxy(camera.address, delay_s=0.0, rewrite=retype) as proxy:
-        poller = make_poller([], profile_registry, timeout_s=1.0,
+        poller = make_poller([], profile_registry, timeout_s=ANSWER_TIMEOUT_S,
                              others=[proxy.device_config("cam1", credentials="plain")],
                              extra_credentials={"plain": camera.credential()})  # fmt: skip
         try:
