@@ -15,23 +15,24 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import numpy
 from sqlalchemy import (
     ColumnElement,
-    String,
+    Integer,
     and_,
     bindparam,
     case,
     exists,
+    extract,
     func,
     literal,
     select,
-    tuple_,
-    type_coerce,
 )
+from sqlalchemy import cast as sa_cast
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from roomwatch.collector.db import daily_sketch
@@ -101,14 +102,15 @@ def gather(
         chart.update((k, total) for k, total in sums.items() if total[1])
     codes: dict[tuple[int, str], list[Any]] = defaultdict(list)  # arrays of sketch codes
     if starts:
-        period, sketches = _period_part(session, site_id, list(starts), both, p95_wanted)
+        folded_days = _Days(starts)
+        period, sketches = _period_part(session, site_id, folded_days, both, p95_wanted)
         parts.extend(period)
         for key, sketch in sketches.items():
             codes[key].append(daily_sketch.decode(sketch))
         if daily_wanted.exact or daily_wanted.prefixes:
-            days.extend(_daily_rows(session, site_id, starts, daily_wanted))
+            days.extend(_daily_rows(session, site_id, folded_days, daily_wanted))
         if chart_metric is not None:
-            chart.update(_chart_days(session, site_id, starts, chart_metric))
+            chart.update(_chart_days(session, site_id, folded_days, chart_metric))
     p95: dict[tuple[int, str], float] = {}
     if p95_wanted is not None:
         hourly = [w for k, w in enumerate(windows) if k not in folded]
@@ -170,12 +172,17 @@ def _day_bounds(
     d = RollupDaily
     at_start = bindparam("s", type_=d.day_start.type)
     at_end = bindparam("e", type_=d.day_end.type)
-    following = (
+    # Two seeks rather than one row-value comparison, which SQLite answers by scanning
+    # every entry of the current day_start for a larger day_end.
+    same_start = (
         select(d.day_start, d.day_end)
-        .where(
-            d.day_start < before,
-            tuple_(d.day_start, d.day_end) > tuple_(at_start, at_end),
-        )
+        .where(d.day_start == at_start, d.day_end > at_end)
+        .order_by(d.day_end)
+        .limit(1)
+    )
+    later_start = (
+        select(d.day_start, d.day_end)
+        .where(d.day_start > at_start, d.day_start < before)
         .order_by(d.day_start, d.day_end)
         .limit(1)
     )
@@ -191,11 +198,12 @@ def _day_bounds(
         .limit(1)
     )
     found: list[tuple[datetime, datetime]] = []
-    pair: tuple[datetime, datetime] = (after, after)
-    while (row := session.execute(following, {"s": pair[0], "e": pair[1]}).first()) is not None:
-        pair = (row[0], row[1])
-        if session.execute(held, {"s": pair[0], "e": pair[1]}).first() is not None:
-            found.append(pair)
+    row = session.execute(later_start, {"s": after, "e": after}).first()
+    while row is not None:
+        at = {"s": row[0], "e": row[1]}
+        if session.execute(held, at).first() is not None:
+            found.append((row[0], row[1]))
+        row = session.execute(same_start, at).first() or session.execute(later_start, at).first()
     return found
 
 
@@ -215,159 +223,208 @@ def _site_devices(site_id: str) -> Any:
 def _period_part(
     session: Session,
     site_id: str,
-    starts: list[datetime],
+    days: _Days,
     metrics: MetricFilter,
     p95_wanted: MetricFilter | None,
 ) -> tuple[list[DailyStat], dict[tuple[int, str], str]]:
     """The folded days' share of the period stats, one row per (device, metric), and the
-    merged sketches of the ``p95_wanted`` metrics — one pass over the daily rows.
+    merged sketches of the ``p95_wanted`` metrics.
 
-    Here the device id is compared and grouped as it is: SQLite then walks the unique
-    (device, metric, day) index in group order, with no sort (a fifth less than the day
-    index and a temporary B-tree on the bench). Rows are read through Core, not the ORM's
-    result layer (a third of this read's Python time)."""
+    One statement per index part of ``metrics`` (``_split``), each grouped in the unique
+    (device, metric, day) index's order, so SQLite walks consecutive rows with no sort and
+    tests no LIKE per row; the sketches are concatenated only in the parts that hold p95
+    metrics. Rows are read through Core, not the ORM's result layer."""
     d = RollupDaily
-    sketch: Any = literal("")
-    if p95_wanted is not None and (p95_wanted.exact or p95_wanted.prefixes):
-        picked = case((p95_wanted.clause(d.metric), d.sketch), else_=literal(""))
-        sketch = (
-            func.group_concat(picked, "")
-            if dialect_name(session) == "sqlite"
-            else func.string_agg(picked, "")
-        )
-    query = (
-        select(
-            d.device_id,
-            d.metric,
-            func.max(d.max),
-            func.sum(d.sum_of_hourly_means),
-            func.sum(d.hours),
-            func.sum(d.count),
-            func.sum(d.sum),
-            func.min(d.min),
-            sketch,
-        )
-        .where(
-            d.device_id.in_(_site_devices(site_id)),
-            d.day_start.in_(starts),
-            metrics.clause(d.metric),
-        )
-        .group_by(d.device_id, d.metric)
-    )
+    concat = func.group_concat if dialect_name(session) == "sqlite" else func.string_agg
     stats: list[DailyStat] = []
     sketches: dict[tuple[int, str], str] = {}
-    for pk, m, hi, means, h, n, s, lo, merged in session.connection().execute(query):
-        stats.append(
-            DailyStat(pk, m, -1, float(hi), float(means), int(h), int(n), float(s), float(lo))
+    connection = session.connection()
+    for part, mode in _sketch_parts(metrics, p95_wanted):
+        sketch: Any = literal("")
+        if mode == "all":
+            sketch = concat(d.sketch, "")
+        elif mode == "some" and p95_wanted is not None:
+            sketch = concat(case((p95_wanted.clause(d.metric), d.sketch), else_=literal("")), "")
+        query = (
+            select(
+                d.device_id,
+                d.metric,
+                func.max(d.max),
+                func.sum(d.sum_of_hourly_means),
+                func.sum(d.hours),
+                func.sum(d.count),
+                func.sum(d.sum),
+                func.min(d.min),
+                sketch,
+            )
+            .where(
+                d.device_id.in_(_site_devices(site_id)),
+                _metric_clause(session, part, d.metric),
+                days.clause(d.day_start),
+            )
+            .group_by(d.device_id, d.metric)
         )
-        if merged:
-            sketches[(pk, m)] = merged
+        for pk, m, hi, means, h, n, s, lo, merged in connection.execute(query):
+            stats.append(
+                DailyStat(pk, m, -1, float(hi), float(means), int(h), int(n), float(s), float(lo))
+            )
+            if merged:
+                sketches[(pk, m)] = merged
     return stats, sketches
 
 
-def _index_parts(session: Session, metrics: MetricFilter, column: Any) -> list[ColumnElement[bool]]:
-    """``metrics`` as separate clauses, each answerable from the unique (device, metric,
-    day) index: the exact keys as one IN list, and each prefix on SQLite as the key range
-    it spans as well (SQLite compares keys bytewise, so [prefix, prefix with its last
-    character raised) holds exactly the keys starting with it, and its LIKE cannot use an
-    index). PostgreSQL keeps LIKE alone: a collation need not order by prefix."""
-    parts: list[ColumnElement[bool]] = []
-    if metrics.exact:
-        parts.append(column.in_(metrics.exact))
-    ranges = dialect_name(session) == "sqlite"
-    for prefix in metrics.prefixes:
-        like = column.startswith(prefix, autoescape=True)
-        if ranges and prefix:
-            above = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-            parts.append(and_(column >= prefix, column < above, like))
-        else:
-            parts.append(like)
-    return parts
-
-
-def _folded_span(
-    session: Session, site_id: str, starts: dict[datetime, int], metrics: MetricFilter
-) -> list[ColumnElement[bool]]:
-    """WHERE clauses, one per index part of ``metrics``, of the site's daily rows from the
-    first folded day to the last (days between that are not folded are dropped by the
-    caller, ``_DayOf``). The site's devices lead, so each (device, metric) is one index
-    range of consecutive days."""
-    d = RollupDaily
-    site = and_(
-        d.device_id.in_(_site_devices(site_id)),
-        d.day_start >= min(starts),
-        d.day_start <= max(starts),
+def _split(metrics: MetricFilter) -> list[MetricFilter]:
+    """``metrics`` as disjoint parts, each answerable from the unique (device, metric,
+    day) index: the exact keys no prefix covers together, each prefix no other prefix
+    covers alone (a key read by two parts would be counted twice)."""
+    prefixes = sorted(
+        p
+        for p in set(metrics.prefixes)
+        if not any(p != q and p.startswith(q) for q in metrics.prefixes)
     )
-    return [and_(site, part) for part in _index_parts(session, metrics, d.metric)]
+    exact = tuple(k for k in metrics.exact if not any(k.startswith(p) for p in prefixes))
+    parts = [MetricFilter(exact=exact)] if exact else []
+    return parts + [MetricFilter(prefixes=(prefix,)) for prefix in prefixes]
 
 
-class _DayOf(dict[Any, int]):
-    """The folded day's index of a ``day_start`` as the driver returns it (text on
-    SQLite, read raw so no row's value is parsed), -1 for a day read from hourly rows.
-    Each distinct value is parsed once, on its first lookup."""
+def _sketch_parts(
+    metrics: MetricFilter, p95: MetricFilter | None
+) -> list[tuple[MetricFilter, str]]:
+    """The index parts of ``metrics``, each with whether its sketches are wanted for the
+    p95: "all", "none", or "some" (decided row by row)."""
+    found: list[tuple[MetricFilter, str]] = []
+    for part in _split(metrics):
+        if p95 is None:
+            found.append((part, "none"))
+        elif part.exact:
+            hot = tuple(key for key in part.exact if p95.matches(key))
+            cold = tuple(key for key in part.exact if not p95.matches(key))
+            found.extend(
+                (MetricFilter(exact=keys), mode)
+                for keys, mode in ((hot, "all"), (cold, "none"))
+                if keys
+            )
+        else:
+            (prefix,) = part.prefixes
+            if any(prefix.startswith(p) for p in p95.prefixes):
+                found.append((part, "all"))
+            elif any(key.startswith(prefix) for key in (*p95.exact, *p95.prefixes)):
+                found.append((part, "some"))
+            else:
+                found.append((part, "none"))
+    return found
+
+
+def _metric_clause(session: Session, part: MetricFilter, column: Any) -> ColumnElement[bool]:
+    """One ``_split`` part's WHERE on the metric key: IN for the exact keys; for a prefix
+    on SQLite the key range it spans (keys compare bytewise, so [prefix, prefix with its
+    last character raised) holds exactly the keys that start with it, and SQLite's LIKE
+    cannot use an index), elsewhere LIKE (a PostgreSQL collation need not order keys by
+    prefix)."""
+    if part.exact:
+        return column.in_(part.exact)
+    (prefix,) = part.prefixes
+    if dialect_name(session) == "sqlite" and prefix:
+        return and_(column >= prefix, column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+    return column.startswith(prefix, autoescape=True)
+
+
+class _Days:
+    """The folded days of a read: their WHERE on ``day_start`` and their day index."""
 
     def __init__(self, starts: dict[datetime, int]) -> None:
-        super().__init__()
-        self._starts = starts
+        self.starts = sorted(starts)
+        self.first = self.starts[0]
+        self.first_k = starts[self.first]
+        ks = [starts[at] for at in self.starts]
+        self.contiguous = ks == list(range(self.first_k, self.first_k + len(ks)))
 
-    def __missing__(self, raw: Any) -> int:
-        at = raw if isinstance(raw, datetime) else datetime.fromisoformat(raw)
-        k = self[raw] = self._starts.get(at if at.tzinfo else at.replace(tzinfo=UTC), -1)
-        return k
+    def clause(self, column: Any) -> ColumnElement[bool]:
+        """A range when the folded days follow each other (one index range per series),
+        else the list of days."""
+        if self.contiguous:
+            return and_(column >= self.starts[0], column <= self.starts[-1])
+        return cast(ColumnElement[bool], column.in_(self.starts))
+
+    def index(self, session: Session, column: Any) -> Any:
+        """The day index of a folded row's ``day_start``, in SQL: folded days are whole
+        24-hour steps from the first, so no row's timestamp is parsed in Python."""
+        if dialect_name(session) == "sqlite":  # julianday() of the stored text
+            steps = func.julianday(column) - literal(_julian_day(self.first))
+        else:
+            steps = extract("epoch", column) / 86400.0 - literal(self.first.timestamp() / 86400)
+        return sa_cast(func.floor(steps + 0.5), Integer) + self.first_k
 
 
-def _raw_day(column: Any) -> Any:
-    return type_coerce(column, String)  # the stored text on SQLite, a datetime elsewhere
+def _julian_day(at: datetime) -> float:
+    return at.timestamp() / 86400 + 2440587.5  # the Unix epoch is Julian day 2440587.5
+
+
+def _raw_rows(connection: Connection, query: Any) -> list[Any]:
+    """The rows of ``query`` as the driver's tuples: SQLAlchemy compiles and executes it,
+    its Row objects are skipped (half of the Python time of a million daily rows). Only
+    for columns the driver already returns as their Python type (numbers, text)."""
+    result = connection.execute(query)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def _daily_rows(
-    session: Session, site_id: str, starts: dict[datetime, int], metrics: MetricFilter
+    session: Session, site_id: str, days: _Days, metrics: MetricFilter
 ) -> list[DailyStat]:
     """The folded days' rows of ``metrics``, read as index ranges (a fifth of a site's
-    daily rows are the hazard metrics', and only they are read)."""
+    daily rows are the hazard metrics', and only they are read), in ``DailyStat``'s
+    column order so each row becomes one without a Python call per field."""
     d = RollupDaily
-    day_of = _DayOf(starts)
     found: list[DailyStat] = []
     connection = session.connection()
-    for where in _folded_span(session, site_id, starts, metrics):
+    make = DailyStat._make
+    for part in _split(metrics):
         query = select(
             d.device_id,
             d.metric,
-            _raw_day(d.day_start),
+            days.index(session, d.day_start),
             d.max,
             d.sum_of_hourly_means,
             d.hours,
             d.count,
             d.sum,
             d.min,
-        ).where(where)
-        for pk, m, raw, hi, means, h, n, s, lo in connection.execute(query).all():
-            k = day_of[raw]
-            if k >= 0:
-                found.append(DailyStat(pk, m, k, hi, means, h, n, s, lo))
+        ).where(
+            d.device_id.in_(_site_devices(site_id)),
+            _metric_clause(session, part, d.metric),
+            days.clause(d.day_start),
+        )
+        found.extend(map(make, _raw_rows(connection, query)))
     return found
 
 
 def _chart_days(
-    session: Session, site_id: str, starts: dict[datetime, int], metric: str
+    session: Session, site_id: str, days: _Days, metric: str
 ) -> dict[int, tuple[float, int]]:
     """Day → (Σ hourly means, hours) of ``metric`` over the site's devices, summed in SQL:
     one row per day instead of one per device and day."""
     d = RollupDaily
-    day_of = _DayOf(starts)
-    raw = _raw_day(d.day_start)
-    found: dict[int, tuple[float, int]] = {}
-    for where in _folded_span(session, site_id, starts, MetricFilter(exact=(metric,))):
-        query = (
-            select(raw, func.sum(d.sum_of_hourly_means), func.sum(d.hours))
-            .where(where)
-            .group_by(raw)
+    query = (
+        select(
+            days.index(session, d.day_start),
+            func.sum(d.sum_of_hourly_means),
+            func.sum(d.hours),
         )
-        for day_start, means, hours in session.connection().execute(query):
-            k = day_of[day_start]
-            if k >= 0 and hours:
-                found[k] = (float(means), int(hours))
-    return found
+        .where(
+            d.device_id.in_(_site_devices(site_id)),
+            d.metric == metric,
+            days.clause(d.day_start),
+        )
+        .group_by(d.day_start)
+    )
+    return {
+        int(k): (float(means), int(hours))
+        for k, means, hours in session.connection().execute(query)
+        if hours
+    }
 
 
 def _p95(

@@ -20,7 +20,7 @@ from roomwatch.collector.db.models import Fault
 from roomwatch.collector.db.report_queries import DeviceRow, PeriodStat, RoomRow
 from roomwatch.collector.reports.model import DeviceReport, MetricSummary, ProcessUptime, RoomReport
 from roomwatch.collector.reports.period import Period
-from roomwatch.collector.reports.settings import Catalog
+from roomwatch.collector.reports.settings import Catalog, KeyMetric
 
 SECONDS_PER_HOUR = 3600
 
@@ -102,11 +102,18 @@ def build_rooms(
     for pk, metric in current.stats:
         keys_by_device[pk].append(metric)
     device_faults, room_faults, room_l1 = _fault_counts(faults, current.period)
+    specs: dict[str, KeyMetric | None] = {}  # metric key → its catalogue line, found once
     reports: list[RoomReport] = []
     for room in rooms:
         device_reports = [
             _device_report(
-                device, sorted(keys_by_device.get(device.pk, [])), current, previous, p95, catalog
+                device,
+                sorted(keys_by_device.get(device.pk, [])),
+                current,
+                previous,
+                p95,
+                catalog,
+                specs,
             )
             for device in by_room.get(room.id, [])
         ]
@@ -153,6 +160,7 @@ def _device_report(
     previous: PeriodData,
     p95: Mapping[tuple[int, str], float],
     catalog: Catalog,
+    specs: dict[str, KeyMetric | None],
 ) -> DeviceReport:
     def up(data: PeriodData, metric: str) -> float | None:
         return availability(
@@ -181,7 +189,7 @@ def _device_report(
         elif any(metric.startswith(prefix) for prefix in catalog.error_prefixes):
             errors = (errors or 0.0) + current.stats[(device.pk, metric)].sum_of_hourly_means
         else:
-            summary = _metric_summary(device.pk, metric, current, previous, p95, catalog)
+            summary = _metric_summary(device.pk, metric, current, previous, p95, catalog, specs)
             if summary is not None:
                 report.metrics.append(summary)
     if errors is not None:
@@ -198,8 +206,11 @@ def _metric_summary(
     previous: PeriodData,
     p95: Mapping[tuple[int, str], float],
     catalog: Catalog,
+    specs: dict[str, KeyMetric | None],
 ) -> MetricSummary | None:
-    spec = next((s for s in catalog.key_metrics if s.matches(metric)), None)
+    if metric not in specs:
+        specs[metric] = next((s for s in catalog.key_metrics if s.matches(metric)), None)
+    spec = specs[metric]
     stat = current.stats[(pk, metric)]
     if spec is None or stat.samples == 0:
         return None

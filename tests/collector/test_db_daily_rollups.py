@@ -30,9 +30,20 @@ FIRST_HOUR = datetime(2025, 3, 1, tzinfo=UTC)
 START = datetime(2025, 3, 1, 16, tzinfo=UTC)  # 2025-03-02 00:00 in Shanghai
 END = START + timedelta(days=14)
 NOW = datetime(2025, 3, 16, 6, tzinfo=UTC)  # marks up to 2025-03-14 have settled
-WANTED = MetricFilter(exact=("cpu_pct", "reachable", "rtt_ms", "temperature_c"))
-DAILY = MetricFilter(exact=("reachable", "temperature_c"))
-P95 = MetricFilter(exact=("cpu_pct", "rtt_ms", "temperature_c"))
+# Table metrics are read by prefix: as key ranges on SQLite, where a LIKE wildcard in a key
+# ("ge_1%") and a key that only shares the text before the brace must not be mixed up.
+TABLES = ("disk.used_pct{mount=/}", "disk.used_pct{mount=D:}", "net.err{port=ge_1%}")
+OUTSIDE = ("disk.used_pctx", "net.errors", "net.err|")
+WANTED = MetricFilter(
+    exact=("cpu_pct", "reachable", "rtt_ms", "temperature_c"),
+    prefixes=("disk.used_pct{", "net.err{"),
+)
+DAILY = MetricFilter(exact=("reachable", "temperature_c"), prefixes=("disk.used_pct{",))
+# A p95 of one key under a prefix, and of a whole prefix.
+P95 = MetricFilter(
+    exact=("cpu_pct", "rtt_ms", "temperature_c", "disk.used_pct{mount=/}"),
+    prefixes=("net.err{",),
+)
 
 
 def _write_history(db: Database, hours: int, seed: int = 3) -> None:
@@ -49,13 +60,14 @@ def _write_history(db: Database, hours: int, seed: int = 3) -> None:
                     batch.add_value(device, "rtt_ms", hour, rng.choice([0.0, rng.expovariate(1)]))
                     batch.add_value(device, "cpu_pct", hour, rng.uniform(1, 100))
                     batch.add_value(device, "temperature_c", hour, rng.uniform(-20, 60))
+                    for key in (*TABLES, *OUTSIDE):
+                        batch.add_value(device, key, hour, rng.uniform(0, 100))
         batch.flush(session)
 
 
 def _by_hourly(db: Database) -> tuple[dict, dict, dict]:
     with db.session() as session:
-        both = MetricFilter(exact=WANTED.exact)
-        days = rq.daily_stats(session, "s1", START, END, both)
+        days = rq.daily_stats(session, "s1", START, END, WANTED)
         p95 = rq.p95_of_hourly_means(session, "s1", START, END, P95)
     stats = {(s.device_pk, s.metric): s for s in rq.period_from_daily(days)}
     daily = {(d.device_pk, d.metric, d.day): d for d in days if DAILY.matches(d.metric)}
@@ -68,6 +80,8 @@ def _assert_same(db: Database) -> int:
     with db.session() as session:
         got = gather(session, "s1", START, END, WANTED, DAILY, P95)
     assert {(s.device_pk, s.metric) for s in got.stats} == set(stats)
+    assert {metric for _, metric in stats} >= set(TABLES)
+    assert not {metric for _, metric in stats} & set(OUTSIDE)
     for row in got.stats:
         ref = stats[(row.device_pk, row.metric)]
         assert (row.hours, row.samples, row.min, row.max) == (
@@ -84,6 +98,7 @@ def _assert_same(db: Database) -> int:
         assert (d.hours, d.max, d.min) == (ref_day.hours, ref_day.max, ref_day.min)
         assert d.sum_of_hourly_means == pytest.approx(ref_day.sum_of_hourly_means, rel=1e-9)
     assert set(got.p95) == set(p95)
+    assert {m for _, m in p95} >= {"disk.used_pct{mount=/}", "net.err{port=ge_1%}"}
     for key, value in got.p95.items():
         exact = p95[key]
         bound = daily_sketch.ALPHA * abs(exact) + daily_sketch.MIN_VALUE
