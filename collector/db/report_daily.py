@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any, cast
 
 import numpy
@@ -51,7 +53,8 @@ class Gathered:
     """What the report reads from rollups for one period."""
 
     stats: list[PeriodStat]  # per (device, metric) over the period
-    days: list[DailyStat]  # per (device, metric, day), for the daily metrics only
+    # (device, metric) → its days in day order, for the daily metrics only
+    series: dict[tuple[int, str], list[DailyStat]]
     p95: dict[tuple[int, str], float]  # nearest-rank p95 of the hourly means
     daily_days: int  # days read from daily rows (the rest from hourly rows)
     # day → (Σ hourly means, hours) of ``chart_metric`` over all the site's devices
@@ -86,7 +89,7 @@ def gather(
     folded = foldable_days(session, site_id, windows)
     starts = {windows[k][0]: k for k in folded}
     parts: list[DailyStat] = []
-    days: list[DailyStat] = []
+    series: dict[tuple[int, str], list[DailyStat]] = {}
     chart: dict[int, tuple[float, int]] = {}
     for first, last in _runs(k for k in range(len(windows)) if k not in folded):
         # One statement for a run of days read hourly, executed day by day.
@@ -95,7 +98,7 @@ def gather(
             row = row._replace(day=first + row.day)
             parts.append(row)
             if daily_wanted.matches(row.metric):
-                days.append(row)
+                series.setdefault((row.device_pk, row.metric), []).append(row)
             if row.metric == chart_metric:
                 means, hours = sums.get(row.day, (0.0, 0))
                 sums[row.day] = (means + row.sum_of_hourly_means, hours + row.hours)
@@ -108,14 +111,20 @@ def gather(
         for key, sketch in sketches.items():
             codes[key].append(daily_sketch.decode(sketch))
         if daily_wanted.exact or daily_wanted.prefixes:
-            days.extend(_daily_rows(session, site_id, folded_days, daily_wanted))
+            mixed = bool(series)  # days read hourly too: each series is sorted below
+            for key, rows in _daily_rows(session, site_id, folded_days, daily_wanted).items():
+                series.setdefault(key, []).extend(rows)
+            if mixed:
+                by_day = attrgetter("day")
+                for rows in series.values():
+                    rows.sort(key=by_day)
         if chart_metric is not None:
             chart.update(_chart_days(session, site_id, folded_days, chart_metric))
     p95: dict[tuple[int, str], float] = {}
     if p95_wanted is not None:
         hourly = [w for k, w in enumerate(windows) if k not in folded]
         p95 = _p95(session, site_id, codes, bool(starts), hourly, p95_wanted)
-    return Gathered(rq.period_from_daily(parts), days, p95, len(starts), chart)
+    return Gathered(rq.period_from_daily(parts), series, p95, len(starts), chart)
 
 
 def _runs(indexes: Iterable[int]) -> list[tuple[int, int]]:
@@ -373,32 +382,42 @@ def _raw_rows(connection: Connection, query: Any) -> list[Any]:
 
 def _daily_rows(
     session: Session, site_id: str, days: _Days, metrics: MetricFilter
-) -> list[DailyStat]:
-    """The folded days' rows of ``metrics``, read as index ranges (a fifth of a site's
-    daily rows are the hazard metrics', and only they are read), in ``DailyStat``'s
-    column order so each row becomes one without a Python call per field."""
+) -> dict[tuple[int, str], list[DailyStat]]:
+    """The folded days' rows of ``metrics`` as series in day order, read as index ranges
+    (a fifth of a site's daily rows are the hazard metrics', and only they are read) in
+    ``DailyStat``'s column order, so each row becomes one without a Python call per
+    field, and grouped as they come (in key order, which SQLite walks anyway)."""
     d = RollupDaily
-    found: list[DailyStat] = []
+    found: dict[tuple[int, str], list[DailyStat]] = {}
     connection = session.connection()
     make = DailyStat._make
     for part in _split(metrics):
-        query = select(
-            d.device_id,
-            d.metric,
-            days.index(session, d.day_start),
-            d.max,
-            d.sum_of_hourly_means,
-            d.hours,
-            d.count,
-            d.sum,
-            d.min,
-        ).where(
-            d.device_id.in_(_site_devices(site_id)),
-            _metric_clause(session, part, d.metric),
-            days.clause(d.day_start),
+        query = (
+            select(
+                d.device_id,
+                d.metric,
+                days.index(session, d.day_start),
+                d.max,
+                d.sum_of_hourly_means,
+                d.hours,
+                d.count,
+                d.sum,
+                d.min,
+            )
+            .where(
+                d.device_id.in_(_site_devices(site_id)),
+                _metric_clause(session, part, d.metric),
+                days.clause(d.day_start),
+            )
+            .order_by(d.device_id, d.metric, d.day_start)
         )
-        found.extend(map(make, _raw_rows(connection, query)))
+        rows = map(make, _raw_rows(connection, query))
+        for key, group in groupby(rows, key=_SERIES_KEY):
+            found[key] = list(group)  # parts are disjoint: a key comes in one run
     return found
+
+
+_SERIES_KEY = itemgetter(0, 1)  # (device_pk, metric) of a DailyStat
 
 
 def _chart_days(

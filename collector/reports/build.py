@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from operator import attrgetter
 
 from sqlalchemy.orm import Session
 
 from roomwatch.collector.db import report_daily, report_store
 from roomwatch.collector.db import report_queries as rq
-from roomwatch.collector.db.report_queries import DailyStat, DeviceRow, MetricFilter, PeriodStat
+from roomwatch.collector.db.report_queries import DeviceRow, MetricFilter, PeriodStat
 from roomwatch.collector.reports import advisories as adv
 from roomwatch.collector.reports import checklist as checklist_mod
 from roomwatch.collector.reports.fault_section import build_fault_section
@@ -106,9 +105,8 @@ def _build(
         _p95_filter(metrics),
         chart_metric=metrics.availability_metric,
     )
-    days = got.days
     stats = _by_key(got.stats)
-    daily = _daily_by_key(days)
+    daily = got.series
     prev_stats = _by_key(
         report_daily.gather(session, site_id, previous.start_utc, previous.end_utc, wanted).stats
     )
@@ -290,13 +288,3 @@ def _daily_filter(
 
 def _by_key(rows: Sequence[PeriodStat]) -> dict[tuple[int, str], PeriodStat]:
     return {(row.device_pk, row.metric): row for row in rows}
-
-
-def _daily_by_key(rows: Iterable[DailyStat]) -> dict[tuple[int, str], list[DailyStat]]:
-    grouped: dict[tuple[int, str], list[DailyStat]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.device_pk, row.metric)].append(row)
-    by_day = attrgetter("day")
-    for series in grouped.values():
-        series.sort(key=by_day)  # in day order already when read from daily rows
-    return dict(grouped)

@@ -92,8 +92,12 @@ def _assert_same(db: Database) -> int:
         )
         assert row.total == pytest.approx(ref.total, rel=1e-9, abs=1e-9)
         assert row.sum_of_hourly_means == pytest.approx(ref.sum_of_hourly_means, rel=1e-9)
-    assert {(d.device_pk, d.metric, d.day) for d in got.days} == set(daily)
-    for d in got.days:
+    got_days = [d for rows in got.series.values() for d in rows]
+    for (pk, metric), rows in got.series.items():
+        assert all((d.device_pk, d.metric) == (pk, metric) for d in rows)
+        assert [d.day for d in rows] == sorted({d.day for d in rows})  # in day order, once
+    assert {(d.device_pk, d.metric, d.day) for d in got_days} == set(daily)
+    for d in got_days:
         ref_day = daily[(d.device_pk, d.metric, d.day)]
         assert (d.hours, d.max, d.min) == (ref_day.hours, ref_day.max, ref_day.min)
         assert d.sum_of_hourly_means == pytest.approx(ref_day.sum_of_hourly_means, rel=1e-9)
