@@ -42,7 +42,7 @@ from roomwatch.collector.db import report_queries as rq
 from roomwatch.collector.db.daily_models import RollupDaily, RollupDailyPending
 from roomwatch.collector.db.dialect import dialect_name
 from roomwatch.collector.db.models import Device, RollupHourly, Room
-from roomwatch.collector.db.report_queries import DailyStat, MetricFilter, PeriodStat
+from roomwatch.collector.db.report_queries import DailyStat, DayPoint, MetricFilter, PeriodStat
 
 DAY = timedelta(days=1)
 Window = tuple[datetime, datetime]
@@ -54,7 +54,7 @@ class Gathered:
 
     stats: list[PeriodStat]  # per (device, metric) over the period
     # (device, metric) → its days in day order, for the daily metrics only
-    series: dict[tuple[int, str], list[DailyStat]]
+    series: dict[tuple[int, str], list[DayPoint]]
     p95: dict[tuple[int, str], float]  # nearest-rank p95 of the hourly means
     daily_days: int  # days read from daily rows (the rest from hourly rows)
     # day → (Σ hourly means, hours) of ``chart_metric`` over all the site's devices
@@ -89,7 +89,7 @@ def gather(
     folded = foldable_days(session, site_id, windows)
     starts = {windows[k][0]: k for k in folded}
     parts: list[DailyStat] = []
-    series: dict[tuple[int, str], list[DailyStat]] = {}
+    series: dict[tuple[int, str], list[DayPoint]] = {}
     chart: dict[int, tuple[float, int]] = {}
     for first, last in _runs(k for k in range(len(windows)) if k not in folded):
         # One statement for a run of days read hourly, executed day by day.
@@ -98,7 +98,7 @@ def gather(
             row = row._replace(day=first + row.day)
             parts.append(row)
             if daily_wanted.matches(row.metric):
-                series.setdefault((row.device_pk, row.metric), []).append(row)
+                series.setdefault((row.device_pk, row.metric), []).append(DayPoint(*row[:6]))
             if row.metric == chart_metric:
                 means, hours = sums.get(row.day, (0.0, 0))
                 sums[row.day] = (means + row.sum_of_hourly_means, hours + row.hours)
@@ -382,15 +382,15 @@ def _raw_rows(connection: Connection, query: Any) -> list[Any]:
 
 def _daily_rows(
     session: Session, site_id: str, days: _Days, metrics: MetricFilter
-) -> dict[tuple[int, str], list[DailyStat]]:
+) -> dict[tuple[int, str], list[DayPoint]]:
     """The folded days' rows of ``metrics`` as series in day order, read as index ranges
     (a fifth of a site's daily rows are the hazard metrics', and only they are read) in
-    ``DailyStat``'s column order, so each row becomes one without a Python call per
-    field, and grouped as they come (in key order, which SQLite walks anyway)."""
+    ``DayPoint``'s column order, so each row becomes one without a Python call per field,
+    and grouped as they come (in key order, which SQLite walks anyway)."""
     d = RollupDaily
-    found: dict[tuple[int, str], list[DailyStat]] = {}
+    found: dict[tuple[int, str], list[DayPoint]] = {}
     connection = session.connection()
-    make = DailyStat._make
+    make = DayPoint._make
     for part in _split(metrics):
         query = (
             select(
@@ -400,9 +400,6 @@ def _daily_rows(
                 d.max,
                 d.sum_of_hourly_means,
                 d.hours,
-                d.count,
-                d.sum,
-                d.min,
             )
             .where(
                 d.device_id.in_(_site_devices(site_id)),
@@ -417,7 +414,7 @@ def _daily_rows(
     return found
 
 
-_SERIES_KEY = itemgetter(0, 1)  # (device_pk, metric) of a DailyStat
+_SERIES_KEY = itemgetter(0, 1)  # (device_pk, metric) of a DayPoint
 
 
 def _chart_days(

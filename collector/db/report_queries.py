@@ -84,6 +84,19 @@ class PeriodStat:
     sum_of_hourly_means: float
 
 
+class DayPoint(NamedTuple):
+    """One day of a metric's daily series, as the report's detectors read it (day 0 = the
+    period's first): what ``DailyStat`` has, less the sample count, total and minimum,
+    which a quarter's million daily rows need not carry."""
+
+    device_pk: int
+    metric: str
+    day: int
+    max: float
+    sum_of_hourly_means: float
+    hours: int
+
+
 class DailyStat(NamedTuple):
     """One metric of one device on one day of the period (day 0 = the first).
 

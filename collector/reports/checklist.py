@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from roomwatch.agent.yamlconfig import load_yaml_model
 from roomwatch.collector.db.report_models import ChecklistItem, ChecklistResult
-from roomwatch.collector.db.report_queries import DailyStat, DeviceRow, PeriodStat
+from roomwatch.collector.db.report_queries import DayPoint, DeviceRow, PeriodStat
 from roomwatch.collector.reports.model import ChecklistLine, DeviceReport
 from roomwatch.collector.reports.running import availability
 from roomwatch.collector.reports.settings import HERE
@@ -100,7 +100,7 @@ class CheckContext:
     stats: Mapping[tuple[int, str], PeriodStat]
     metrics_of: Mapping[int, Sequence[str]]  # device row id → its metric keys in ``stats``
     p95: Mapping[tuple[int, str], float]
-    daily: Mapping[tuple[int, str], Sequence[DailyStat]]
+    daily: Mapping[tuple[int, str], Sequence[DayPoint]]
     offline_hours: Mapping[int, float]  # device row id → offline hours it is charged
     period_hours: float
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from roomwatch.collector.db.models import Fault
-from roomwatch.collector.db.report_queries import DailyStat, DeviceRow, PeriodStat, RoomRow
+from roomwatch.collector.db.report_queries import DayPoint, DeviceRow, PeriodStat, RoomRow
 from roomwatch.collector.reports.model import Hazard, Series
 from roomwatch.collector.reports.period import Period
 from roomwatch.collector.reports.settings import HazardSettings
@@ -31,11 +31,11 @@ class HazardInput:
     period: Period
     devices: Mapping[int, DeviceRow]
     rooms: Mapping[str, RoomRow]
-    daily: Mapping[tuple[int, str], Sequence[DailyStat]]  # sorted by day
+    daily: Mapping[tuple[int, str], Sequence[DayPoint]]  # sorted by day
     stats: Mapping[tuple[int, str], PeriodStat]
     faults: Sequence[Fault]
 
-    def series(self, prefix_or_key: str) -> Iterable[tuple[int, str, Sequence[DailyStat]]]:
+    def series(self, prefix_or_key: str) -> Iterable[tuple[int, str, Sequence[DayPoint]]]:
         for (pk, metric), days in self.daily.items():
             if _matches(metric, prefix_or_key):
                 yield pk, metric, days

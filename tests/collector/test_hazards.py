@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from roomwatch.collector.db.report_queries import DailyStat, DeviceRow, PeriodStat, RoomRow
+from roomwatch.collector.db.report_queries import DayPoint, DeviceRow, PeriodStat, RoomRow
 from roomwatch.collector.reports.hazards import HazardInput, detect_all, fill_hazards
 from roomwatch.collector.reports.period import parse_period
 from roomwatch.collector.reports.settings import hazard_settings
@@ -29,7 +29,7 @@ ROOMS = {"r1": RoomRow("r1", "录播教室 101", "A")}
 def series(pk: int, metric: str, values: list[float], per_hour: float = 0.0) -> dict[Any, Any]:
     return {
         (pk, metric): [
-            DailyStat(pk, metric, day, value, per_hour * 24, 24) for day, value in enumerate(values)
+            DayPoint(pk, metric, day, value, per_hour * 24, 24) for day, value in enumerate(values)
         ]
     }
 
@@ -92,7 +92,7 @@ def test_the_other_detectors():
     errors = [0.0] * 62 + [0.002] * 30  # errors per second, last 30 days
     daily |= {
         (4, "interfaces.in_errors_per_s{ifname=ge1}"): [
-            DailyStat(4, "m", d, e, e * 24, 24) for d, e in enumerate(errors)
+            DayPoint(4, "m", d, e, e * 24, 24) for d, e in enumerate(errors)
         ]
     }
     stats = {(3, "lamp_life_hours"): PeriodStat(3, "lamp_life_hours", 2208, 2208, 0, 2000, 2000, 0)}
