@@ -274,10 +274,9 @@ def bare_scan(path: Path, period: Period, daily: bool = False) -> tuple[float, i
     lo = period.start_utc.strftime("%Y-%m-%d %H:%M:%S.000000")
     hi = period.end_utc.strftime("%Y-%m-%d %H:%M:%S.000000")
     # The daily table is kept in (device, metric, day) order: a range of days is cheapest
-    # read by one pass over the table, not through the day index and a lookup per row.
-    table, column = (
-        ("rollups_daily NOT INDEXED", "day_start") if daily else ("rollups_hourly", "hour")
-    )
+    # read by one pass over the table ("+" keeps SQLite off the day index, through which
+    # every row would be a lookup: 7 s instead of 1.4 s at 1,000 rooms).
+    table, column = ("rollups_daily", "+day_start") if daily else ("rollups_hourly", "hour")
     began = time.perf_counter()
     count = con.execute(
         f"SELECT count(*), sum(sum), min(min), max(max) FROM {table} "
