@@ -3,7 +3,8 @@ over a period, its faults with SLA clocks and maintenance logs.
 
 Rollup reads aggregate ``rollups_hourly`` for the whole site in SQL (the site's devices as a
 sub-select), so their cost grows with the rows of the period, not with statements per room;
-nothing here reads the TSDB. Results are frozen dataclasses.
+nothing here reads the TSDB. Results are frozen dataclasses, or named tuples for the rows a
+large site has hundreds of thousands of.
 """
 
 from __future__ import annotations
@@ -100,8 +101,9 @@ class DayPoint(NamedTuple):
 class DailyStat(NamedTuple):
     """One metric of one device on one day of the period (day 0 = the first).
 
-    A named tuple, not a frozen dataclass: a quarter of a large site reads about a million
-    of them, and a frozen dataclass's ``__init__`` cost more than reading the row."""
+    A named tuple, not a frozen dataclass: the days of a site read from hourly rows make
+    one per device, metric and day, and a frozen dataclass's ``__init__`` cost more than
+    reading the row."""
 
     device_pk: int
     metric: str

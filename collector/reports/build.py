@@ -9,6 +9,7 @@ own tables. Nothing reads the TSDB.
 from __future__ import annotations
 
 import gc
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -56,21 +57,32 @@ def build_report(
         return _build(session, site_id, period, lang, now, settings, metrics)
 
 
+_pause_lock = threading.Lock()
+_pauses = 0  # reports gathering now
+_enable_after = False  # whether the cycle collector was on when the first of them began
+
+
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """Python's cycle collector paused while a report's data is gathered: a quarter of a
     large site makes about a million small rows (tuples, no cycles; reference counting
     frees them), and the collector's passes over that growing heap were a third of the
-    time at 1,000 rooms. Process-wide for those seconds, so garbage with cycles made
-    meanwhile by other threads waits until it ends; the report that paused it enables it
-    again (a report started meanwhile finds it paused and leaves it alone)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    time at 1,000 rooms. Process-wide: garbage with cycles that other threads make
+    meanwhile waits until the last of the reports gathering at once ends, and the
+    collector is then on again if it was on when the first began."""
+    global _pauses, _enable_after
+    with _pause_lock:
+        if _pauses == 0:
+            _enable_after = gc.isenabled()
+            gc.disable()
+        _pauses += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _enable_after:
+                gc.enable()
 
 
 def _build(

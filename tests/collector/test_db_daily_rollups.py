@@ -22,7 +22,7 @@ from roomwatch.collector.db.report_daily import gather
 from roomwatch.collector.db.report_queries import MetricFilter
 from roomwatch.collector.db.rollups import RollupBatch
 from roomwatch.collector.db.session import MIGRATIONS_DIR, Database, open_database
-from roomwatch.collector.inventory import sync_inventory
+from roomwatch.collector.inventory import Inventory, sync_inventory
 from tests.collector.conftest import small_inventory, sqlite_url
 
 ZONE = "Asia/Shanghai"
@@ -38,7 +38,10 @@ WANTED = MetricFilter(
     exact=("cpu_pct", "reachable", "rtt_ms", "temperature_c"),
     prefixes=("disk.used_pct{", "net.err{"),
 )
-DAILY = MetricFilter(exact=("reachable", "temperature_c"), prefixes=("disk.used_pct{",))
+# A prefix inside another: its keys are read once.
+DAILY = MetricFilter(
+    exact=("reachable", "temperature_c"), prefixes=("disk.used_pct{", "disk.used_pct{mount=")
+)
 # A p95 of one key under a prefix, and of a whole prefix.
 P95 = MetricFilter(
     exact=("cpu_pct", "rtt_ms", "temperature_c", "disk.used_pct{mount=/}"),
@@ -46,8 +49,35 @@ P95 = MetricFilter(
 )
 
 
+def _other_school() -> Inventory:
+    """A second site in another zone (other local midnights), synced first so that its
+    devices have the lower ids: the report of s1 must neither read nor wait on its rows."""
+    return Inventory.model_validate(
+        {
+            "sites": [
+                {
+                    "id": "s0",
+                    "name": "School Zero",
+                    "timezone": "Asia/Kolkata",
+                    "rooms": [
+                        {
+                            "id": "z1",
+                            "name": "Room Z1",
+                            "agents": ["agent-z"],
+                            "devices": [
+                                {"id": "host", "kind": "host"},
+                                {"id": "cam", "kind": "camera"},
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+
 def _write_history(db: Database, hours: int, seed: int = 3) -> None:
-    """Hours of samples for every device of site s1, through ingest's rollup batch."""
+    """Hours of samples for every device of every site, through ingest's rollup batch."""
     rng = random.Random(seed)
     with db.session() as session:
         devices = list(session.scalars(select(Device.id)))
@@ -78,7 +108,16 @@ def _assert_same(db: Database) -> int:
     """The daily path's figures equal the hourly path's; returns the days read as daily."""
     stats, daily, p95 = _by_hourly(db)
     with db.session() as session:
-        got = gather(session, "s1", START, END, WANTED, DAILY, P95)
+        got = gather(session, "s1", START, END, WANTED, DAILY, P95, chart_metric="reachable")
+    chart: dict[int, tuple[float, int]] = {}
+    for (_, metric, day), ref_day in daily.items():
+        if metric == "reachable":
+            means, hours = chart.get(day, (0.0, 0))
+            chart[day] = (means + ref_day.sum_of_hourly_means, hours + ref_day.hours)
+    assert set(got.chart) == set(chart)
+    for day, (means, hours) in got.chart.items():
+        assert hours == chart[day][1]
+        assert means == pytest.approx(chart[day][0], rel=1e-9)
     assert {(s.device_pk, s.metric) for s in got.stats} == set(stats)
     assert {metric for _, metric in stats} >= set(TABLES)
     assert not {metric for _, metric in stats} & set(OUTSIDE)
@@ -113,6 +152,7 @@ def _assert_same(db: Database) -> int:
 def test_report_figures_from_daily_rows_equal_the_hourly_ones_and_late_data_refolds(
     database: Database,
 ):
+    sync_inventory(database, _other_school())
     sync_inventory(database, small_inventory())
     _write_history(database, hours=17 * 24)
     assert _assert_same(database) == 0  # nothing folded yet: all hourly
@@ -123,7 +163,7 @@ def test_report_figures_from_daily_rows_equal_the_hourly_ones_and_late_data_refo
 
     # A late hour inside a folded day: that day is read hourly until it is refolded.
     with database.session() as session:
-        device = session.scalars(select(Device.id)).first()
+        device = session.scalars(select(Device.id).where(Device.room_id == "r1")).first()
         assert device is not None
         batch = RollupBatch()
         batch.add_value(device, "cpu_pct", START + timedelta(days=4, hours=3), 1e6)
@@ -133,9 +173,15 @@ def test_report_figures_from_daily_rows_equal_the_hourly_ones_and_late_data_refo
     assert _assert_same(database) == 11
     with database.session(write=True) as session:
         fold_pending(session, NOW, ZONE)
-        left = session.scalar(select(func.count()).select_from(RollupDailyPending))
+        left = session.scalar(
+            select(func.count())
+            .select_from(RollupDailyPending)
+            .where(
+                RollupDailyPending.device_id.in_(select(Device.id).where(Device.room_id != "z1"))
+            )
+        )
     assert _assert_same(database) == 13
-    assert left == 4 * 3  # every device's UTC dates 03-15 .. 03-17: not settled
+    assert left == 4 * 3  # every s1 device's UTC dates 03-15 .. 03-17: not settled
 
 
 def test_the_migration_marks_existing_history_and_the_fold_builds_it(tmp_path):
