@@ -332,15 +332,15 @@ def _metric_clause(session: Session, part: MetricFilter, column: Any) -> ColumnE
     """One ``_split`` part's WHERE on the metric key: IN for the exact keys; for a prefix
     on SQLite the key range it spans (keys compare bytewise, so [prefix, prefix with its
     last character raised) holds exactly the keys that start with it, and SQLite's LIKE
-    cannot use an index), elsewhere LIKE (a PostgreSQL collation need not order keys by
-    prefix)."""
+    cannot use an index), elsewhere ``MetricFilter.clause`` (a PostgreSQL collation need not
+    order keys by prefix)."""
     if part.exact:
         return column.in_(part.exact)
     (prefix,) = part.prefixes
     above = _next_text(prefix)
     if dialect_name(session) == "sqlite" and above is not None:
         return and_(column >= prefix, column < above)
-    return column.startswith(prefix, autoescape=True)
+    return part.clause(column)
 
 
 def _next_text(prefix: str) -> str | None:

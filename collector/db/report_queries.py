@@ -42,10 +42,12 @@ class MetricFilter:
     prefixes: tuple[str, ...] = ()
 
     def clause(self, column: Any = RollupHourly.metric) -> ColumnElement[bool]:
+        """The keys as SQL, case-sensitive like ``matches`` on every database (SQLite's
+        LIKE ignores case; its index ranges, which the daily reads use, do not)."""
         parts: list[ColumnElement[bool]] = []
         if self.exact:
             parts.append(column.in_(self.exact))
-        parts.extend(column.startswith(prefix, autoescape=True) for prefix in self.prefixes)
+        parts.extend(func.substr(column, 1, len(prefix)) == prefix for prefix in self.prefixes)
         return or_(*parts) if parts else literal(False)
 
     def matches(self, metric: str) -> bool:

@@ -33,7 +33,7 @@ NOW = datetime(2025, 3, 16, 6, tzinfo=UTC)  # marks up to 2025-03-14 have settle
 # Table metrics are read by prefix: as key ranges on SQLite, where a LIKE wildcard in a key
 # ("ge_1%") and a key that only shares the text before the brace must not be mixed up.
 TABLES = ("disk.used_pct{mount=/}", "disk.used_pct{mount=D:}", "net.err{port=ge_1%}")
-OUTSIDE = ("disk.used_pctx", "net.errors", "net.err|")
+OUTSIDE = ("disk.used_pctx", "net.errors", "net.err|", "DISK.used_pct{mount=/}")
 WANTED = MetricFilter(
     exact=("cpu_pct", "reachable", "rtt_ms", "temperature_c"),
     prefixes=("disk.used_pct{", "net.err{"),
