@@ -176,9 +176,9 @@ def _day_bounds(
     day_start < ``before``.
 
     Walked pair by pair through the day index — one seek for the next pair after the last
-    one, one to see whether any of ``devices`` has it — instead of reading the index entry
-    of every row: a quarter of a 1,000-room site has 2.8 million, and a handful of pairs
-    per zone and day."""
+    one, then one seek per device of the site until one has it — instead of reading the
+    index entry of every row: a quarter of a 1,000-room site has 2.8 million, and a
+    handful of pairs per zone and day."""
     d = RollupDaily
     at_start = bindparam("s", type_=d.day_start.type)
     at_end = bindparam("e", type_=d.day_end.type)
@@ -205,7 +205,13 @@ def _day_bounds(
         .join(Room, Room.id == Device.room_id)
         .where(
             Room.site_id == site_id,
-            exists().where(d.day_start == at_start, d.day_end == at_end, d.device_id == Device.id),
+            # SELECT 1, not *: all columns would send SQLite to the table's own key
+            # (device_id=?) and through a device's whole history, with no statistics.
+            exists(
+                select(literal(1)).where(
+                    d.day_start == at_start, d.day_end == at_end, d.device_id == Device.id
+                )
+            ),
         )
         .limit(1)
     )
@@ -242,9 +248,9 @@ def _period_part(
     """The folded days' share of the period stats, one row per (device, metric), and the
     merged sketches of the ``p95_wanted`` metrics.
 
-    One statement per index part of ``metrics`` (``_split``), each grouped in the unique
-    (device, metric, day) index's order, so SQLite walks consecutive rows with no sort and
-    selects the part's keys by index range; the sketches are concatenated only in the
+    One statement per part of ``metrics`` (``_split``); on SQLite each is grouped in the
+    unique (device, metric, day) index's order, so SQLite walks consecutive rows with no
+    sort and selects the part's keys by index range; the sketches are concatenated only in the
     parts that hold p95 metrics (row by row, by the p95 filter, only where a part holds
     both kinds). Rows are read through Core, not the ORM's result layer."""
     d = RollupDaily
@@ -406,8 +412,9 @@ def _raw_rows(connection: Connection, query: Any) -> list[Any]:
 def _daily_rows(
     session: Session, site_id: str, days: _Days, metrics: MetricFilter
 ) -> dict[tuple[int, str], list[DayPoint]]:
-    """The folded days' rows of ``metrics`` as series in day order, read as index ranges
-    (a fifth of a site's daily rows are the hazard metrics', and only they are read) in
+    """The folded days' rows of ``metrics`` as series in day order, read per ``_split``
+    part (on SQLite as index ranges: a fifth of a site's daily rows are the hazard
+    metrics', and only they are read), in
     ``DayPoint``'s column order, so each row becomes one without a Python call per field,
     and grouped as they come (in key order, which SQLite walks anyway)."""
     d = RollupDaily

@@ -47,7 +47,11 @@ class MetricFilter:
         parts: list[ColumnElement[bool]] = []
         if self.exact:
             parts.append(column.in_(self.exact))
-        parts.extend(func.substr(column, 1, len(prefix)) == prefix for prefix in self.prefixes)
+        parts.extend(
+            # The database counts the prefix's length as it counts the column's.
+            func.substr(column, 1, func.length(literal(prefix))) == prefix
+            for prefix in self.prefixes
+        )
         return or_(*parts) if parts else literal(False)
 
     def matches(self, metric: str) -> bool:

@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from roomwatch.collector.db import daily_sketch
 from roomwatch.collector.db import report_queries as rq
 from roomwatch.collector.db.daily_fold import fold_pending
 from roomwatch.collector.db.daily_models import RollupDaily, RollupDailyPending
 from roomwatch.collector.db.models import Device, RollupHourly
-from roomwatch.collector.db.report_daily import gather
+from roomwatch.collector.db.report_daily import day_windows, foldable_days, gather
 from roomwatch.collector.db.report_queries import MetricFilter
 from roomwatch.collector.db.rollups import RollupBatch
 from roomwatch.collector.db.session import MIGRATIONS_DIR, Database, open_database
@@ -229,3 +229,28 @@ def test_sketch_codes_are_ordered_and_within_the_stated_error():
         back = daily_sketch.value_of(daily_sketch.code_of(value))
         assert abs(back - value) <= daily_sketch.ALPHA * abs(value) + daily_sketch.MIN_VALUE
     assert list(daily_sketch.decode(daily_sketch.encode(values))) == codes
+
+
+def test_finding_a_sites_folded_days_seeks_the_day_index_without_statistics(tmp_path):
+    """roomwatch never runs ANALYZE: without statistics SQLite must still answer "does
+    this site hold this day" by a seek in the day index per device, not by walking each
+    device's whole history (seconds per report on a database with a year of rows)."""
+    db = open_database(sqlite_url(tmp_path))
+    sync_inventory(db, small_inventory())
+    _write_history(db, hours=4 * 24)
+    with db.session(write=True) as session:
+        fold_pending(session, NOW, ZONE)
+    plans: list[str] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def explain(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "EXISTS" in statement and statement.lstrip().upper().startswith("SELECT"):
+            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            plans.append(" | ".join(str(row[3]) for row in rows))
+
+    with db.session() as session:
+        assert foldable_days(session, "s1", day_windows(START, START + timedelta(days=2)))
+    db.dispose()
+    assert plans, "no lookup ran"
+    for plan in plans:
+        assert "ix_rollups_daily_day (day_start=? AND day_end=? AND device_id=?)" in plan, plan
