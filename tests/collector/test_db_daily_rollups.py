@@ -17,8 +17,9 @@ from roomwatch.collector.db import daily_sketch
 from roomwatch.collector.db import report_queries as rq
 from roomwatch.collector.db.daily_fold import fold_pending
 from roomwatch.collector.db.daily_models import RollupDaily, RollupDailyPending
+from roomwatch.collector.db.folded_days import day_windows, foldable_days
 from roomwatch.collector.db.models import Device, RollupHourly
-from roomwatch.collector.db.report_daily import day_windows, foldable_days, gather
+from roomwatch.collector.db.report_daily import gather
 from roomwatch.collector.db.report_queries import MetricFilter
 from roomwatch.collector.db.rollups import RollupBatch
 from roomwatch.collector.db.session import MIGRATIONS_DIR, Database, open_database
