@@ -252,9 +252,11 @@ def test_one_agents_hostile_messages_hold_up_no_one_across_a_restart(
         for agent in (b, c, attacker):
             agent.close()
 
-    # Every sample B published is stored once in SQL and once in the TSDB.
+    # Every sample B published is stored once in SQL and once in the TSDB. C's last message
+    # may be stored a batch after B's last: wait for each, then read both again (none twice).
     wait_until(lambda: collector.stored(B) == b.published, 10, "all of B's samples in SQL")
-    assert collector.stored(C) == c.published
+    wait_until(lambda: collector.stored(C) == c.published, 10, "all of C's samples in SQL")
+    assert (collector.stored(B), collector.stored(C)) == (b.published, c.published)
 
     def b_points() -> list[dict[str, Any]]:
         return victoria.export(f'host_load{{agent="{B}"}}')
