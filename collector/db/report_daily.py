@@ -167,11 +167,7 @@ def _period_part(
                 func.min(d.min),
                 sketch,
             )
-            .where(
-                d.device_id.in_(site_devices(site_id)),
-                _metric_clause(session, part, d.metric),
-                days.clause(d.day_start),
-            )
+            .where(_folded_rows(session, site_id, days, part))
             .group_by(d.device_id, d.metric)
         )
         for pk, m, hi, means, h, n, s, lo, merged in connection.execute(query):
@@ -230,6 +226,19 @@ def _sketch_parts(
             else:
                 found.append((part, "none"))
     return found
+
+
+def _folded_rows(
+    session: Session, site_id: str, days: FoldedDays, part: MetricFilter
+) -> ColumnElement[bool]:
+    """WHERE of the site's daily rows of one ``_split`` part on the folded days: the
+    site's devices lead, so on SQLite each (device, metric) is one index range."""
+    d = RollupDaily
+    return and_(
+        d.device_id.in_(site_devices(site_id)),
+        _metric_clause(session, part, d.metric),
+        days.clause(d.day_start),
+    )
 
 
 def _metric_clause(session: Session, part: MetricFilter, column: Any) -> ColumnElement[bool]:
@@ -291,11 +300,7 @@ def _daily_rows(
                 d.sum_of_hourly_means,
                 d.hours,
             )
-            .where(
-                d.device_id.in_(site_devices(site_id)),
-                _metric_clause(session, part, d.metric),
-                days.clause(d.day_start),
-            )
+            .where(_folded_rows(session, site_id, days, part))
             .order_by(d.device_id, d.metric, d.day_start)
         )
         rows = map(make, _raw_rows(connection, query))
@@ -319,11 +324,7 @@ def _chart_days(
             func.sum(d.sum_of_hourly_means),
             func.sum(d.hours),
         )
-        .where(
-            d.device_id.in_(site_devices(site_id)),
-            d.metric == metric,
-            days.clause(d.day_start),
-        )
+        .where(_folded_rows(session, site_id, days, MetricFilter(exact=(metric,))))
         .group_by(d.day_start)
     )
     return {
