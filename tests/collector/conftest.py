@@ -17,14 +17,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from roomwatch.agent import wire
 from roomwatch.agent.wire import DeviceSample, MetricsMessage
+from roomwatch.collector.db.dialect import bulk_upsert
+from roomwatch.collector.db.models import RollupHourly
 from roomwatch.collector.db.session import Database, open_database
 from roomwatch.collector.inventory import Inventory, sync_inventory
 
@@ -131,3 +135,15 @@ def wire_metrics(agent: str, seq: int, ts: datetime, *samples: DeviceSample) -> 
     decoded = wire.decode(wire.topic(agent, wire.Kind.METRICS), wire.encode(message))
     assert isinstance(decoded, MetricsMessage)
     return decoded
+
+
+def write_hourly_rollups(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Hourly rollup rows (device_id, metric, hour, count, sum, min, max) through the
+    collector's own bulk path: one JSON document per 10,000 rows on PostgreSQL."""
+    bulk_upsert(
+        session,
+        RollupHourly.__table__,  # type: ignore[arg-type]
+        rows,
+        ["device_id", "metric", "hour"],
+        lambda new: {"count": new["count"]},
+    )

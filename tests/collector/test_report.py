@@ -20,8 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from roomwatch.collector.db import report_store
-from roomwatch.collector.db.dialect import bulk_upsert
-from roomwatch.collector.db.models import Device, Fault, RollupHourly
+from roomwatch.collector.db.models import Device, Fault
 from roomwatch.collector.db.report_models import VendorAdvisory
 from roomwatch.collector.db.session import Database
 from roomwatch.collector.db.sla_models import SlaClock
@@ -31,6 +30,7 @@ from roomwatch.collector.reports.build import build_report
 from roomwatch.collector.reports.period import parse_period
 from roomwatch.collector.reports.service import ReportService
 from roomwatch.collector.workflow import Workflow
+from tests.collector.conftest import write_hourly_rollups
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ZONE = "Asia/Shanghai"
@@ -178,14 +178,7 @@ def build_quarter_history(db: Database) -> History:
                         "max": 1.0,
                     }
                 )
-        # the collector's own bulk path: one JSON document per 10,000 rows on PostgreSQL
-        bulk_upsert(
-            session,
-            RollupHourly.__table__,  # type: ignore[arg-type]
-            rows,
-            ["device_id", "metric", "hour"],
-            lambda new: {"count": new["count"]},
-        )
+        write_hourly_rollups(session, rows)
 
         def fault(
             rule: str,

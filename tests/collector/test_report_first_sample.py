@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from roomwatch.agent.selfhealth import AgentCounters
-from roomwatch.collector.db.dialect import bulk_upsert
 from roomwatch.collector.db.ingest_store import ensure_devices
-from roomwatch.collector.db.models import Device, Fault, RollupHourly
+from roomwatch.collector.db.models import Device, Fault
 from roomwatch.collector.db.session import Database
 from roomwatch.collector.inventory import Inventory, sync_inventory
 from roomwatch.collector.reports.build import build_report
 from roomwatch.collector.reports.model import InspectionReport
 from roomwatch.collector.reports.period import parse_period
+from tests.collector.conftest import write_hourly_rollups
 
 ZONE = "Asia/Shanghai"
 QUARTER = parse_period("2026Q4", ZONE)  # 2026-10-01 .. 2027-01-01 local
@@ -54,13 +54,7 @@ def _up_hours(db: Database, device_pk: int, first: datetime, skip: range) -> Non
             rows.append({**row, "count": 12, "sum": 12.0, "min": 1.0, "max": 1.0})
         hour += timedelta(hours=1)
     with db.session(write=True) as session:
-        bulk_upsert(
-            session,
-            RollupHourly.__table__,  # type: ignore[arg-type]
-            rows,
-            ["device_id", "metric", "hour"],
-            lambda new: {"count": new["count"]},
-        )
+        write_hourly_rollups(session, rows)
 
 
 def _agent_offline(db: Database, from_hour: int) -> None:

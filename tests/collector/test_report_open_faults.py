@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from roomwatch.collector.db.dialect import bulk_upsert
-from roomwatch.collector.db.models import Device, Fault, RollupHourly
+from roomwatch.collector.db.models import Device, Fault
 from roomwatch.collector.db.session import Database
 from roomwatch.collector.inventory import Inventory, sync_inventory
 from roomwatch.collector.reports.build import build_report
 from roomwatch.collector.reports.period import parse_period
+from tests.collector.conftest import write_hourly_rollups
 
 ZONE = "Asia/Shanghai"
 PERIOD = parse_period("2026Q3", ZONE)  # 2026-07-01 .. 2026-10-01 local
@@ -60,13 +60,7 @@ def _site(db: Database) -> None:
             }
             for h in range(hours)  # up every hour until the agent went silent
         ]
-        bulk_upsert(
-            session,
-            RollupHourly.__table__,  # type: ignore[arg-type]
-            rows,
-            ["device_id", "metric", "hour"],
-            lambda new: {"count": new["count"]},
-        )
+        write_hourly_rollups(session, rows)
         session.add(
             Fault(
                 rule_id="agent_offline",
